@@ -1,0 +1,190 @@
+//! Terminal renderings of a job's events: progress bars for people, plain lines for logs,
+//! JSON lines for programs. Each is a `ProgressSink`.
+
+use std::io::{self, Write};
+use std::sync::Arc;
+use std::time::Duration;
+
+use indicatif::{HumanBytes, HumanDuration, MultiProgress, ProgressBar, ProgressStyle};
+use tidemark_core::{ItemState, JobState, ProgressEvent, ProgressSink, SinkClosed, Step};
+
+pub struct JsonLines<W: Write + Send> {
+    out: W,
+}
+
+impl JsonLines<io::Stdout> {
+    pub fn stdout() -> Self {
+        Self { out: io::stdout() }
+    }
+}
+
+impl<W: Write + Send> ProgressSink for JsonLines<W> {
+    fn deliver(&mut self, event: &Arc<ProgressEvent>) -> Result<(), SinkClosed> {
+        let line = serde_json::to_string(event.as_ref()).map_err(|_| SinkClosed)?;
+        writeln!(self.out, "{line}")
+            .and_then(|()| self.out.flush())
+            .map_err(|_| SinkClosed)
+    }
+}
+
+/// One line per step change, for output that is not a terminal.
+pub struct Lines<W: Write + Send> {
+    out: W,
+    last: Option<(Step, bool)>,
+}
+
+impl Lines<io::Stderr> {
+    pub fn stderr() -> Self {
+        Self {
+            out: io::stderr(),
+            last: None,
+        }
+    }
+}
+
+impl<W: Write + Send> ProgressSink for Lines<W> {
+    fn deliver(&mut self, ev: &Arc<ProgressEvent>) -> Result<(), SinkClosed> {
+        // Queued -> running within one step is not news; a pause is.
+        let shape = (ev.step, ev.state == JobState::Paused);
+        if self.last == Some(shape) || ev.is_terminal() {
+            return Ok(());
+        }
+        self.last = Some(shape);
+        // Writing to a closed stderr is not worth stopping the job for.
+        let _ignored = writeln!(
+            self.out,
+            "[{}/{}] {}",
+            ev.step_number,
+            ev.total_steps,
+            if ev.state == JobState::Paused {
+                "Paused".to_string()
+            } else {
+                ev.step.label().to_string()
+            }
+        );
+        Ok(())
+    }
+}
+
+pub struct Bars {
+    multi: MultiProgress,
+    main: ProgressBar,
+    rows: Vec<ProgressBar>,
+}
+
+impl Bars {
+    pub fn new() -> Self {
+        let multi = MultiProgress::new();
+        let main = multi.add(ProgressBar::new(1000));
+        main.set_style(
+            ProgressStyle::with_template("{prefix:>14} [{bar:30.cyan/blue}] {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("█▉▊▋▌▍▎▏ "),
+        );
+        main.enable_steady_tick(Duration::from_millis(200));
+        Self {
+            multi,
+            main,
+            rows: Vec::new(),
+        }
+    }
+
+    fn row_style() -> ProgressStyle {
+        ProgressStyle::with_template("  {prefix:>12} [{bar:30.green/white}] {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("█▉▊▋▌▍▎▏ ")
+    }
+}
+
+impl ProgressSink for Bars {
+    fn deliver(&mut self, ev: &Arc<ProgressEvent>) -> Result<(), SinkClosed> {
+        self.main.set_prefix(format!(
+            "{}/{} {}",
+            ev.step_number,
+            ev.total_steps,
+            ev.step.label()
+        ));
+        self.main
+            .set_position(ev.percent.map(|p| (p * 10.0) as u64).unwrap_or(0));
+        self.main.set_message(status_line(ev));
+        while self.rows.len() < ev.items.len() {
+            let bar = self.multi.add(ProgressBar::new(1000));
+            bar.set_style(Self::row_style());
+            self.rows.push(bar);
+        }
+        for (bar, item) in self.rows.iter().zip(&ev.items) {
+            let icon = match item.state {
+                ItemState::Pending => "○",
+                ItemState::Running => "⟳",
+                ItemState::Done => "✓",
+                ItemState::Failed => "✗",
+            };
+            bar.set_prefix(format!("{icon} {}", item.name));
+            let frac = match (item.bytes_total, item.total) {
+                (Some(b), _) if b > 0 => item.bytes_done as f64 / b as f64,
+                (_, Some(t)) if t > 0 => item.processed as f64 / t as f64,
+                _ if item.state == ItemState::Done => 1.0,
+                _ => 0.0,
+            };
+            bar.set_position((frac * 1000.0) as u64);
+            let counts = match item.total {
+                Some(t) => format!("{}/{} files", item.processed, t),
+                None => "…".to_string(),
+            };
+            let msg = match &item.error {
+                Some(e) => format!("{counts} · {}", e.message),
+                None => format!("{counts} · {}", HumanBytes(item.bytes_done)),
+            };
+            bar.set_message(msg);
+        }
+        if ev.is_terminal() {
+            self.main.finish();
+            for bar in &self.rows {
+                bar.finish();
+            }
+        }
+        Ok(())
+    }
+}
+
+fn status_line(ev: &ProgressEvent) -> String {
+    let mut parts = vec![match ev.percent {
+        Some(p) => format!("{p:.1}%"),
+        None => "…".to_string(),
+    }];
+    parts.push(ev.message.clone());
+    if let Some(bt) = ev.bytes_total {
+        parts.push(format!("{}/{}", HumanBytes(ev.bytes_done), HumanBytes(bt)));
+    } else if ev.bytes_done > 0 {
+        parts.push(HumanBytes(ev.bytes_done).to_string());
+    }
+    if let Some(rate) = ev.rate_per_sec {
+        parts.push(format!("{}/s", HumanBytes(rate as u64)));
+    }
+    if ev.state == JobState::Running && ev.percent.is_some() {
+        parts.push(match ev.eta_seconds {
+            Some(s) => format!("~{} left", HumanDuration(Duration::from_secs_f64(s))),
+            None => "estimating…".to_string(),
+        });
+    }
+    parts.join(" · ")
+}
+
+/// What a person reads once the job has ended (stderr, so `--json` output stays clean).
+pub fn summary(end: &ProgressEvent) {
+    for w in &end.warnings {
+        eprintln!("warning: {}: {}", w.path, w.message);
+    }
+    match (&end.state, &end.error) {
+        (JobState::Completed, _) => {
+            eprintln!(
+                "✓ {} → {}",
+                end.message,
+                end.result_url.as_deref().unwrap_or("?")
+            );
+        }
+        (JobState::Cancelled, _) => eprintln!("✗ cancelled: nothing half-written was left behind"),
+        (_, Some(err)) => eprintln!("error[{}]: {}", err.code, err.message),
+        _ => eprintln!("error: the job ended as {}", end.state.as_str()),
+    }
+}

@@ -1,0 +1,332 @@
+//! Filesystem pieces shared by the engines: validating folders, walking a tree without
+//! following links, and files that only appear under their final name once complete.
+
+use std::ffi::OsString;
+use std::fs::{self, File, Metadata, OpenOptions};
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use crate::error::JobError;
+use crate::progress::Reporter;
+
+/// Checks that `path` is a readable folder and returns its canonical form.
+pub fn source_dir(path: &Path) -> Result<PathBuf, JobError> {
+    let meta = match fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(JobError::SourceMissing(path.to_owned()));
+        }
+        Err(e) => {
+            return Err(JobError::SourceUnreadable {
+                path: path.to_owned(),
+                source: e,
+            });
+        }
+    };
+    if !meta.is_dir() {
+        return Err(JobError::SourceNotDirectory(path.to_owned()));
+    }
+    fs::read_dir(path).map_err(|e| JobError::SourceUnreadable {
+        path: path.to_owned(),
+        source: e,
+    })?;
+    fs::canonicalize(path).map_err(|e| JobError::SourceUnreadable {
+        path: path.to_owned(),
+        source: e,
+    })
+}
+
+/// Makes sure the destination folder exists (creating its last component, as `rsync` does)
+/// and returns its canonical form.
+pub fn dest_dir(path: &Path) -> Result<PathBuf, JobError> {
+    match fs::metadata(path) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err(JobError::InvalidInput(format!(
+                "destination {} is a file, not a folder",
+                path.display()
+            )));
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let parent_exists = path
+                .parent()
+                .map(|p| p.as_os_str().is_empty() || p.is_dir())
+                .unwrap_or(false);
+            if !parent_exists {
+                return Err(JobError::DestMissing(path.to_owned()));
+            }
+            fs::create_dir(path).map_err(|e| JobError::writing(path, e))?;
+        }
+        Err(e) => return Err(JobError::writing(path, e)),
+    }
+    fs::canonicalize(path).map_err(|e| JobError::writing(path, e))
+}
+
+/// Refuses a destination that is the source or lies inside it: the job would read its own
+/// output.
+pub fn check_not_inside(source: &Path, dest: &Path) -> Result<(), JobError> {
+    if dest.starts_with(source) {
+        return Err(JobError::DestInsideSource {
+            src: source.to_owned(),
+            dest: dest.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone)]
+pub enum EntryKind {
+    Dir,
+    File { size: u64 },
+    Symlink { target: PathBuf },
+}
+
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Path relative to the walked root; empty for the root itself.
+    pub rel: PathBuf,
+    pub kind: EntryKind,
+    pub meta: Metadata,
+}
+
+/// Walks `root` depth-first, parents before children, names sorted so runs are repeatable.
+/// Symlinks are recorded, never followed; FIFOs, sockets and devices are skipped with a
+/// warning (reading a FIFO would block forever); a folder that cannot be listed is a warning.
+pub fn walk(root: &Path, rep: &mut Reporter) -> Result<Vec<Entry>, JobError> {
+    let root_meta = fs::metadata(root).map_err(|e| JobError::SourceUnreadable {
+        path: root.into(),
+        source: e,
+    })?;
+    let mut out = vec![Entry {
+        rel: PathBuf::new(),
+        kind: EntryKind::Dir,
+        meta: root_meta,
+    }];
+    let mut stack = vec![PathBuf::new()];
+    while let Some(dir_rel) = stack.pop() {
+        let dir = root.join(&dir_rel);
+        let listing = match fs::read_dir(&dir) {
+            Ok(l) => l,
+            Err(e) => {
+                if dir_rel.as_os_str().is_empty() {
+                    return Err(JobError::SourceUnreadable {
+                        path: dir,
+                        source: e,
+                    });
+                }
+                rep.warn(
+                    display(&dir_rel),
+                    format!("cannot list folder, its contents are left out: {e}"),
+                );
+                continue;
+            }
+        };
+        let mut names: Vec<OsString> = Vec::new();
+        for item in listing {
+            match item {
+                Ok(item) => names.push(item.file_name()),
+                Err(e) => rep.warn(display(&dir_rel), format!("cannot list folder: {e}")),
+            }
+        }
+        names.sort();
+        let mut subdirs = Vec::new();
+        for name in names {
+            rep.checkpoint()?;
+            let rel = dir_rel.join(&name);
+            let path = root.join(&rel);
+            let meta = match fs::symlink_metadata(&path) {
+                Ok(m) => m,
+                // Vanished between listing and stat: nothing to copy, nothing to warn about.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => {
+                    rep.warn(display(&rel), format!("cannot read: {e}"));
+                    continue;
+                }
+            };
+            let ft = meta.file_type();
+            let kind = if ft.is_dir() {
+                subdirs.push(rel.clone());
+                EntryKind::Dir
+            } else if ft.is_file() {
+                EntryKind::File { size: meta.len() }
+            } else if ft.is_symlink() {
+                match fs::read_link(&path) {
+                    Ok(target) => EntryKind::Symlink { target },
+                    Err(e) => {
+                        rep.warn(display(&rel), format!("cannot read link: {e}"));
+                        continue;
+                    }
+                }
+            } else {
+                rep.warn(display(&rel), "skipped: not a regular file, folder or link");
+                continue;
+            };
+            if let EntryKind::File { size } = kind {
+                rep.advance(1, size);
+            }
+            out.push(Entry { rel, kind, meta });
+        }
+        // Reverse so the stack pops them in sorted order.
+        stack.extend(subdirs.into_iter().rev());
+    }
+    Ok(out)
+}
+
+pub fn display(rel: &Path) -> String {
+    rel.to_string_lossy().into_owned()
+}
+
+/// A file being written under a hidden temporary name next to its final place. Dropped
+/// without [`Partial::persist`], it removes itself: nothing half-written stays behind.
+#[derive(Debug)]
+pub struct Partial {
+    path: PathBuf,
+    armed: bool,
+}
+
+impl Partial {
+    /// Creates `dir/.<name>.partial-<pid>-<n>` exclusively.
+    pub fn create(dir: &Path, name: &str) -> Result<(Partial, File), JobError> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path = dir.join(format!(
+            ".{name}.tidemark-partial-{}-{n}",
+            std::process::id()
+        ));
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| JobError::writing(&path, e))?;
+        Ok((Partial { path, armed: true }, file))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Moves the finished file to `dest`, replacing what is there.
+    pub fn persist_replace(mut self, dest: &Path) -> Result<(), JobError> {
+        fs::rename(&self.path, dest).map_err(|e| JobError::writing(dest, e))?;
+        self.armed = false;
+        Ok(())
+    }
+
+    /// Moves the finished file to `dest`, failing if something is already there.
+    pub fn persist_new(mut self, dest: &Path) -> Result<(), JobError> {
+        // A hard link is the portable no-clobber rename.
+        match fs::hard_link(&self.path, dest) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                return Err(JobError::DestExists(dest.to_owned()));
+            }
+            Err(e) => return Err(JobError::writing(dest, e)),
+        }
+        let _ignored = fs::remove_file(&self.path);
+        self.armed = false;
+        Ok(())
+    }
+}
+
+impl Drop for Partial {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ignored = fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// A reader over one source file that insists on the size seen when the tree was walked:
+/// a file that shrinks or grows while being read is reported, not archived half-changed.
+/// `on_bytes` sees every chunk (progress, pause, cancel). Errors of the source are kept in
+/// `failure`, so a caller handed back a bare `io::Error` by tar or zstd can tell them from
+/// errors of the writer.
+pub struct ExactReader<R, F> {
+    inner: R,
+    path: PathBuf,
+    expected: u64,
+    read: u64,
+    on_bytes: F,
+    pub failure: Option<JobError>,
+}
+
+impl<R, F> std::fmt::Debug for ExactReader<R, F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExactReader")
+            .field("path", &self.path)
+            .field("read", &self.read)
+            .finish()
+    }
+}
+
+impl<R: Read, F: FnMut(u64) -> Result<(), JobError>> ExactReader<R, F> {
+    pub fn new(inner: R, path: PathBuf, expected: u64, on_bytes: F) -> Self {
+        Self {
+            inner,
+            path,
+            expected,
+            read: 0,
+            on_bytes,
+            failure: None,
+        }
+    }
+
+    /// The error to report for an `io::Error` that came out of a pipeline this reader fed:
+    /// the source's own failure if it had one, else whatever `otherwise` makes of it.
+    pub fn blame(
+        &mut self,
+        err: io::Error,
+        otherwise: impl FnOnce(io::Error) -> JobError,
+    ) -> JobError {
+        self.failure.take().unwrap_or_else(|| otherwise(err))
+    }
+
+    fn fail(&mut self, err: JobError) -> io::Error {
+        let msg = err.to_string();
+        self.failure = Some(err);
+        io::Error::other(msg)
+    }
+
+    fn changed(&mut self, what: String) -> io::Error {
+        let path = self.path.clone();
+        self.fail(JobError::SourceChanged { path, what })
+    }
+}
+
+impl<R: Read, F: FnMut(u64) -> Result<(), JobError>> Read for ExactReader<R, F> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.expected - self.read;
+        if left == 0 {
+            // Probe one byte past the end: a file that grew must not pass as complete.
+            let mut probe = [0u8; 1];
+            return match self.inner.read(&mut probe) {
+                Ok(0) => Ok(0),
+                Ok(_) => Err(self.changed(format!("it grew beyond {} bytes", self.expected))),
+                Err(e) => {
+                    let path = self.path.clone();
+                    Err(self.fail(JobError::reading(&path, e)))
+                }
+            };
+        }
+        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        match self.inner.read(&mut buf[..want]) {
+            Ok(0) => Err(self.changed(format!(
+                "it shrank from {} to {} bytes",
+                self.expected, self.read
+            ))),
+            Ok(n) => {
+                self.read += n as u64;
+                if let Err(e) = (self.on_bytes)(n as u64) {
+                    return Err(self.fail(e));
+                }
+                Ok(n)
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Err(e),
+            Err(e) => {
+                let path = self.path.clone();
+                Err(self.fail(JobError::reading(&path, e)))
+            }
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! Tidemark's core: the job model, step-based progress and its event log, and the snapshot
+//! and sync engines. Free of Tauri and of any HTTP server: the desktop shell, the agent and
+//! the CLI are thin adapters over what is here.
+
+pub mod control;
+pub mod error;
+pub mod eta;
+pub mod event;
+pub mod fsutil;
+pub mod job;
+pub mod log;
+pub mod progress;
+pub mod sink;
+pub mod snapshot;
+pub mod sync;
+pub mod throttle;
+pub mod upload;
+
+#[cfg(test)]
+mod testutil;
+
+pub use control::Control;
+pub use error::{ErrorCode, ErrorInfo, JobError};
+pub use event::{ItemProgress, ItemState, JobKind, JobState, ProgressEvent, Step, Warning};
+pub use job::{JobHandle, JobOptions, JobSpec};
+pub use log::{Delivery, EventLog, Subscription};
+pub use sink::{ProgressSink, SinkClosed, pump};
+pub use snapshot::SnapshotSpec;
+pub use sync::SyncSpec;

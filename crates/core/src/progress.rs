@@ -1,0 +1,471 @@
+//! The engines' side of progress: a [`Reporter`] holds the live counters of one run and turns
+//! them into events in the job's log — at a bounded rate for counter updates, at once for step
+//! changes, pauses and the end.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::control::Control;
+use crate::error::{Cancelled, JobError};
+use crate::eta::EtaEstimator;
+use crate::event::{ItemProgress, JobKind, JobState, ProgressEvent, Step, Warning, now_timestamp};
+use crate::log::EventLog;
+
+/// How often counter updates reach the log. Consumers throttle further for display.
+pub const DEFAULT_EMIT_INTERVAL: Duration = Duration::from_millis(100);
+
+/// The steps of a run with their expected share of the whole (summing to 1). The terminal
+/// step is implied and comes last.
+#[derive(Debug, Clone)]
+pub struct StepPlan(pub Vec<(Step, f64)>);
+
+#[derive(Debug)]
+pub struct Reporter {
+    job_id: String,
+    kind: JobKind,
+    log: Arc<EventLog>,
+    control: Control,
+    interval: Duration,
+    plan: StepPlan,
+    current: usize,
+    state: JobState,
+    processed: u64,
+    total: Option<u64>,
+    bytes_done: u64,
+    bytes_total: Option<u64>,
+    message: Option<String>,
+    items: Vec<ItemProgress>,
+    warnings: Vec<Warning>,
+    percent_floor: Option<f64>,
+    eta: EtaEstimator,
+    speed: EtaEstimator,
+    last_emit: Option<Instant>,
+    last: Option<Arc<ProgressEvent>>,
+}
+
+impl Reporter {
+    pub fn new(
+        job_id: impl Into<String>,
+        kind: JobKind,
+        log: Arc<EventLog>,
+        control: Control,
+        plan: StepPlan,
+    ) -> Self {
+        Self {
+            job_id: job_id.into(),
+            kind,
+            log,
+            control,
+            interval: DEFAULT_EMIT_INTERVAL,
+            plan,
+            current: 0,
+            state: JobState::Queued,
+            processed: 0,
+            total: None,
+            bytes_done: 0,
+            bytes_total: None,
+            message: None,
+            items: Vec::new(),
+            warnings: Vec::new(),
+            percent_floor: None,
+            eta: EtaEstimator::new(),
+            speed: EtaEstimator::new(),
+            last_emit: None,
+            last: None,
+        }
+    }
+
+    pub fn with_interval(mut self, interval: Duration) -> Self {
+        self.interval = interval;
+        self
+    }
+
+    /// Starts from a percent already reached by an earlier, interrupted run of the same job.
+    pub fn with_percent_floor(mut self, percent: Option<f64>) -> Self {
+        self.percent_floor = percent;
+        self
+    }
+
+    pub fn control(&self) -> &Control {
+        &self.control
+    }
+
+    pub fn set_plan(&mut self, plan: StepPlan) {
+        self.plan = plan;
+    }
+
+    pub fn total_steps(&self) -> u32 {
+        self.plan.0.len() as u32 + 1
+    }
+
+    pub fn step(&self) -> Step {
+        self.plan
+            .0
+            .get(self.current)
+            .map(|s| s.0)
+            .unwrap_or(Step::Waiting)
+    }
+
+    /// The last event this reporter put in the log.
+    pub fn last_event(&self) -> Option<&Arc<ProgressEvent>> {
+        self.last.as_ref()
+    }
+
+    /// Emits the first event of a run (state `queued`, step 1).
+    pub fn queued(&mut self) {
+        self.state = JobState::Queued;
+        self.emit();
+    }
+
+    /// Moves to `step`, showing the last counters of the step being left first.
+    pub fn start_step(&mut self, step: Step, total: Option<u64>, bytes_total: Option<u64>) {
+        if self.state == JobState::Running {
+            self.emit();
+        }
+        self.state = JobState::Running;
+        if let Some(idx) = self.plan.0.iter().position(|(s, _)| *s == step) {
+            self.current = idx;
+        }
+        self.processed = 0;
+        self.bytes_done = 0;
+        self.total = total;
+        self.bytes_total = bytes_total;
+        self.message = None;
+        self.speed = EtaEstimator::new();
+        self.emit();
+    }
+
+    pub fn set_totals(&mut self, total: Option<u64>, bytes_total: Option<u64>) {
+        self.total = total;
+        self.bytes_total = bytes_total;
+    }
+
+    pub fn set_message(&mut self, message: impl Into<String>) {
+        self.message = Some(message.into());
+    }
+
+    /// Counts finished work in the current step; shown at the next tick.
+    pub fn advance(&mut self, items: u64, bytes: u64) {
+        self.processed += items;
+        self.bytes_done += bytes;
+        self.tick();
+    }
+
+    pub fn bytes_done(&self) -> u64 {
+        self.bytes_done
+    }
+
+    pub fn processed(&self) -> u64 {
+        self.processed
+    }
+
+    pub fn set_items(&mut self, items: Vec<ItemProgress>) {
+        self.items = items;
+    }
+
+    pub fn item(&mut self, idx: usize) -> &mut ItemProgress {
+        &mut self.items[idx]
+    }
+
+    pub fn items(&self) -> &[ItemProgress] {
+        &self.items
+    }
+
+    pub fn warn(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.warnings.push(Warning {
+            path: path.into(),
+            message: message.into(),
+        });
+    }
+
+    pub fn warnings(&self) -> &[Warning] {
+        &self.warnings
+    }
+
+    /// Emits if the interval since the last event has passed.
+    pub fn tick(&mut self) {
+        let now = Instant::now();
+        if self
+            .last_emit
+            .is_none_or(|t| now.duration_since(t) >= self.interval)
+        {
+            self.emit_at(now);
+        }
+    }
+
+    /// Emits now, whatever the interval.
+    pub fn flush(&mut self) {
+        self.emit();
+    }
+
+    /// Honours pause and cancel: call it between units of work. A pause is reported as a
+    /// `paused` event and the return to `running` as another.
+    pub fn checkpoint(&mut self) -> Result<(), Cancelled> {
+        self.control.check()?;
+        if !self.control.is_paused() {
+            return Ok(());
+        }
+        let control = self.control.clone();
+        self.state = JobState::Paused;
+        self.emit();
+        control.wait_while_paused()?;
+        self.state = JobState::Running;
+        // Time spent paused says nothing about speed.
+        self.speed = EtaEstimator::new();
+        self.eta = EtaEstimator::new();
+        self.emit();
+        Ok(())
+    }
+
+    /// Emits the terminal event. The log accepts nothing after it.
+    pub fn finish(&mut self, outcome: &Result<String, JobError>) -> Option<Arc<ProgressEvent>> {
+        let (state, error, result_url) = match outcome {
+            Ok(url) => (JobState::Completed, None, Some(url.clone())),
+            Err(JobError::Cancelled) => (JobState::Cancelled, None, None),
+            Err(e) => (JobState::Failed, Some(e.info()), None),
+        };
+        // Show the final counters of the last step before the end.
+        if self.state == JobState::Running {
+            self.emit();
+        }
+        self.state = state;
+        let mut ev = self.build(Instant::now());
+        ev.step = Step::for_terminal(state);
+        ev.step_number = self.total_steps();
+        ev.rate_per_sec = None;
+        ev.eta_seconds = None;
+        ev.error = error;
+        ev.result_url = result_url;
+        ev.message = match (state, outcome) {
+            (JobState::Completed, _) => match self.warnings.len() {
+                0 => "Completed".to_string(),
+                1 => "Completed with 1 warning".to_string(),
+                n => format!("Completed with {n} warnings"),
+            },
+            (JobState::Cancelled, _) => "Cancelled".to_string(),
+            (_, Err(e)) => e.to_string(),
+            _ => String::new(),
+        };
+        if state == JobState::Completed {
+            ev.percent = Some(100.0);
+        }
+        let stored = self.log.append(ev)?;
+        self.last = Some(stored.clone());
+        Some(stored)
+    }
+
+    fn emit(&mut self) {
+        self.emit_at(Instant::now());
+    }
+
+    fn emit_at(&mut self, now: Instant) {
+        let ev = self.build(now);
+        self.last_emit = Some(now);
+        if let Some(stored) = self.log.append(ev) {
+            self.last = Some(stored);
+        }
+    }
+
+    /// The fraction of the current step that is done, if its size is known.
+    fn step_fraction(&self) -> Option<f64> {
+        let ratio = |done: u64, total: u64| {
+            if total == 0 {
+                1.0
+            } else {
+                (done as f64 / total as f64).min(1.0)
+            }
+        };
+        match (self.bytes_total, self.total) {
+            (Some(b), _) if b > 0 => Some(ratio(self.bytes_done, b)),
+            (_, Some(t)) => Some(ratio(self.processed, t)),
+            (Some(0), None) => Some(1.0),
+            _ => None,
+        }
+    }
+
+    fn percent(&mut self) -> Option<f64> {
+        let base: f64 = self.plan.0.iter().take(self.current).map(|(_, w)| w).sum();
+        let weight = self
+            .plan
+            .0
+            .get(self.current)
+            .map(|(_, w)| *w)
+            .unwrap_or(0.0);
+        let raw = if self.state == JobState::Queued {
+            None
+        } else if weight == 0.0 {
+            Some(base * 100.0)
+        } else {
+            self.step_fraction().map(|f| (base + weight * f) * 100.0)
+        };
+        // Never backwards: an unknown or smaller figure keeps the best one shown so far.
+        let p = match (raw, self.percent_floor) {
+            (Some(r), Some(f)) => Some(r.max(f)),
+            (r, f) => r.or(f),
+        };
+        let p = p.map(|p| (p.min(100.0) * 10.0).floor() / 10.0);
+        self.percent_floor = p;
+        p
+    }
+
+    fn build(&mut self, now: Instant) -> ProgressEvent {
+        let percent = self.percent();
+        let running = self.state == JobState::Running;
+        let (rate, eta) = if running {
+            let work = if self.bytes_total.is_some() || self.bytes_done > 0 {
+                self.bytes_done
+            } else {
+                self.processed
+            };
+            self.speed.observe(now, work as f64);
+            if let Some(p) = percent {
+                self.eta.observe(now, p);
+            }
+            let eta = percent.and_then(|p| self.eta.eta(now, 100.0 - p));
+            (self.speed.rate(now).map(|r| r.round()), eta)
+        } else {
+            (None, None)
+        };
+        let step = self.step();
+        let step_number = self.current as u32 + 1;
+        ProgressEvent {
+            job_id: self.job_id.clone(),
+            seq: 0,
+            kind: self.kind,
+            state: self.state,
+            step,
+            step_number,
+            total_steps: self.total_steps(),
+            percent,
+            processed: self.processed,
+            total: self.total,
+            bytes_done: self.bytes_done,
+            bytes_total: self.bytes_total,
+            rate_per_sec: rate,
+            eta_seconds: eta,
+            message: self
+                .message
+                .clone()
+                .unwrap_or_else(|| self.default_message(step)),
+            items: self.items.clone(),
+            warnings: self.warnings.clone(),
+            error: None,
+            result_url: None,
+            timestamp: now_timestamp(),
+        }
+    }
+
+    fn default_message(&self, step: Step) -> String {
+        match self.state {
+            JobState::Queued => return "Queued".into(),
+            JobState::Paused => return format!("Paused while {}", step.label().to_lowercase()),
+            _ => {}
+        }
+        match self.total {
+            Some(t) => format!(
+                "{} {} of {} files",
+                step.label(),
+                group_digits(self.processed),
+                group_digits(t)
+            ),
+            None if self.processed > 0 => {
+                format!(
+                    "{}: {} files found so far",
+                    step.label(),
+                    group_digits(self.processed)
+                )
+            }
+            None => step.label().to_string(),
+        }
+    }
+}
+
+/// 12034 -> "12,034".
+pub fn group_digits(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reporter(log: &Arc<EventLog>) -> Reporter {
+        let plan = StepPlan(vec![
+            (Step::Waiting, 0.0),
+            (Step::Browsing, 0.1),
+            (Step::Compressing, 0.9),
+        ]);
+        Reporter::new("j", JobKind::Snapshot, log.clone(), Control::new(), plan)
+            .with_interval(Duration::ZERO)
+    }
+
+    #[test]
+    fn unknown_totals_give_no_percent_and_known_ones_are_weighted() {
+        let log = EventLog::new();
+        let mut r = reporter(&log);
+        r.queued();
+        r.start_step(Step::Browsing, None, None);
+        r.advance(10, 100);
+        assert_eq!(log.latest().and_then(|e| e.percent), None, "no fake 0 %");
+        r.start_step(Step::Compressing, Some(10), Some(1000));
+        r.advance(5, 500);
+        let ev = log.latest().expect("event");
+        assert_eq!(ev.percent, Some(55.0));
+        assert_eq!((ev.step_number, ev.total_steps), (3, 4));
+        assert_eq!(ev.message, "Compressing 5 of 10 files");
+    }
+
+    #[test]
+    fn percent_never_goes_back_and_the_end_is_last() {
+        let log = EventLog::new();
+        let mut r = reporter(&log);
+        r.queued();
+        r.start_step(Step::Compressing, Some(2), Some(100));
+        r.advance(1, 80);
+        // A total discovered to be larger must not pull the bar back.
+        r.set_totals(Some(2), Some(1000));
+        r.advance(0, 10);
+        r.finish(&Ok("/tmp/x".into()));
+        let events = log.since(0);
+        let percents: Vec<f64> = events.iter().filter_map(|e| e.percent).collect();
+        assert!(percents.windows(2).all(|w| w[1] >= w[0]), "{percents:?}");
+        let last = events.last().expect("events");
+        assert_eq!(last.state, JobState::Completed);
+        assert_eq!(last.percent, Some(100.0));
+        assert_eq!(last.step_number, last.total_steps);
+        assert_eq!(events.iter().filter(|e| e.is_terminal()).count(), 1);
+    }
+
+    #[test]
+    fn failure_carries_the_code_and_keeps_the_percent_reached() {
+        let log = EventLog::new();
+        let mut r = reporter(&log);
+        r.start_step(Step::Compressing, Some(4), Some(400));
+        r.advance(2, 200);
+        let err = JobError::DiskFull("/x".into());
+        let ev = r.finish(&Err(err)).expect("terminal event");
+        assert_eq!(ev.state, JobState::Failed);
+        assert_eq!(ev.step, Step::Failed);
+        assert_eq!(
+            ev.error.as_ref().map(|e| e.code),
+            Some(crate::ErrorCode::DiskFull)
+        );
+        assert_eq!(ev.percent, Some(55.0));
+    }
+
+    #[test]
+    fn digits_are_grouped() {
+        assert_eq!(group_digits(0), "0");
+        assert_eq!(group_digits(999), "999");
+        assert_eq!(group_digits(12034), "12,034");
+        assert_eq!(group_digits(1_000_000), "1,000,000");
+    }
+}
