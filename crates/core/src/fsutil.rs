@@ -330,3 +330,67 @@ impl<R: Read, F: FnMut(u64) -> Result<(), JobError>> Read for ExactReader<R, F> 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+
+    fn read_all(data: &[u8], expected: u64) -> Result<Vec<u8>, JobError> {
+        let mut r = ExactReader::new(data, PathBuf::from("f"), expected, |_| Ok(()));
+        let mut out = Vec::new();
+        match r.read_to_end(&mut out) {
+            Ok(_) => Ok(out),
+            Err(e) => Err(r.blame(e, |e| JobError::Io {
+                context: "write".into(),
+                source: e,
+            })),
+        }
+    }
+
+    #[test]
+    fn a_file_of_the_expected_size_reads_whole() {
+        assert_eq!(read_all(b"abcd", 4).expect("read"), b"abcd");
+        assert_eq!(read_all(b"", 0).expect("read"), b"");
+    }
+
+    #[test]
+    fn a_file_that_shrank_or_grew_is_a_source_change() {
+        for (data, expected) in [(&b"abc"[..], 4), (&b"abcde"[..], 4)] {
+            let err = read_all(data, expected).expect_err("size changed");
+            assert_eq!(err.code(), ErrorCode::SourceChanged, "{err}");
+        }
+    }
+
+    #[test]
+    fn a_vanished_file_is_a_source_change_and_a_denied_one_is_unreadable() {
+        let gone = io::Error::from(io::ErrorKind::NotFound);
+        assert_eq!(
+            JobError::reading(Path::new("x"), gone).code(),
+            ErrorCode::SourceChanged
+        );
+        let denied = io::Error::from(io::ErrorKind::PermissionDenied);
+        assert_eq!(
+            JobError::reading(Path::new("x"), denied).code(),
+            ErrorCode::SourceUnreadable
+        );
+        let full = io::Error::from_raw_os_error(28);
+        assert_eq!(
+            JobError::writing(Path::new("x"), full).code(),
+            ErrorCode::DiskFull
+        );
+    }
+
+    #[test]
+    fn a_cancel_seen_by_the_reader_comes_out_as_cancelled() {
+        let mut r = ExactReader::new(&b"abcd"[..], PathBuf::from("f"), 4, |_| {
+            Err(JobError::Cancelled)
+        });
+        let err = r.read_to_end(&mut Vec::new()).expect_err("cancelled");
+        let err = r.blame(err, |e| JobError::Io {
+            context: "write".into(),
+            source: e,
+        });
+        assert_eq!(err.code(), ErrorCode::Cancelled);
+    }
+}

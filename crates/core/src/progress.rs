@@ -117,11 +117,30 @@ impl Reporter {
         self.emit();
     }
 
+    /// [`Self::start_step`] with the message the step opens with.
+    pub fn begin(
+        &mut self,
+        step: Step,
+        total: Option<u64>,
+        bytes_total: Option<u64>,
+        message: impl Into<String>,
+    ) {
+        self.enter(step, total, bytes_total, Some(message.into()));
+    }
+
     /// Moves to `step`, showing the last counters of the step being left first.
     pub fn start_step(&mut self, step: Step, total: Option<u64>, bytes_total: Option<u64>) {
-        if self.state == JobState::Running {
-            self.emit();
-        }
+        self.enter(step, total, bytes_total, None);
+    }
+
+    fn enter(
+        &mut self,
+        step: Step,
+        total: Option<u64>,
+        bytes_total: Option<u64>,
+        message: Option<String>,
+    ) {
+        self.emit_if_changed();
         self.state = JobState::Running;
         if let Some(idx) = self.plan.0.iter().position(|(s, _)| *s == step) {
             self.current = idx;
@@ -130,7 +149,7 @@ impl Reporter {
         self.bytes_done = 0;
         self.total = total;
         self.bytes_total = bytes_total;
-        self.message = None;
+        self.message = message;
         self.speed = EtaEstimator::new();
         self.emit();
     }
@@ -224,10 +243,7 @@ impl Reporter {
             Err(JobError::Cancelled) => (JobState::Cancelled, None, None),
             Err(e) => (JobState::Failed, Some(e.info()), None),
         };
-        // Show the final counters of the last step before the end.
-        if self.state == JobState::Running {
-            self.emit();
-        }
+        self.emit_if_changed();
         self.state = state;
         let mut ev = self.build(Instant::now());
         ev.step = Step::for_terminal(state);
@@ -258,6 +274,21 @@ impl Reporter {
         self.emit_at(Instant::now());
     }
 
+    /// Shows the last counters of a running step before it is left, unless the log already
+    /// has them.
+    fn emit_if_changed(&mut self) {
+        let shown = self.last.as_ref().is_some_and(|l| {
+            l.state == self.state
+                && l.processed == self.processed
+                && l.bytes_done == self.bytes_done
+                && l.items == self.items
+                && self.message.as_ref().is_none_or(|m| *m == l.message)
+        });
+        if self.state == JobState::Running && !shown {
+            self.emit();
+        }
+    }
+
     fn emit_at(&mut self, now: Instant) {
         let ev = self.build(now);
         self.last_emit = Some(now);
@@ -284,7 +315,15 @@ impl Reporter {
     }
 
     fn percent(&mut self) -> Option<f64> {
-        let base: f64 = self.plan.0.iter().take(self.current).map(|(_, w)| w).sum();
+        // `+ 0.0`: an empty float sum is -0.0, which would print as "-0.0".
+        let base: f64 = self
+            .plan
+            .0
+            .iter()
+            .take(self.current)
+            .map(|(_, w)| w)
+            .sum::<f64>()
+            + 0.0;
         let weight = self
             .plan
             .0
@@ -294,7 +333,9 @@ impl Reporter {
         let raw = if self.state == JobState::Queued {
             None
         } else if weight == 0.0 {
-            Some(base * 100.0)
+            // A step with no share of the work (waiting) knows nothing of the total yet:
+            // before any work is known, "0 %" would be made up.
+            (base > 0.0).then_some(base * 100.0)
         } else {
             self.step_fraction().map(|f| (base + weight * f) * 100.0)
         };
@@ -412,6 +453,12 @@ mod tests {
         let log = EventLog::new();
         let mut r = reporter(&log);
         r.queued();
+        r.start_step(Step::Waiting, None, None);
+        assert_eq!(
+            log.latest().and_then(|e| e.percent),
+            None,
+            "waiting knows no total"
+        );
         r.start_step(Step::Browsing, None, None);
         r.advance(10, 100);
         assert_eq!(log.latest().and_then(|e| e.percent), None, "no fake 0 %");

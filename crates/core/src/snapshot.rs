@@ -77,8 +77,12 @@ struct Manifest<'a> {
 
 /// Runs the snapshot; returns where the archive ended up.
 pub fn run(spec: &SnapshotSpec, rep: &mut Reporter) -> Result<String, JobError> {
-    rep.start_step(Step::Waiting, None, None);
-    rep.set_message("Checking the source and the destination");
+    rep.begin(
+        Step::Waiting,
+        None,
+        None,
+        "Checking the source and the destination",
+    );
     let source = fsutil::source_dir(&spec.source)?;
     let target = Target::parse(&spec.destination)?;
     let root_name = source
@@ -132,11 +136,14 @@ pub fn run(spec: &SnapshotSpec, rep: &mut Reporter) -> Result<String, JobError> 
         rep,
     )?;
 
-    rep.start_step(Step::Uploading, Some(1), Some(archive_len));
     match (&target, final_path) {
         (Target::Folder(_), Some(final_path)) => {
-            rep.set_message(format!("Saving {archive_name}"));
-            rep.flush();
+            rep.begin(
+                Step::Uploading,
+                Some(1),
+                Some(archive_len),
+                format!("Saving {archive_name}"),
+            );
             let manifest_json = serde_json::to_vec_pretty(&Manifest {
                 version: 1,
                 source: source.to_string_lossy().into_owned(),
@@ -167,8 +174,12 @@ pub fn run(spec: &SnapshotSpec, rep: &mut Reporter) -> Result<String, JobError> 
         }
         (Target::Url(base_url), _) => {
             let url = upload::object_url(base_url, &archive_name)?;
-            rep.set_message(format!("Uploading {archive_name}"));
-            rep.flush();
+            rep.begin(
+                Step::Uploading,
+                Some(1),
+                Some(archive_len),
+                format!("Uploading to {url}"),
+            );
             let location = upload::put(&url, partial.path(), archive_len, rep)?;
             rep.advance(1, 0);
             drop(partial);
@@ -337,7 +348,7 @@ fn compress(
         }
     }
     rep.set_message("Finishing the archive");
-    rep.flush();
+    rep.tick();
     let encoder = tar.into_inner().map_err(werr)?;
     let mut counting = encoder.finish().map_err(werr)?;
     counting.flush().map_err(werr)?;

@@ -53,8 +53,12 @@ pub fn source_name(path: &Path) -> Option<String> {
 }
 
 pub fn run(spec: &SyncSpec, rep: &mut Reporter) -> Result<String, JobError> {
-    rep.start_step(Step::Waiting, None, None);
-    rep.set_message("Checking the sources and the destination");
+    rep.begin(
+        Step::Waiting,
+        None,
+        None,
+        "Checking the sources and the destination",
+    );
     if spec.sources.is_empty() {
         return Err(JobError::InvalidInput(
             "give at least one source folder".into(),

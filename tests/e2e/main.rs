@@ -1,0 +1,9 @@
+//! One test binary for everything that runs the real `tidemark` process (one binary links
+//! once, which matters on a 2-core machine).
+
+mod util;
+
+mod bad_input;
+mod cancel;
+mod snapshot;
+mod sync;

@@ -1,0 +1,179 @@
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use tidemark_core::{ItemState, JobState};
+
+use crate::util::*;
+
+/// inode and mtime of every file under `dir`: a file that was copied again gets a new inode
+/// (it is written under a temporary name and renamed over).
+fn fingerprints(dir: &Path) -> BTreeMap<String, (u64, i64)> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).expect("read_dir").flatten() {
+            let m = fs::symlink_metadata(e.path()).expect("stat");
+            if m.is_dir() {
+                stack.push(e.path());
+            } else {
+                out.insert(
+                    e.path().to_string_lossy().into_owned(),
+                    (m.ino(), m.mtime()),
+                );
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn sync_mirrors_every_source_and_a_second_run_copies_nothing() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let photos = tmp.path().join("photos");
+    let docs = tmp.path().join("Mes documents");
+    generate_tree(&photos, 2 * 1024 * 1024);
+    generate_tree(&docs, 100 * 1024);
+    let mirror = tmp.path().join("mirror");
+    let args = [
+        "sync",
+        photos.to_str().expect("utf8"),
+        docs.to_str().expect("utf8"),
+        "--to",
+        mirror.to_str().expect("utf8"),
+    ];
+
+    let first = run_json(tidemark(), &args);
+    assert_eq!(first.code, 0, "stderr: {}", first.stderr);
+    assert_eq!(diff_trees(&photos, &mirror.join("photos")), "");
+    assert_eq!(diff_trees(&docs, &mirror.join("Mes documents")), "");
+    let end = first.last();
+    assert_eq!(
+        end.items.iter().map(|i| i.state).collect::<Vec<_>>(),
+        vec![ItemState::Done; 2]
+    );
+    assert!(end.bytes_done > 2 * 1024 * 1024);
+    assert!(partials(&mirror).is_empty());
+
+    let before = fingerprints(&mirror);
+    let second = run_json(tidemark(), &args);
+    assert_eq!(second.code, 0, "stderr: {}", second.stderr);
+    let end = second.last();
+    assert_eq!(
+        (end.processed, end.bytes_done),
+        (0, 0),
+        "nothing changed, nothing copied"
+    );
+    assert_eq!(
+        end.items.iter().map(|i| i.total).collect::<Vec<_>>(),
+        vec![Some(0), Some(0)]
+    );
+    assert_eq!(fingerprints(&mirror), before, "no file was rewritten");
+
+    // One changed file (same size, new content and time) is found and copied alone.
+    let changed = photos.join("many/file-003.dat");
+    let len = fs::metadata(&changed).expect("meta").len() as usize;
+    write(changed.clone(), &pseudo_random(len, 999));
+    let t = filetime_plus(&changed, 10);
+    let third = run_json(tidemark(), &args);
+    assert_eq!(third.code, 0);
+    assert_eq!(third.last().processed, 1);
+    assert_eq!(diff_trees(&photos, &mirror.join("photos")), "");
+    assert_eq!(
+        fs::metadata(mirror.join("photos/many/file-003.dat"))
+            .expect("meta")
+            .mtime(),
+        t
+    );
+}
+
+/// Moves `path`'s mtime `secs` into the future (so size+mtime comparison must notice it).
+fn filetime_plus(path: &Path, secs: i64) -> i64 {
+    let m = fs::metadata(path).expect("meta");
+    let t = m.mtime() + secs;
+    let status = std::process::Command::new("touch")
+        .arg("-d")
+        .arg(format!("@{t}"))
+        .arg(path)
+        .status()
+        .expect("touch");
+    assert!(status.success());
+    t
+}
+
+#[test]
+fn a_failing_source_does_not_stop_the_others() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let a = tmp.path().join("alpha");
+    let b = tmp.path().join("beta");
+    generate_tree(&a, 1024);
+    generate_tree(&b, 1024);
+    let missing = tmp.path().join("gone");
+    let mirror = tmp.path().join("mirror");
+    let run = run_json(
+        tidemark(),
+        &[
+            "sync",
+            a.to_str().expect("utf8"),
+            missing.to_str().expect("utf8"),
+            b.to_str().expect("utf8"),
+            "--to",
+            mirror.to_str().expect("utf8"),
+        ],
+    );
+    assert_eq!(run.code, 1, "a failed source fails the job");
+    let end = run.last();
+    assert_eq!(end.state, JobState::Failed);
+    assert_eq!(run.error_code().as_deref(), Some("source_missing"));
+    let states: Vec<_> = end
+        .items
+        .iter()
+        .map(|i| (i.name.as_str(), i.state))
+        .collect();
+    assert_eq!(
+        states,
+        vec![
+            ("alpha", ItemState::Done),
+            ("gone", ItemState::Failed),
+            ("beta", ItemState::Done)
+        ]
+    );
+    let gone = &end.items[1];
+    assert!(
+        gone.error
+            .as_ref()
+            .is_some_and(|e| e.message.contains("does not exist"))
+    );
+    assert_eq!(diff_trees(&a, &mirror.join("alpha")), "");
+    assert_eq!(diff_trees(&b, &mirror.join("beta")), "");
+}
+
+#[test]
+fn deletions_are_mirrored_only_with_delete() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let src = tmp.path().join("notes");
+    generate_tree(&src, 1024);
+    let mirror = tmp.path().join("mirror");
+    let args = [
+        "sync",
+        src.to_str().expect("utf8"),
+        "--to",
+        mirror.to_str().expect("utf8"),
+    ];
+    assert_eq!(run_json(tidemark(), &args).code, 0);
+    fs::remove_file(src.join("plain.txt")).expect("rm");
+    fs::remove_dir_all(src.join("many")).expect("rm");
+
+    assert_eq!(run_json(tidemark(), &args).code, 0);
+    assert!(
+        mirror.join("notes/plain.txt").exists(),
+        "kept without --delete"
+    );
+    assert!(mirror.join("notes/many").exists());
+
+    let mut with_delete = args.to_vec();
+    with_delete.push("--delete");
+    assert_eq!(run_json(tidemark(), &with_delete).code, 0);
+    assert_eq!(diff_trees(&src, &mirror.join("notes")), "");
+}

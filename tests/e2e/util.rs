@@ -1,0 +1,309 @@
+//! Small helpers: run the CLI, generate trees, compare with system tools.
+
+#![allow(dead_code)]
+
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
+
+use tidemark_core::{JobState, ProgressEvent};
+
+/// The `tidemark` binary cargo built next to this test (`target/<profile>/tidemark`).
+pub fn bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test exe");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let bin = dir.join("tidemark");
+    assert!(
+        bin.exists(),
+        "{} missing: build it with `cargo build --bin tidemark`",
+        bin.display()
+    );
+    bin
+}
+
+pub fn is_root() -> bool {
+    // The workspace forbids `unsafe`, so ask `id` rather than call geteuid.
+    let out = Command::new("id").arg("-u").output().expect("id -u");
+    String::from_utf8_lossy(&out.stdout).trim() == "0"
+}
+
+/// The CLI as an ordinary user would run it. Root reads and writes through any permission
+/// bits, so as root the process gives up that power (DAC override) for its lifetime.
+pub fn tidemark_unprivileged() -> Command {
+    if is_root() {
+        let mut c = Command::new("setpriv");
+        c.args([
+            "--bounding-set=-dac_override,-dac_read_search",
+            "--inh-caps=-dac_override,-dac_read_search",
+        ]);
+        c.arg(bin());
+        c
+    } else {
+        Command::new(bin())
+    }
+}
+
+pub fn tidemark() -> Command {
+    Command::new(bin())
+}
+
+pub struct Run {
+    pub code: i32,
+    pub events: Vec<ProgressEvent>,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn last(&self) -> &ProgressEvent {
+        self.events.last().expect("at least one event")
+    }
+
+    pub fn error_code(&self) -> Option<String> {
+        self.last()
+            .error
+            .as_ref()
+            .map(|e| e.code.as_str().to_string())
+    }
+}
+
+/// Runs `cmd --json ARGS`, parses every stdout line as a progress event and checks the
+/// invariants every run must keep.
+pub fn run_json(mut cmd: Command, args: &[&str]) -> Run {
+    cmd.args(args).arg("--json");
+    let out: Output = cmd.output().expect("spawn tidemark");
+    let run = parse_run(&out);
+    check_invariants(&run.events);
+    run
+}
+
+pub fn parse_run(out: &Output) -> Run {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let events = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
+        .collect();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        events,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// What every job's event stream must satisfy, whatever happened.
+pub fn check_invariants(events: &[ProgressEvent]) {
+    assert!(!events.is_empty(), "no events");
+    let id = &events[0].job_id;
+    for (i, ev) in events.iter().enumerate() {
+        assert_eq!(
+            ev.seq,
+            i as u64 + 1,
+            "seq must start at 1 and grow by exactly 1"
+        );
+        assert_eq!(&ev.job_id, id, "one job per stream");
+        assert!(ev.step_number >= 1 && ev.step_number <= ev.total_steps);
+    }
+    let terminals = events.iter().filter(|e| e.state.is_terminal()).count();
+    assert_eq!(terminals, 1, "exactly one terminal event");
+    assert!(
+        events.last().is_some_and(|e| e.state.is_terminal()),
+        "the terminal event is last"
+    );
+    // The whole job's percent never goes back, and within a step neither do its counters.
+    let mut best = None::<f64>;
+    for pair in events.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        if let Some(p) = b.percent {
+            if let Some(q) = best {
+                assert!(p >= q, "percent went back from {q} to {p} at seq {}", b.seq);
+            }
+            best = Some(p);
+        }
+        if a.step == b.step && a.state != JobState::Queued {
+            assert!(
+                b.processed >= a.processed,
+                "processed went back at seq {}",
+                b.seq
+            );
+            assert!(
+                b.bytes_done >= a.bytes_done,
+                "bytes went back at seq {}",
+                b.seq
+            );
+        }
+        assert!(b.step_number >= a.step_number, "steps only move forward");
+    }
+    for ev in events {
+        if ev.state == JobState::Running {
+            if let (Some(eta), Some(p)) = (ev.eta_seconds, ev.percent) {
+                assert!(
+                    eta > 0.0 || p >= 100.0,
+                    "0 s left while work remains at seq {}",
+                    ev.seq
+                );
+            }
+        }
+    }
+}
+
+/// A tree with what trips archivers up: unicode and spaces, empty folders, empty files, a
+/// large file, deep nesting, a symlink.
+pub fn generate_tree(root: &Path, large_bytes: usize) {
+    fs::create_dir_all(root).expect("root");
+    write(root.join("plain.txt"), b"hello\n");
+    write(root.join("with space.txt"), b"spaces in names\n");
+    write(root.join("ünïcödé — 日本語.md"), "naïve café\n".as_bytes());
+    write(root.join("empty-file"), b"");
+    fs::create_dir_all(root.join("empty dir")).expect("empty dir");
+    let mut deep = root.to_path_buf();
+    for i in 0..24 {
+        deep.push(format!("level-{i:02}-with-a-rather-long-folder-name"));
+    }
+    fs::create_dir_all(&deep).expect("deep");
+    write(deep.join("bottom.txt"), b"deep down\n");
+    write(root.join("large.bin"), &pseudo_random(large_bytes, 7));
+    for i in 0..50 {
+        write(
+            root.join(format!("many/file-{i:03}.dat")),
+            &pseudo_random(i * 997, i as u64),
+        );
+    }
+    std::os::unix::fs::symlink("plain.txt", root.join("link-to-plain")).expect("symlink");
+    std::os::unix::fs::symlink("../outside/nowhere", root.join("dangling-link")).expect("symlink");
+    let exec = root.join("script.sh");
+    write(exec.clone(), b"#!/bin/sh\necho hi\n");
+    fs::set_permissions(&exec, fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
+pub fn write(path: PathBuf, data: &[u8]) {
+    if let Some(p) = path.parent() {
+        fs::create_dir_all(p).expect("parent");
+    }
+    fs::write(&path, data).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+}
+
+/// Incompressible but reproducible bytes (xorshift), so a large file is not a zstd freebie.
+pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// `diff -r` without following links: empty output means identical trees.
+pub fn diff_trees(a: &Path, b: &Path) -> String {
+    let out = Command::new("diff")
+        .args(["-r", "--no-dereference"])
+        .arg(a)
+        .arg(b)
+        .output()
+        .expect("diff");
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
+
+pub fn extract(archive: &Path, into: &Path) {
+    fs::create_dir_all(into).expect("extract dir");
+    let out = Command::new("tar")
+        .args(["--zstd", "-xf"])
+        .arg(archive)
+        .arg("-C")
+        .arg(into)
+        .output()
+        .expect("tar");
+    assert!(
+        out.status.success(),
+        "tar failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Names in `dir` (not recursive), sorted.
+pub fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Every path under `dir` whose name marks it as a partial write.
+pub fn partials(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if e.file_name().to_string_lossy().contains("tidemark-partial") {
+                found.push(p.clone());
+            }
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push(p);
+            }
+        }
+    }
+    found
+}
+
+/// A one-shot-per-request HTTP/1.1 server on loopback that answers every PUT with `status`
+/// and keeps the bodies it received completely. Enough to test an upload without mocks in
+/// the client.
+pub struct PutServer {
+    pub url: String,
+    pub received: Arc<Mutex<Vec<(String, Vec<u8>)>>>,
+}
+
+pub fn put_server(status: u16, reason: &'static str, body: &'static str) -> PutServer {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/bucket/", listener.local_addr().expect("addr"));
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let store = received.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut request_line = String::new();
+            if reader.read_line(&mut request_line).is_err() {
+                continue;
+            }
+            let mut len = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut data = vec![0u8; len];
+            // A body cut short is not stored: that is what "nothing half-written" means here.
+            if reader.read_exact(&mut data).is_ok() && status < 300 {
+                let path = request_line
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or("")
+                    .to_string();
+                store.lock().expect("lock").push((path, data));
+            }
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} {reason}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    PutServer { url, received }
+}
