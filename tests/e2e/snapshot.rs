@@ -144,8 +144,7 @@ fn snapshot_uploads_by_streaming_put() {
     let uploading = run
         .events
         .iter()
-        .filter(|e| e.step == Step::Uploading)
-        .last()
+        .rfind(|e| e.step == Step::Uploading)
         .expect("upload step");
     assert_eq!(
         uploading.bytes_done,

@@ -137,14 +137,12 @@ pub fn check_invariants(events: &[ProgressEvent]) {
         assert!(b.step_number >= a.step_number, "steps only move forward");
     }
     for ev in events {
-        if ev.state == JobState::Running {
-            if let (Some(eta), Some(p)) = (ev.eta_seconds, ev.percent) {
-                assert!(
-                    eta > 0.0 || p >= 100.0,
-                    "0 s left while work remains at seq {}",
-                    ev.seq
-                );
-            }
+        if let (JobState::Running, Some(eta), Some(p)) = (ev.state, ev.eta_seconds, ev.percent) {
+            assert!(
+                eta > 0.0 || p >= 100.0,
+                "0 s left while work remains at seq {}",
+                ev.seq
+            );
         }
     }
 }
@@ -260,9 +258,12 @@ pub fn partials(dir: &Path) -> Vec<PathBuf> {
 /// A one-shot-per-request HTTP/1.1 server on loopback that answers every PUT with `status`
 /// and keeps the bodies it received completely. Enough to test an upload without mocks in
 /// the client.
+/// (request path, body) of every complete upload.
+pub type Uploads = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+
 pub struct PutServer {
     pub url: String,
-    pub received: Arc<Mutex<Vec<(String, Vec<u8>)>>>,
+    pub received: Uploads,
 }
 
 pub fn put_server(status: u16, reason: &'static str, body: &'static str) -> PutServer {

@@ -45,10 +45,11 @@ fn a_paused_job_reports_paused_stops_moving_and_finishes_after_resume() {
     let mut sub = job.subscribe(0);
     // Pause as soon as copying has begun.
     while let Some(d) = sub.next_blocking() {
-        if let tidemark_core::Delivery::Event(e) = d {
-            if e.step == Step::Copying && e.bytes_done > 0 {
-                break;
-            }
+        if let tidemark_core::Delivery::Event(e) = d
+            && e.step == Step::Copying
+            && e.bytes_done > 0
+        {
+            break;
         }
     }
     job.control().pause();
