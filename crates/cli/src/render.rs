@@ -138,9 +138,10 @@ impl ProgressSink for Bars {
             bar.set_message(msg);
         }
         if ev.is_terminal() {
-            self.main.finish();
+            // `abandon` keeps each bar where it is: a failed row must not show as full.
+            self.main.abandon();
             for bar in &self.rows {
-                bar.finish();
+                bar.abandon();
             }
         }
         Ok(())
