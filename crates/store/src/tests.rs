@@ -1,0 +1,531 @@
+//! Real SQLite files in a temp folder; no mocks.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rusqlite::Connection;
+use tidemark_core::{
+    ErrorCode, ErrorInfo, EventLog, JobKind, JobSpec, JobState, ProgressEvent, SnapshotSpec, Step,
+    SyncSpec, pump,
+};
+
+use crate::{JobFilter, SCHEMA_VERSION, Store, StoreError};
+
+fn db_path(dir: &tempfile::TempDir) -> PathBuf {
+    dir.path().join("history.db")
+}
+
+fn timestamp(ms: u64) -> String {
+    let ms = 1_735_689_600_000 + i64::try_from(ms).expect("small test offsets");
+    chrono::DateTime::from_timestamp_millis(ms)
+        .expect("a valid instant")
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn snapshot_spec() -> JobSpec {
+    JobSpec::Snapshot(SnapshotSpec {
+        source: "/data/photos".into(),
+        destination: "/backup".into(),
+        name: None,
+    })
+}
+
+fn sync_spec() -> JobSpec {
+    JobSpec::Sync(SyncSpec {
+        sources: vec!["/data/a".into()],
+        destination: "/mirror".into(),
+        delete: false,
+    })
+}
+
+fn event(job: &str, seq: u64, state: JobState, step: Step) -> Arc<ProgressEvent> {
+    Arc::new(ProgressEvent {
+        job_id: job.into(),
+        seq,
+        kind: JobKind::Snapshot,
+        state,
+        step,
+        step_number: 1,
+        total_steps: 6,
+        percent: None,
+        processed: seq,
+        total: None,
+        bytes_done: seq * 10,
+        bytes_total: None,
+        rate_per_sec: None,
+        eta_seconds: None,
+        message: String::new(),
+        items: Vec::new(),
+        warnings: Vec::new(),
+        error: None,
+        result_url: None,
+        timestamp: timestamp(seq),
+    })
+}
+
+fn running(job: &str, seq: u64) -> Arc<ProgressEvent> {
+    event(job, seq, JobState::Running, Step::Compressing)
+}
+
+fn raw_user_version(path: &Path) -> i64 {
+    Connection::open(path)
+        .expect("raw open")
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .expect("user_version")
+}
+
+fn schema_sql(path: &Path) -> Vec<String> {
+    let conn = Connection::open(path).expect("raw open");
+    let mut stmt = conn
+        .prepare("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name")
+        .expect("prepare");
+    stmt.query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows")
+}
+
+fn seqs(store: &Store, job: &str) -> Vec<u64> {
+    store
+        .events_since(job, 0)
+        .expect("events")
+        .iter()
+        .map(|e| e.seq)
+        .collect()
+}
+
+#[test]
+fn migrates_an_empty_file_and_creates_the_folder() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let empty = db_path(&dir);
+    fs::write(&empty, b"").expect("empty file");
+    let store = Store::open(&empty).expect("open empty file");
+    assert_eq!(raw_user_version(&empty), SCHEMA_VERSION);
+    let mode: String = store
+        .conn
+        .pragma_query_value(None, "journal_mode", |r| r.get(0))
+        .expect("journal_mode");
+    assert_eq!(mode, "wal");
+    let fk: i64 = store
+        .conn
+        .pragma_query_value(None, "foreign_keys", |r| r.get(0))
+        .expect("foreign_keys");
+    assert_eq!(fk, 1);
+    let tables = schema_sql(&empty).join("\n");
+    for table in ["jobs", "events", "checkpoints"] {
+        assert!(
+            tables.contains(&format!("CREATE TABLE {table}")),
+            "{tables}"
+        );
+    }
+
+    let nested = dir.path().join("a/b/history.db");
+    Store::open(&nested).expect("open in a missing folder");
+    assert_eq!(raw_user_version(&nested), SCHEMA_VERSION);
+}
+
+#[test]
+fn reopening_a_current_database_changes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = db_path(&dir);
+    {
+        let mut store = Store::open(&path).expect("first open");
+        store
+            .create_job("j1", &snapshot_spec(), &timestamp(0))
+            .expect("create");
+        store.append_events(&[running("j1", 1)]).expect("append");
+    }
+    let schema = schema_sql(&path);
+    let store = Store::open(&path).expect("second open");
+    assert_eq!(raw_user_version(&path), SCHEMA_VERSION);
+    assert_eq!(schema_sql(&path), schema);
+    let job = store.job("j1").expect("read").expect("job kept");
+    assert_eq!((job.state, job.last_seq), (JobState::Running, 1));
+}
+
+#[test]
+fn a_newer_schema_is_refused_and_left_untouched() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = db_path(&dir);
+    {
+        let conn = Connection::open(&path).expect("raw open");
+        conn.execute_batch("CREATE TABLE future (x); PRAGMA user_version = 99;")
+            .expect("newer db");
+    }
+    let before = fs::read(&path).expect("read");
+    let err = Store::open(&path).expect_err("must refuse");
+    assert!(
+        matches!(
+            err,
+            StoreError::TooNew {
+                found: 99,
+                supported: SCHEMA_VERSION,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(err.code(), "db_too_new");
+    assert!(err.to_string().contains("newer Tidemark"), "{err}");
+    assert_eq!(fs::read(&path).expect("read"), before);
+}
+
+#[test]
+fn a_file_that_is_not_a_database_is_refused_and_left_untouched() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = db_path(&dir);
+    let text = b"these are my notes, not a database\n".repeat(100);
+    fs::write(&path, &text).expect("write");
+    let err = Store::open(&path).expect_err("must refuse");
+    assert!(matches!(err, StoreError::NotADatabase { .. }), "{err:?}");
+    assert_eq!(err.code(), "db_not_a_database");
+    assert_eq!(fs::read(&path).expect("read"), text);
+
+    // The right magic but garbage after it: only SQLite itself can tell (SQLITE_NOTADB).
+    let mut damaged = b"SQLite format 3\0".to_vec();
+    damaged.extend(std::iter::repeat_n(0xA5, 4096));
+    fs::write(&path, &damaged).expect("write");
+    let err = Store::open(&path).expect_err("must refuse");
+    assert!(matches!(err, StoreError::NotADatabase { .. }), "{err:?}");
+    assert_eq!(fs::read(&path).expect("read"), damaged);
+}
+
+#[test]
+fn a_parent_that_is_a_file_gives_a_clear_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("not-a-folder");
+    fs::write(&file, b"x").expect("write");
+    for path in [file.join("history.db"), file.join("deeper/history.db")] {
+        let err = Store::open(&path).expect_err("must fail");
+        assert_eq!(err.code(), "db_io");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("not-a-folder is a file, not a folder"),
+            "{msg}"
+        );
+    }
+    assert_eq!(fs::read(&file).expect("read"), b"x");
+
+    let err = Store::open(dir.path()).expect_err("a folder is not a database");
+    assert_eq!(err.code(), "db_io");
+}
+
+#[test]
+fn a_database_locked_beyond_the_timeout_is_reported_as_locked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = db_path(&dir);
+    let mut store = Store::open(&path).expect("open");
+    store
+        .create_job("j1", &snapshot_spec(), &timestamp(0))
+        .expect("create");
+    store
+        .conn
+        .busy_timeout(Duration::from_millis(50))
+        .expect("short timeout");
+    let other = Connection::open(&path).expect("raw open");
+    other
+        .execute_batch("BEGIN IMMEDIATE")
+        .expect("hold the write lock");
+    let err = store
+        .append_events(&[running("j1", 1)])
+        .expect_err("locked");
+    assert!(matches!(err, StoreError::Locked { .. }), "{err:?}");
+    assert_eq!(err.code(), "db_locked");
+    other.execute_batch("ROLLBACK").expect("release");
+    store
+        .append_events(&[running("j1", 1)])
+        .expect("works once released");
+}
+
+#[test]
+fn appending_events_keeps_the_job_summary_current() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = Store::open(&db_path(&dir)).expect("open");
+    store
+        .create_job("j1", &snapshot_spec(), "2025-01-01T01:00:00+01:00")
+        .expect("create");
+    let job = store.job("j1").expect("read").expect("exists");
+    assert_eq!(job.state, JobState::Queued);
+    assert_eq!(job.created_at, "2025-01-01T00:00:00.000Z");
+    assert_eq!((job.last_seq, job.started_at.as_deref()), (0, None));
+
+    let mut done = (*event("j1", 4, JobState::Completed, Step::Completed)).clone();
+    done.percent = Some(100.0);
+    done.total = Some(4);
+    done.result_url = Some("/backup/photos.tar.zst".into());
+    store
+        .append_events(&[
+            event("j1", 1, JobState::Queued, Step::Waiting),
+            running("j1", 2),
+        ])
+        .expect("first batch");
+    let job = store.job("j1").expect("read").expect("exists");
+    assert_eq!(job.state, JobState::Running);
+    assert_eq!(job.started_at, Some(timestamp(2)));
+    assert_eq!(job.finished_at, None);
+
+    store
+        .append_events(&[running("j1", 3), Arc::new(done)])
+        .expect("second batch");
+    // A replayed batch is skipped, not an error, and does not move the summary back.
+    store.append_events(&[running("j1", 3)]).expect("replay");
+    let job = store.job("j1").expect("read").expect("exists");
+    assert_eq!(job.state, JobState::Completed);
+    assert_eq!(job.started_at, Some(timestamp(2)));
+    assert_eq!(job.finished_at, Some(timestamp(4)));
+    assert_eq!(
+        (job.percent, job.processed, job.total),
+        (Some(100.0), 4, Some(4))
+    );
+    assert_eq!((job.bytes_done, job.last_seq), (40, 4));
+    assert_eq!(job.result_url.as_deref(), Some("/backup/photos.tar.zst"));
+    assert_eq!(job.spec, snapshot_spec());
+    assert_eq!(seqs(&store, "j1"), [1, 2, 3, 4]);
+    assert_eq!(
+        store.events_since("j1", 2).expect("events")[0],
+        *running("j1", 3)
+    );
+
+    let json = serde_json::to_value(&job).expect("serialize");
+    assert_eq!(json["lastSeq"], 4);
+    assert_eq!(json["resultUrl"], "/backup/photos.tar.zst");
+    assert_eq!(json["spec"]["kind"], "snapshot");
+    assert_eq!(json["state"], "completed");
+
+    store
+        .create_job("j2", &snapshot_spec(), &timestamp(5))
+        .expect("create");
+    let mut failed = (*event("j2", 1, JobState::Failed, Step::Failed)).clone();
+    failed.error = Some(ErrorInfo {
+        code: ErrorCode::DiskFull,
+        message: "no space left".into(),
+    });
+    store.append_events(&[Arc::new(failed)]).expect("append");
+    let job = store.job("j2").expect("read").expect("exists");
+    assert_eq!(job.error.map(|e| e.code), Some(ErrorCode::DiskFull));
+    assert_eq!(job.started_at, None);
+
+    let err = store
+        .append_events(&[running("nobody", 1)])
+        .expect_err("unknown job");
+    assert_eq!(err.code(), "db_io");
+    assert!(store.job("nobody").expect("read").is_none());
+}
+
+#[test]
+fn lists_jobs_newest_first_with_filters() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = Store::open(&db_path(&dir)).expect("open");
+    store
+        .create_job("old", &snapshot_spec(), &timestamp(1))
+        .expect("create");
+    store
+        .create_job("mid", &sync_spec(), &timestamp(2))
+        .expect("create");
+    store
+        .create_job("new", &snapshot_spec(), &timestamp(3))
+        .expect("create");
+    store.append_events(&[running("mid", 1)]).expect("append");
+
+    let ids = |filter: JobFilter| -> Vec<String> {
+        store
+            .list_jobs(&filter)
+            .expect("list")
+            .into_iter()
+            .map(|j| j.id)
+            .collect()
+    };
+    assert_eq!(ids(JobFilter::default()), ["new", "mid", "old"]);
+    let limited = JobFilter {
+        limit: Some(2),
+        ..JobFilter::default()
+    };
+    assert_eq!(ids(limited), ["new", "mid"]);
+    let snapshots = JobFilter {
+        kind: Some(JobKind::Snapshot),
+        ..JobFilter::default()
+    };
+    assert_eq!(ids(snapshots), ["new", "old"]);
+    let running_jobs = JobFilter {
+        state: Some(JobState::Running),
+        ..JobFilter::default()
+    };
+    assert_eq!(ids(running_jobs), ["mid"]);
+}
+
+#[test]
+fn two_connections_append_concurrently_without_gaps() {
+    const EVENTS: u64 = 1000;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = db_path(&dir);
+    let setup = Store::open(&path).expect("open");
+    for job in ["a", "b"] {
+        setup
+            .create_job(job, &snapshot_spec(), &timestamp(0))
+            .expect("create");
+    }
+    let threads: Vec<_> = ["a", "b"]
+        .into_iter()
+        .map(|job| {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let mut store = Store::open(&path).expect("open in thread");
+                let events: Vec<_> = (1..=EVENTS).map(|seq| running(job, seq)).collect();
+                // Uneven batches so the two writers interleave at varied points.
+                for chunk in events.chunks(7) {
+                    store.append_events(chunk).expect("append");
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("writer thread");
+    }
+    for job in ["a", "b"] {
+        assert_eq!(seqs(&setup, job), (1..=EVENTS).collect::<Vec<_>>());
+        let record = setup.job(job).expect("read").expect("exists");
+        assert_eq!(record.last_seq, EVENTS);
+    }
+}
+
+#[test]
+fn unfinished_jobs_are_marked_interrupted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = Store::open(&db_path(&dir)).expect("open");
+    let ends = [
+        ("queued", None),
+        ("running", Some(JobState::Running)),
+        ("paused", Some(JobState::Paused)),
+        ("done", Some(JobState::Completed)),
+        ("failed", Some(JobState::Failed)),
+        ("cancelled", Some(JobState::Cancelled)),
+    ];
+    for (id, state) in ends {
+        store
+            .create_job(id, &snapshot_spec(), &timestamp(0))
+            .expect("create");
+        if let Some(state) = state {
+            let step = if state.is_terminal() {
+                Step::for_terminal(state)
+            } else {
+                Step::Compressing
+            };
+            store
+                .append_events(&[event(id, 1, state, step)])
+                .expect("append");
+        }
+    }
+    let mut marked = store.mark_interrupted().expect("mark");
+    marked.sort();
+    assert_eq!(marked, ["paused", "queued", "running"]);
+    for (id, _) in &ends[..3] {
+        let job = store.job(id).expect("read").expect("exists");
+        assert_eq!(job.state, JobState::Interrupted);
+    }
+    let done = store.job("done").expect("read").expect("exists");
+    assert_eq!(done.state, JobState::Completed);
+    assert!(store.mark_interrupted().expect("mark").is_empty());
+}
+
+#[test]
+fn checkpoints_are_kept_per_job_and_replaced_by_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(&db_path(&dir)).expect("open");
+    store
+        .create_job("j1", &sync_spec(), &timestamp(0))
+        .expect("create");
+    store
+        .create_job("j2", &sync_spec(), &timestamp(1))
+        .expect("create");
+    store.set_checkpoint("j1", "source:0", "done").expect("set");
+    store.set_checkpoint("j1", "cursor", "a/b").expect("set");
+    store
+        .set_checkpoint("j1", "cursor", "a/c")
+        .expect("replace");
+    store.set_checkpoint("j2", "cursor", "z").expect("set");
+    let pairs = |id| store.checkpoints(id).expect("read");
+    assert_eq!(
+        pairs("j1"),
+        [
+            ("cursor".to_owned(), "a/c".to_owned()),
+            ("source:0".to_owned(), "done".to_owned()),
+        ]
+    );
+    assert_eq!(pairs("j2"), [("cursor".to_owned(), "z".to_owned())]);
+    assert!(store.set_checkpoint("nobody", "k", "v").is_err());
+}
+
+#[test]
+fn prune_keeps_the_events_of_the_newest_runs_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = Store::open(&db_path(&dir)).expect("open");
+    for (n, id) in ["j1", "j2", "j3", "j4"].into_iter().enumerate() {
+        let n = n as u64;
+        store
+            .create_job(id, &snapshot_spec(), &timestamp(n))
+            .expect("create");
+        let events: Vec<_> = (1..=n + 2).map(|seq| running(id, seq)).collect();
+        store.append_events(&events).expect("append");
+    }
+    // j1 has 2 events, j2 has 3; j3 and j4 are the newest two.
+    assert_eq!(store.prune(2).expect("prune"), 5);
+    assert!(seqs(&store, "j1").is_empty());
+    assert!(seqs(&store, "j2").is_empty());
+    assert_eq!(seqs(&store, "j3").len(), 4);
+    assert_eq!(seqs(&store, "j4").len(), 5);
+    assert_eq!(
+        store.list_jobs(&JobFilter::default()).expect("list").len(),
+        4
+    );
+    let j1 = store.job("j1").expect("read").expect("job row kept");
+    assert_eq!(j1.last_seq, 2);
+    assert_eq!(store.prune(2).expect("prune again"), 0);
+    assert_eq!(store.prune(0).expect("prune all"), 9);
+}
+
+#[test]
+fn the_writer_persists_a_whole_stream_in_order() {
+    const EVENTS: u64 = 5000;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(&db_path(&dir)).expect("open");
+    store
+        .create_job("j1", &snapshot_spec(), &timestamp(0))
+        .expect("create");
+    let mut writer = store.spawn_writer().expect("writer");
+
+    let log = EventLog::new();
+    let sub = log.subscribe(0);
+    let pumping = std::thread::spawn(move || {
+        let result = pump(sub, &mut writer);
+        (writer, result)
+    });
+    // The log numbers the events; the 0 given here is overwritten.
+    for _ in 1..EVENTS {
+        log.append((*running("j1", 0)).clone()).expect("log open");
+    }
+    log.append((*event("j1", 0, JobState::Completed, Step::Completed)).clone())
+        .expect("terminal");
+    let (writer, pumped) = pumping.join().expect("pump thread");
+    pumped.expect("sink stayed open");
+    writer.finish().expect("every write succeeded");
+
+    assert_eq!(seqs(&store, "j1"), (1..=EVENTS).collect::<Vec<_>>());
+    let job = store.job("j1").expect("read").expect("exists");
+    assert_eq!((job.state, job.last_seq), (JobState::Completed, EVENTS));
+}
+
+#[test]
+fn a_writer_failure_is_reported() {
+    use tidemark_core::ProgressSink;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(&db_path(&dir)).expect("open");
+    let mut writer = store.spawn_writer().expect("writer");
+    // No such job: the foreign key refuses the insert.
+    writer.deliver(&running("nobody", 1)).expect("queued");
+    let err = writer.finish().expect_err("the failure comes back");
+    assert_eq!(err.code(), "db_io");
+    assert!(err.to_string().contains("appending events"), "{err}");
+}
