@@ -6,6 +6,9 @@ use std::fs::{self, File, Metadata, OpenOptions};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
+use filetime::FileTime;
+use serde::{Deserialize, Serialize};
+
 use crate::error::JobError;
 use crate::progress::Reporter;
 
@@ -74,19 +77,54 @@ pub fn check_not_inside(source: &Path, dest: &Path) -> Result<(), JobError> {
     Ok(())
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum EntryKind {
     Dir,
     File { size: u64 },
     Symlink { target: PathBuf },
 }
 
-#[derive(Debug, Clone)]
+/// What the engines keep of a file's metadata: enough to archive or mirror it, and plain
+/// data, so a walk can be saved for a resumed run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Meta {
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub mtime: i64,
+    pub mtime_nsec: u32,
+}
+
+impl Meta {
+    pub fn of(m: &Metadata) -> Meta {
+        use std::os::unix::fs::MetadataExt;
+        let t = FileTime::from_last_modification_time(m);
+        Meta {
+            mode: m.mode() & 0o7777,
+            uid: m.uid(),
+            gid: m.gid(),
+            mtime: t.unix_seconds(),
+            mtime_nsec: t.nanoseconds(),
+        }
+    }
+
+    pub fn filetime(&self) -> FileTime {
+        FileTime::from_unix_time(self.mtime, self.mtime_nsec)
+    }
+
+    pub fn permissions(&self) -> fs::Permissions {
+        use std::os::unix::fs::PermissionsExt;
+        fs::Permissions::from_mode(self.mode)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Entry {
     /// Path relative to the walked root; empty for the root itself.
     pub rel: PathBuf,
     pub kind: EntryKind,
-    pub meta: Metadata,
+    pub meta: Meta,
 }
 
 /// Walks `root` depth-first, parents before children, names sorted so runs are repeatable.
@@ -100,7 +138,7 @@ pub fn walk(root: &Path, rep: &mut Reporter) -> Result<Vec<Entry>, JobError> {
     let mut out = vec![Entry {
         rel: PathBuf::new(),
         kind: EntryKind::Dir,
-        meta: root_meta,
+        meta: Meta::of(&root_meta),
     }];
     let mut stack = vec![PathBuf::new()];
     while let Some(dir_rel) = stack.pop() {
@@ -164,7 +202,11 @@ pub fn walk(root: &Path, rep: &mut Reporter) -> Result<Vec<Entry>, JobError> {
             if let EntryKind::File { size } = kind {
                 rep.advance(1, size);
             }
-            out.push(Entry { rel, kind, meta });
+            out.push(Entry {
+                rel,
+                kind,
+                meta: Meta::of(&meta),
+            });
         }
         // Reverse so the stack pops them in sorted order.
         stack.extend(subdirs.into_iter().rev());
@@ -174,6 +216,30 @@ pub fn walk(root: &Path, rep: &mut Reporter) -> Result<Vec<Entry>, JobError> {
 
 pub fn display(rel: &Path) -> String {
     rel.to_string_lossy().into_owned()
+}
+
+/// Removes what a killed run left half-written: `.<name>.tidemark-partial-*` in `dir`, or
+/// any partial file under `dir` when `name` is `None`. Only for a resumed run: a live run of
+/// another job may own a partial file of the same name.
+pub fn remove_stale_partials(dir: &Path, name: Option<&str>) {
+    let prefix = name.map(|n| format!(".{n}.tidemark-partial-"));
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for item in fs::read_dir(&d).into_iter().flatten().flatten() {
+            let file_name = item.file_name();
+            let file_name = file_name.to_string_lossy();
+            let stale = match &prefix {
+                Some(p) => file_name.starts_with(p.as_str()),
+                None => file_name.contains(".tidemark-partial-"),
+            };
+            let is_dir = item.file_type().is_ok_and(|t| t.is_dir());
+            if stale && !is_dir {
+                let _best_effort = fs::remove_file(item.path());
+            } else if is_dir && prefix.is_none() {
+                stack.push(item.path());
+            }
+        }
+    }
 }
 
 /// A file being written under a hidden temporary name next to its final place. Dropped
@@ -200,6 +266,11 @@ impl Partial {
             .open(&path)
             .map_err(|e| JobError::writing(&path, e))?;
         Ok((Partial { path, armed: true }, file))
+    }
+
+    /// Takes charge of a complete file an earlier run left under its temporary name.
+    pub fn adopt(path: PathBuf) -> Partial {
+        Partial { path, armed: true }
     }
 
     pub fn path(&self) -> &Path {

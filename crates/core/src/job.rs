@@ -12,6 +12,7 @@ use crate::error::JobError;
 use crate::event::{JobKind, ProgressEvent};
 use crate::log::{EventLog, Subscription};
 use crate::progress::{DEFAULT_EMIT_INTERVAL, Reporter};
+use crate::resume::{NoResume, ResumeState};
 use crate::snapshot::{self, SnapshotSpec};
 use crate::sync::{self, SyncSpec};
 
@@ -40,10 +41,22 @@ pub fn execute(spec: &JobSpec, rep: &mut Reporter) -> Result<String, JobError> {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct JobOptions {
     pub id: Option<String>,
     pub emit_interval: Duration,
+    /// Where the run keeps what a resume needs (nothing by default).
+    pub resume_state: Box<dyn ResumeState>,
+    /// Set when this run continues an interrupted one.
+    pub resume_from: Option<ResumePoint>,
+}
+
+/// Where an interrupted run stopped: its events continue after `last_seq`, its bar from
+/// `percent`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ResumePoint {
+    pub last_seq: u64,
+    pub percent: Option<f64>,
 }
 
 impl Default for JobOptions {
@@ -51,6 +64,8 @@ impl Default for JobOptions {
         Self {
             id: None,
             emit_interval: DEFAULT_EMIT_INTERVAL,
+            resume_state: Box::new(NoResume),
+            resume_from: None,
         }
     }
 }
@@ -75,14 +90,22 @@ impl JobHandle {
     pub fn spawn(spec: JobSpec, opts: JobOptions) -> JobHandle {
         let id = opts.id.unwrap_or_else(new_job_id);
         let kind = spec.kind();
-        let log = EventLog::new();
+        let log = match opts.resume_from {
+            Some(p) => EventLog::resuming(crate::log::DEFAULT_CAPACITY, p.last_seq),
+            None => EventLog::new(),
+        };
         let control = Control::new();
         let plan = match &spec {
             JobSpec::Snapshot(s) => snapshot::plan_for(s),
             JobSpec::Sync(_) => sync::plan(),
         };
         let mut rep = Reporter::new(id.clone(), kind, log.clone(), control.clone(), plan)
-            .with_interval(opts.emit_interval);
+            .with_interval(opts.emit_interval)
+            .with_percent_floor(opts.resume_from.and_then(|p| p.percent))
+            .with_resume_state(opts.resume_state, opts.resume_from.is_some());
+        if opts.resume_from.is_some() {
+            rep.set_message("Resuming");
+        }
         rep.queued();
         let thread = std::thread::Builder::new()
             .name(format!("job-{id}"))

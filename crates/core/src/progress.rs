@@ -10,6 +10,7 @@ use crate::error::{Cancelled, JobError};
 use crate::eta::EtaEstimator;
 use crate::event::{ItemProgress, JobKind, JobState, ProgressEvent, Step, Warning, now_timestamp};
 use crate::log::EventLog;
+use crate::resume::{NoResume, ResumeState};
 
 /// How often counter updates reach the log. Consumers throttle further for display.
 pub const DEFAULT_EMIT_INTERVAL: Duration = Duration::from_millis(100);
@@ -41,6 +42,14 @@ pub struct Reporter {
     speed: EtaEstimator,
     last_emit: Option<Instant>,
     last: Option<Arc<ProgressEvent>>,
+    resume: Box<dyn ResumeState>,
+    resumed: bool,
+}
+
+impl std::fmt::Debug for dyn ResumeState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ResumeState")
+    }
 }
 
 impl Reporter {
@@ -72,6 +81,44 @@ impl Reporter {
             speed: EtaEstimator::new(),
             last_emit: None,
             last: None,
+            resume: Box::new(NoResume),
+            resumed: false,
+        }
+    }
+
+    /// Where this run keeps what a later run needs; `resumed` says this run continues an
+    /// interrupted one (and may find its saved state there).
+    pub fn with_resume_state(mut self, state: Box<dyn ResumeState>, resumed: bool) -> Self {
+        self.resume = state;
+        self.resumed = resumed;
+        self
+    }
+
+    pub fn is_resumed(&self) -> bool {
+        self.resumed
+    }
+
+    /// A value an earlier run of this job saved under `key`.
+    pub fn saved<T: serde::de::DeserializeOwned>(&self, key: &str) -> Option<T> {
+        if !self.resumed {
+            return None;
+        }
+        self.resume
+            .load(key)
+            .and_then(|v| serde_json::from_str(&v).ok())
+    }
+
+    /// Saves `value` for a later run. Failing to save only costs a resume its shortcut, so
+    /// it is a warning, not an error.
+    pub fn save<T: serde::Serialize>(&mut self, key: &str, value: &T) {
+        let saved = serde_json::to_string(value)
+            .map_err(|e| e.to_string())
+            .and_then(|v| self.resume.save(key, &v));
+        if let Err(e) = saved {
+            self.warn(
+                key,
+                format!("progress checkpoint not saved, a resume will redo this step: {e}"),
+            );
         }
     }
 

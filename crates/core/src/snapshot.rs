@@ -57,7 +57,34 @@ pub fn plan_for(spec: &SnapshotSpec) -> StepPlan {
     ])
 }
 
-#[derive(Debug, Serialize)]
+const KEY_NAME: &str = "snapshot.name";
+const KEY_WALK: &str = "snapshot.walk";
+const KEY_MANIFEST: &str = "snapshot.manifest";
+const KEY_ARCHIVE: &str = "snapshot.archive";
+
+/// Saved after the walk.
+#[derive(Debug, Deserialize)]
+struct Walked {
+    entries: Vec<Entry>,
+    warnings: Vec<crate::event::Warning>,
+}
+
+/// Saved after the manifest.
+#[derive(Debug, Deserialize)]
+struct Manifested {
+    files: Vec<ManifestEntry>,
+    excluded: Vec<usize>,
+    warnings: Vec<crate::event::Warning>,
+}
+
+/// Saved once the archive is complete (still under its temporary name).
+#[derive(Debug, Serialize, Deserialize)]
+struct Compressed {
+    path: PathBuf,
+    len: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ManifestEntry {
     path: String,
@@ -89,7 +116,12 @@ pub fn run(spec: &SnapshotSpec, rep: &mut Reporter) -> Result<String, JobError> 
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "root".into());
-    let base = archive_base_name(spec.name.as_deref(), &root_name)?;
+    // A resumed run must produce the archive the interrupted one was making.
+    let base = match rep.saved::<String>(KEY_NAME) {
+        Some(name) => name,
+        None => archive_base_name(spec.name.as_deref(), &root_name)?,
+    };
+    rep.save(KEY_NAME, &base);
     let archive_name = format!("{base}.tar.zst");
     let (work_dir, final_path) = match &target {
         Target::Folder(dest) => {
@@ -104,16 +136,48 @@ pub fn run(spec: &SnapshotSpec, rep: &mut Reporter) -> Result<String, JobError> 
         Target::Url(_) => (std::env::temp_dir(), None),
     };
 
-    rep.start_step(Step::Browsing, None, None);
-    let entries = fsutil::walk(&source, rep)?;
+    let entries = match rep.saved::<Walked>(KEY_WALK) {
+        Some(walked) => {
+            for w in walked.warnings {
+                rep.warn(w.path, w.message);
+            }
+            walked.entries
+        }
+        None => {
+            rep.start_step(Step::Browsing, None, None);
+            let entries = fsutil::walk(&source, rep)?;
+            let warnings = rep.warnings().to_vec();
+            rep.save(
+                KEY_WALK,
+                &serde_json::json!({ "entries": &entries, "warnings": warnings }),
+            );
+            entries
+        }
+    };
 
     let files: Vec<&Entry> = entries
         .iter()
         .filter(|e| matches!(e.kind, EntryKind::File { .. }))
         .collect();
     let bytes: u64 = files.iter().map(|e| file_size(e)).sum();
-    rep.start_step(Step::Manifest, Some(files.len() as u64), Some(bytes));
-    let (manifest, excluded) = build_manifest(&source, &entries, rep)?;
+    let (manifest, excluded) = match rep.saved::<Manifested>(KEY_MANIFEST) {
+        Some(m) => {
+            for w in m.warnings.into_iter().skip(rep.warnings().len()) {
+                rep.warn(w.path, w.message);
+            }
+            (m.files, m.excluded)
+        }
+        None => {
+            rep.start_step(Step::Manifest, Some(files.len() as u64), Some(bytes));
+            let (manifest, excluded) = build_manifest(&source, &entries, rep)?;
+            let warnings = rep.warnings().to_vec();
+            rep.save(
+                KEY_MANIFEST,
+                &serde_json::json!({ "files": &manifest, "excluded": &excluded, "warnings": warnings }),
+            );
+            (manifest, excluded)
+        }
+    };
 
     let included: Vec<&Entry> = entries
         .iter()
@@ -126,15 +190,34 @@ pub fn run(spec: &SnapshotSpec, rep: &mut Reporter) -> Result<String, JobError> 
         .filter(|e| matches!(e.kind, EntryKind::File { .. }))
         .count();
     let in_bytes: u64 = included.iter().map(|e| file_size(e)).sum();
-    rep.start_step(Step::Compressing, Some(in_files as u64), Some(in_bytes));
-    let (partial, archive_len) = compress(
-        &source,
-        &root_name,
-        &included,
-        &work_dir,
-        &archive_name,
-        rep,
-    )?;
+    let finished = rep.saved::<Compressed>(KEY_ARCHIVE).filter(|c| {
+        std::fs::symlink_metadata(&c.path).is_ok_and(|m| m.is_file() && m.len() == c.len)
+    });
+    let (partial, archive_len) = match finished {
+        Some(c) => (Partial::adopt(c.path), c.len),
+        None => {
+            if rep.is_resumed() {
+                fsutil::remove_stale_partials(&work_dir, Some(&archive_name));
+            }
+            rep.start_step(Step::Compressing, Some(in_files as u64), Some(in_bytes));
+            let (partial, len) = compress(
+                &source,
+                &root_name,
+                &included,
+                &work_dir,
+                &archive_name,
+                rep,
+            )?;
+            rep.save(
+                KEY_ARCHIVE,
+                &Compressed {
+                    path: partial.path().to_owned(),
+                    len,
+                },
+            );
+            (partial, len)
+        }
+    };
 
     match (&target, final_path) {
         (Target::Folder(_), Some(final_path)) => {
@@ -155,8 +238,11 @@ pub fn run(spec: &SnapshotSpec, rep: &mut Reporter) -> Result<String, JobError> 
                 source: e.into(),
             })?;
             let manifest_path = final_path.with_file_name(format!("{base}.manifest.json"));
-            let (mpartial, mut mfile) =
-                Partial::create(&work_dir, &format!("{base}.manifest.json"))?;
+            let manifest_name = format!("{base}.manifest.json");
+            if rep.is_resumed() {
+                fsutil::remove_stale_partials(&work_dir, Some(&manifest_name));
+            }
+            let (mpartial, mut mfile) = Partial::create(&work_dir, &manifest_name)?;
             mfile
                 .write_all(&manifest_json)
                 .and_then(|()| mfile.sync_all())
@@ -265,15 +351,11 @@ fn build_manifest(
         manifest.push(ManifestEntry {
             path: fsutil::display(&entry.rel),
             size,
-            mtime: mtime_secs(&entry.meta),
+            mtime: entry.meta.mtime,
             blake3: hasher.finalize().to_hex().to_string(),
         });
     }
     Ok((manifest, excluded))
-}
-
-fn mtime_secs(meta: &std::fs::Metadata) -> i64 {
-    filetime::FileTime::from_last_modification_time(meta).unix_seconds()
 }
 
 /// Counts what reaches the archive file, for the delivery step's size.
@@ -319,7 +401,10 @@ fn compress(
         rep.checkpoint()?;
         let name = prefix.join(&entry.rel);
         let mut header = tar::Header::new_gnu();
-        header.set_metadata_in_mode(&entry.meta, tar::HeaderMode::Complete);
+        header.set_mode(entry.meta.mode);
+        header.set_uid(entry.meta.uid.into());
+        header.set_gid(entry.meta.gid.into());
+        header.set_mtime(entry.meta.mtime.max(0) as u64);
         match &entry.kind {
             EntryKind::Dir => {
                 header.set_entry_type(tar::EntryType::Directory);

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{ErrorCode, JobError};
 use crate::event::{ItemProgress, ItemState, Step};
-use crate::fsutil::{self, Entry, EntryKind, ExactReader, Partial};
+use crate::fsutil::{self, Entry, EntryKind, ExactReader, Meta, Partial};
 use crate::progress::{Reporter, StepPlan, group_digits};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,6 +24,9 @@ pub struct SyncSpec {
     #[serde(default)]
     pub delete: bool,
 }
+
+/// Names of the sources a run has finished, for a resumed run to skip.
+const KEY_DONE: &str = "sync.done";
 
 pub fn plan() -> StepPlan {
     StepPlan(vec![
@@ -87,9 +90,22 @@ pub fn run(spec: &SyncSpec, rep: &mut Reporter) -> Result<String, JobError> {
     }
     rep.set_items(names.iter().map(ItemProgress::pending).collect());
 
+    let mut done: Vec<String> = rep.saved(KEY_DONE).unwrap_or_default();
     rep.start_step(Step::Scanning, None, None);
     let mut plans: Vec<Option<SourcePlan>> = Vec::new();
     for (i, src) in spec.sources.iter().enumerate() {
+        if done.contains(&names[i]) {
+            // Finished by the interrupted run this one resumes.
+            let item = rep.item(i);
+            item.state = ItemState::Done;
+            item.total = Some(0);
+            item.bytes_total = Some(0);
+            plans.push(None);
+            continue;
+        }
+        if rep.is_resumed() {
+            fsutil::remove_stale_partials(&dest.join(&names[i]), None);
+        }
         rep.item(i).state = ItemState::Running;
         rep.flush();
         match scan(src, &dest.join(&names[i]), rep) {
@@ -118,6 +134,8 @@ pub fn run(spec: &SyncSpec, rep: &mut Reporter) -> Result<String, JobError> {
         match mirror(plan, i, spec.delete, rep) {
             Ok(()) => {
                 rep.item(i).state = ItemState::Done;
+                done.push(names[i].clone());
+                rep.save(KEY_DONE, &done);
                 rep.flush();
             }
             Err(JobError::Cancelled) => return Err(JobError::Cancelled),
@@ -186,7 +204,7 @@ fn scan(src: &Path, mirror: &Path, rep: &mut Reporter) -> Result<SourcePlan, Job
         let EntryKind::File { size } = entry.kind else {
             continue;
         };
-        if !up_to_date(&mirror.join(&entry.rel), &entry.meta) {
+        if !up_to_date(&mirror.join(&entry.rel), size, &entry.meta) {
             to_copy.push(i);
             bytes_to_copy += size;
         }
@@ -200,13 +218,12 @@ fn scan(src: &Path, mirror: &Path, rep: &mut Reporter) -> Result<SourcePlan, Job
     })
 }
 
-fn up_to_date(dest: &Path, src: &fs::Metadata) -> bool {
+fn up_to_date(dest: &Path, size: u64, src: &Meta) -> bool {
     match fs::symlink_metadata(dest) {
         Ok(d) => {
             d.is_file()
-                && d.len() == src.len()
-                && FileTime::from_last_modification_time(&d)
-                    == FileTime::from_last_modification_time(src)
+                && d.len() == size
+                && FileTime::from_last_modification_time(&d) == src.filetime()
         }
         Err(_) => false,
     }
@@ -251,8 +268,7 @@ fn mirror(
         if let EntryKind::Dir = entry.kind {
             let dest = plan.mirror.join(&entry.rel);
             let _best_effort = fs::set_permissions(&dest, entry.meta.permissions());
-            let _best_effort =
-                filetime::set_file_mtime(&dest, FileTime::from_last_modification_time(&entry.meta));
+            let _best_effort = filetime::set_file_mtime(&dest, entry.meta.filetime());
         }
     }
     Ok(())
@@ -293,7 +309,7 @@ fn copy_file(
     src: &Path,
     dest: &Path,
     size: u64,
-    meta: &fs::Metadata,
+    meta: &Meta,
     item: usize,
     buf: &mut [u8],
     rep: &mut Reporter,
@@ -321,8 +337,7 @@ fn copy_file(
     }
     out.set_permissions(meta.permissions()).map_err(werr)?;
     drop(out);
-    filetime::set_file_mtime(partial.path(), FileTime::from_last_modification_time(meta))
-        .map_err(werr)?;
+    filetime::set_file_mtime(partial.path(), meta.filetime()).map_err(werr)?;
     partial.persist_replace(dest)
 }
 
