@@ -177,6 +177,7 @@ exit $rc"#;
     if !is_root() {
         cmd.arg("-r");
     }
+    with_test_db(&mut cmd);
     cmd.args(["-m", "sh", "-c", script, "sh"])
         .arg(&mnt)
         .arg(bin())

@@ -5,5 +5,7 @@ mod util;
 
 mod bad_input;
 mod cancel;
+mod crash;
+mod history;
 mod snapshot;
 mod sync;

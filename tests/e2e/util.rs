@@ -41,14 +41,33 @@ pub fn tidemark_unprivileged() -> Command {
             "--inh-caps=-dac_override,-dac_read_search",
         ]);
         c.arg(bin());
+        with_test_db(&mut c);
         c
     } else {
-        Command::new(bin())
+        tidemark()
     }
 }
 
 pub fn tidemark() -> Command {
-    Command::new(bin())
+    let mut c = Command::new(bin());
+    with_test_db(&mut c);
+    c
+}
+
+/// Every run of this test binary shares one history database of its own (never the user's),
+/// which also exercises several processes writing one database at once.
+pub fn test_db() -> &'static Path {
+    static DB: std::sync::OnceLock<(tempfile::TempDir, PathBuf)> = std::sync::OnceLock::new();
+    let (_dir, path) = DB.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("db dir");
+        let path = dir.path().join("history.db");
+        (dir, path)
+    });
+    path
+}
+
+pub fn with_test_db(cmd: &mut Command) -> &mut Command {
+    cmd.env("TIDEMARK_DB", test_db())
 }
 
 pub struct Run {

@@ -1,19 +1,20 @@
-//! `tidemark`: run snapshot and sync jobs from a terminal. A thin adapter: parse arguments,
-//! start the core's job, render its events, map its end to an exit code.
+//! `tidemark`: run snapshot and sync jobs from a terminal and look through their history. A
+//! thin adapter: parse arguments, call the core and the store, render, map to an exit code.
 
+mod history;
 mod render;
+mod run;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use tidemark_core::{JobHandle, JobOptions, JobSpec, JobState, SnapshotSpec, SyncSpec, pump};
+use tidemark_core::{JobSpec, JobState, SnapshotSpec, SyncSpec};
 
-use crate::render::{Bars, JsonLines, Lines};
-
-/// Exit codes: 0 done, 1 the job failed, 2 usage error (clap's own), 130 cancelled.
-const EXIT_FAILED: u8 = 1;
-const EXIT_CANCELLED: u8 = 130;
+/// Exit codes: 0 done, 1 the job (or the command) failed, 2 usage error (clap's own),
+/// 130 cancelled.
+pub const EXIT_FAILED: u8 = 1;
+pub const EXIT_CANCELLED: u8 = 130;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -22,6 +23,9 @@ const EXIT_CANCELLED: u8 = 130;
     about = "Run and watch long snapshot and sync jobs"
 )]
 struct Cli {
+    /// The history database [default: <data folder>/tidemark/history.db].
+    #[arg(long, global = true, env = "TIDEMARK_DB", value_name = "PATH")]
+    db: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -55,67 +59,109 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Continue an interrupted job from its last checkpoint.
+    Resume {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List past and running jobs, newest first.
+    History {
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Only jobs in this state (queued, running, paused, completed, failed, cancelled,
+        /// interrupted).
+        #[arg(long, value_parser = history::parse_state)]
+        state: Option<JobState>,
+        /// Delete the events of all but the newest N runs (summaries are kept).
+        #[arg(long)]
+        prune: bool,
+        #[arg(long, default_value_t = history::KEEP_RUNS, requires = "prune")]
+        keep: usize,
+    },
+    /// One job: its steps with their durations, totals, result or error.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A job's stored progress events as JSON lines.
+    Events {
+        id: String,
+        /// Only events after this seq.
+        #[arg(long, default_value_t = 0)]
+        since: u64,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let (spec, json) = match cli.command {
+    let db = match cli.db.or_else(tidemark_store::default_db_path) {
+        Some(db) => db,
+        None => {
+            eprintln!("error[db_io]: no data folder is known here; give --db PATH");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    match cli.command {
+        // Jobs are stored with absolute paths: a resume may run from another folder.
         Command::Snapshot {
             source,
             to,
             name,
             json,
-        } => (
-            JobSpec::Snapshot(SnapshotSpec {
-                source,
-                destination: to,
+        } => {
+            let destination = if tidemark_core::snapshot::is_url(&to) {
+                to
+            } else {
+                absolute(to.into())
+            };
+            let spec = SnapshotSpec {
+                source: absolute_path(source),
+                destination,
                 name,
-            }),
-            json,
-        ),
+            };
+            run::start(&db, JobSpec::Snapshot(spec), json)
+        }
         Command::Sync {
             sources,
             to,
             delete,
             json,
-        } => (
-            JobSpec::Sync(SyncSpec {
+        } => {
+            let sources = sources.into_iter().map(absolute_path).collect();
+            let spec = SyncSpec {
                 sources,
-                destination: to,
+                destination: absolute_path(to),
                 delete,
-            }),
+            };
+            run::start(&db, JobSpec::Sync(spec), json)
+        }
+        Command::Resume { id, json } => run::resume(&db, &id, json),
+        Command::History {
             json,
-        ),
-    };
-    run(spec, json)
+            limit,
+            state,
+            prune,
+            keep,
+        } => history::list(&db, json, limit, state, prune.then_some(keep)),
+        Command::Show { id, json } => history::show(&db, &id, json),
+        Command::Events { id, since } => history::events(&db, &id, since),
+    }
 }
 
-fn run(spec: JobSpec, json: bool) -> ExitCode {
-    let job = JobHandle::spawn(spec, JobOptions::default());
-    let control = job.control().clone();
-    if let Err(e) = ctrlc::set_handler(move || control.cancel()) {
-        eprintln!("warning: Ctrl-C will not cancel cleanly: {e}");
-    }
-    let sub = job.subscribe(0);
-    let rendered = if json {
-        pump(sub, &mut JsonLines::stdout())
-    } else if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        pump(sub, &mut Bars::new())
-    } else {
-        pump(sub, &mut Lines::stderr())
-    };
-    if rendered.is_err() {
-        // Nobody is reading our output any more (a closed pipe): stop the job cleanly.
-        job.control().cancel();
-    }
-    let Some(end) = job.wait() else {
-        eprintln!("error[internal]: the job ended without a result");
-        return ExitCode::from(EXIT_FAILED);
-    };
-    render::summary(&end);
-    match end.state {
-        JobState::Completed => ExitCode::SUCCESS,
-        JobState::Cancelled => ExitCode::from(EXIT_CANCELLED),
-        _ => ExitCode::from(EXIT_FAILED),
-    }
+fn absolute_path(p: PathBuf) -> PathBuf {
+    std::path::absolute(&p).unwrap_or(p)
+}
+
+fn absolute(p: PathBuf) -> String {
+    absolute_path(p).to_string_lossy().into_owned()
+}
+
+/// Prints `error[code]: message` and gives the failure exit code.
+pub fn fail(code: &str, message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error[{code}]: {message}");
+    ExitCode::from(EXIT_FAILED)
 }

@@ -32,6 +32,8 @@ struct Inner {
     next_seq: u64,
     capacity: usize,
     closed: bool,
+    /// The seq this log's first event follows (0, or the last seq of an earlier run).
+    started_after: u64,
 }
 
 /// What a subscription yields.
@@ -66,6 +68,7 @@ impl EventLog {
                 next_seq: last_seq + 1,
                 capacity: capacity.max(1),
                 closed: false,
+                started_after: last_seq,
             }),
             cond: Condvar::new(),
             notify: Notify::new(),
@@ -113,6 +116,12 @@ impl EventLog {
 
     pub fn is_closed(&self) -> bool {
         self.lock().closed
+    }
+
+    /// The seq this log's first event follows: 0 for a new job, the last stored seq for a
+    /// resumed one. `subscribe(started_after())` is "this run from its start".
+    pub fn started_after(&self) -> u64 {
+        self.lock().started_after
     }
 
     /// seq of the newest event, 0 if none yet.

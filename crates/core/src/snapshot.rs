@@ -27,9 +27,14 @@ enum Target {
     Url(reqwest::Url),
 }
 
+/// Whether a snapshot destination names a URL rather than a folder.
+pub fn is_url(dest: &str) -> bool {
+    dest.starts_with("http://") || dest.starts_with("https://")
+}
+
 impl Target {
     fn parse(dest: &str) -> Result<Target, JobError> {
-        if dest.starts_with("http://") || dest.starts_with("https://") {
+        if is_url(dest) {
             return upload::parse_url(dest).map(Target::Url);
         }
         if dest.is_empty() {
@@ -128,8 +133,15 @@ pub fn run(spec: &SnapshotSpec, rep: &mut Reporter) -> Result<String, JobError> 
             let dest = fsutil::dest_dir(dest)?;
             fsutil::check_not_inside(&source, &dest)?;
             let final_path = dest.join(&archive_name);
-            if final_path.symlink_metadata().is_ok() {
-                return Err(JobError::DestExists(final_path));
+            if let Ok(m) = final_path.symlink_metadata() {
+                // Killed after publishing its archive: a resumed run finds it is its own.
+                let ours = rep
+                    .saved::<Compressed>(KEY_ARCHIVE)
+                    .is_some_and(|c| c.len == m.len());
+                if !ours {
+                    return Err(JobError::DestExists(final_path));
+                }
+                return finish_published(&dest, &final_path, &base, &source, rep);
             }
             (dest, Some(final_path))
         }
@@ -227,34 +239,9 @@ pub fn run(spec: &SnapshotSpec, rep: &mut Reporter) -> Result<String, JobError> 
                 Some(archive_len),
                 format!("Saving {archive_name}"),
             );
-            let manifest_json = serde_json::to_vec_pretty(&Manifest {
-                version: 1,
-                source: source.to_string_lossy().into_owned(),
-                archive: &archive_name,
-                files: manifest,
-            })
-            .map_err(|e| JobError::Io {
-                context: "encoding the manifest".into(),
-                source: e.into(),
-            })?;
-            let manifest_path = final_path.with_file_name(format!("{base}.manifest.json"));
-            let manifest_name = format!("{base}.manifest.json");
-            if rep.is_resumed() {
-                fsutil::remove_stale_partials(&work_dir, Some(&manifest_name));
-            }
-            let (mpartial, mut mfile) = Partial::create(&work_dir, &manifest_name)?;
-            mfile
-                .write_all(&manifest_json)
-                .and_then(|()| mfile.sync_all())
-                .map_err(|e| JobError::writing(mpartial.path(), e))?;
+            let mpartial = write_manifest(&work_dir, &base, &source, &archive_name, manifest, rep)?;
             partial.persist_new(&final_path)?;
-            if let Err(e) = mpartial.persist_new(&manifest_path) {
-                // The archive alone is still a complete snapshot; say what is missing.
-                rep.warn(
-                    manifest_path.to_string_lossy(),
-                    format!("manifest not saved: {e}"),
-                );
-            }
+            publish_manifest(mpartial, &work_dir, &base, rep);
             rep.advance(1, archive_len);
             Ok(final_path.to_string_lossy().into_owned())
         }
@@ -273,6 +260,68 @@ pub fn run(spec: &SnapshotSpec, rep: &mut Reporter) -> Result<String, JobError> 
         }
         (Target::Folder(_), None) => unreachable_target(),
     }
+}
+
+fn manifest_name(base: &str) -> String {
+    format!("{base}.manifest.json")
+}
+
+/// Writes the manifest under a temporary name, ready to be published next to the archive.
+fn write_manifest(
+    work_dir: &Path,
+    base: &str,
+    source: &Path,
+    archive_name: &str,
+    files: Vec<ManifestEntry>,
+    rep: &Reporter,
+) -> Result<Partial, JobError> {
+    let json = serde_json::to_vec_pretty(&Manifest {
+        version: 1,
+        source: source.to_string_lossy().into_owned(),
+        archive: archive_name,
+        files,
+    })
+    .map_err(|e| JobError::Io {
+        context: "encoding the manifest".into(),
+        source: e.into(),
+    })?;
+    let name = manifest_name(base);
+    if rep.is_resumed() {
+        fsutil::remove_stale_partials(work_dir, Some(&name));
+    }
+    let (partial, mut file) = Partial::create(work_dir, &name)?;
+    file.write_all(&json)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| JobError::writing(partial.path(), e))?;
+    Ok(partial)
+}
+
+fn publish_manifest(partial: Partial, work_dir: &Path, base: &str, rep: &mut Reporter) {
+    let path = work_dir.join(manifest_name(base));
+    if let Err(e) = partial.persist_new(&path) {
+        // The archive alone is still a complete snapshot; say what is missing.
+        rep.warn(path.to_string_lossy(), format!("manifest not saved: {e}"));
+    }
+}
+
+/// The end of a resumed run whose interrupted run had already published the archive: clear
+/// what it left half-written and make sure the manifest is there too.
+fn finish_published(
+    dest: &Path,
+    final_path: &Path,
+    base: &str,
+    source: &Path,
+    rep: &mut Reporter,
+) -> Result<String, JobError> {
+    let archive_name = format!("{base}.tar.zst");
+    fsutil::remove_stale_partials(dest, Some(&archive_name));
+    if !dest.join(manifest_name(base)).exists()
+        && let Some(m) = rep.saved::<Manifested>(KEY_MANIFEST)
+    {
+        let partial = write_manifest(dest, base, source, &archive_name, m.files, rep)?;
+        publish_manifest(partial, dest, base, rep);
+    }
+    Ok(final_path.to_string_lossy().into_owned())
 }
 
 fn unreachable_target() -> Result<String, JobError> {

@@ -3,6 +3,7 @@
 //! keeps what the log produced, and [`EventWriter`] does so off the job's path.
 
 mod error;
+mod runs;
 mod store;
 mod writer;
 
@@ -10,5 +11,13 @@ mod writer;
 mod tests;
 
 pub use error::StoreError;
+pub use runs::{DEFAULT_KEEP_RUNS, RecordedJob, RunError, recover};
 pub use store::{JobFilter, JobRecord, SCHEMA_VERSION, Store};
 pub use writer::EventWriter;
+
+/// Where the history lives unless told otherwise: `<data folder>/tidemark/history.db`
+/// (`~/.local/share` on Linux, `~/Library/Application Support` on macOS, `%APPDATA%` on
+/// Windows).
+pub fn default_db_path() -> Option<std::path::PathBuf> {
+    dirs::data_dir().map(|d| d.join("tidemark").join("history.db"))
+}

@@ -1,0 +1,218 @@
+//! `history`, `show` and `events`: reading the SQLite history.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use chrono::{DateTime, FixedOffset};
+use indicatif::HumanBytes;
+use tidemark_core::{JobSpec, JobState, ProgressEvent, Step};
+use tidemark_store::{JobFilter, JobRecord, Store, StoreError, recover};
+
+use crate::fail;
+
+pub use tidemark_store::DEFAULT_KEEP_RUNS as KEEP_RUNS;
+
+pub fn parse_state(s: &str) -> Result<JobState, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(|_| {
+        "one of queued, running, paused, completed, failed, cancelled, interrupted".to_string()
+    })
+}
+
+/// Opens the history and settles jobs whose process is gone, so what is listed is true.
+fn open(db: &Path) -> Result<Store, StoreError> {
+    let mut store = Store::open(db)?;
+    recover(&mut store)?;
+    Ok(store)
+}
+
+pub fn list(
+    db: &Path,
+    json: bool,
+    limit: usize,
+    state: Option<JobState>,
+    prune: Option<usize>,
+) -> ExitCode {
+    let store = match open(db) {
+        Ok(s) => s,
+        Err(e) => return fail(e.code(), e),
+    };
+    if let Some(keep) = prune {
+        return match store.prune(keep) {
+            Ok(n) => {
+                eprintln!("pruned {n} events; the newest {keep} runs keep theirs");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e.code(), e),
+        };
+    }
+    let filter = JobFilter {
+        limit: Some(limit),
+        state,
+        kind: None,
+    };
+    let jobs = match store.list_jobs(&filter) {
+        Ok(j) => j,
+        Err(e) => return fail(e.code(), e),
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&jobs).unwrap_or_default()
+        );
+        return ExitCode::SUCCESS;
+    }
+    if jobs.is_empty() {
+        eprintln!("no jobs yet");
+    }
+    for j in &jobs {
+        let outcome = match (&j.error, &j.result_url) {
+            (Some(e), _) => format!("[{}] {}", e.code, e.message),
+            (None, Some(url)) => url.clone(),
+            _ => String::new(),
+        };
+        println!(
+            "{}  {:<8}  {:<11}  {}  {:>6}  {}",
+            j.id,
+            kind_name(&j.spec),
+            j.state.as_str(),
+            short_time(&j.created_at),
+            j.percent
+                .map(|p| format!("{p:.0}%"))
+                .unwrap_or_else(|| "-".into()),
+            outcome
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+pub fn show(db: &Path, id: &str, json: bool) -> ExitCode {
+    let store = match open(db) {
+        Ok(s) => s,
+        Err(e) => return fail(e.code(), e),
+    };
+    let (job, events) = match store
+        .job(id)
+        .and_then(|j| Ok((j, store.events_since(id, 0)?)))
+    {
+        Ok((Some(job), events)) => (job, events),
+        Ok((None, _)) => return fail("job_not_found", format!("no job {id} in the history")),
+        Err(e) => return fail(e.code(), e),
+    };
+    let steps = step_durations(&events);
+    if json {
+        let steps: Vec<_> = steps
+            .iter()
+            .map(|(step, secs)| serde_json::json!({ "step": step, "seconds": secs }))
+            .collect();
+        let out = serde_json::json!({ "job": job, "steps": steps });
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        return ExitCode::SUCCESS;
+    }
+    print_job(&job, &steps, events.last());
+    ExitCode::SUCCESS
+}
+
+fn print_job(job: &JobRecord, steps: &[(Step, f64)], last: Option<&ProgressEvent>) {
+    println!(
+        "{}  {}  {}",
+        job.id,
+        kind_name(&job.spec),
+        job.state.as_str()
+    );
+    match &job.spec {
+        JobSpec::Snapshot(s) => println!("  {} → {}", s.source.display(), s.destination),
+        JobSpec::Sync(s) => {
+            let sources: Vec<String> = s.sources.iter().map(|p| p.display().to_string()).collect();
+            println!("  {} → {}", sources.join(", "), s.destination.display());
+        }
+    }
+    println!("  created  {}", short_time(&job.created_at));
+    if let Some(t) = &job.started_at {
+        println!("  started  {}", short_time(t));
+    }
+    if let Some(t) = &job.finished_at {
+        println!("  finished {}", short_time(t));
+    }
+    if !steps.is_empty() {
+        println!("  steps:");
+        for (step, secs) in steps {
+            println!("    {:<18} {secs:>8.1} s", step.label());
+        }
+    }
+    if let Some(ev) = last {
+        for item in &ev.items {
+            println!(
+                "  source {}: {:?}, {} files, {}",
+                item.name,
+                item.state,
+                item.processed,
+                HumanBytes(item.bytes_done)
+            );
+        }
+        for w in &ev.warnings {
+            println!("  warning: {}: {}", w.path, w.message);
+        }
+    }
+    match (&job.error, &job.result_url) {
+        (Some(e), _) => println!("  error [{}]: {}", e.code, e.message),
+        (None, Some(url)) => println!("  result: {url}"),
+        _ => {}
+    }
+}
+
+pub fn events(db: &Path, id: &str, since: u64) -> ExitCode {
+    let store = match open(db) {
+        Ok(s) => s,
+        Err(e) => return fail(e.code(), e),
+    };
+    match store.job(id) {
+        Ok(Some(_)) => {}
+        Ok(None) => return fail("job_not_found", format!("no job {id} in the history")),
+        Err(e) => return fail(e.code(), e),
+    }
+    match store.events_since(id, since) {
+        Ok(events) => {
+            for ev in events {
+                println!("{}", serde_json::to_string(&ev).unwrap_or_default());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e.code(), e),
+    }
+}
+
+/// Time spent in each step, in order of first appearance. The time between an event and the
+/// next is the earlier event's step's; time after an `interrupted` event (the process was
+/// gone) counts for nothing.
+pub fn step_durations(events: &[ProgressEvent]) -> Vec<(Step, f64)> {
+    let mut out: Vec<(Step, f64)> = Vec::new();
+    let parse = |ts: &str| DateTime::<FixedOffset>::parse_from_rfc3339(ts).ok();
+    for pair in events.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        if a.state == JobState::Interrupted || a.state == JobState::Queued {
+            continue;
+        }
+        let secs = match (parse(&a.timestamp), parse(&b.timestamp)) {
+            (Some(ta), Some(tb)) => (tb - ta).num_milliseconds().max(0) as f64 / 1000.0,
+            _ => 0.0,
+        };
+        match out.iter_mut().find(|(s, _)| *s == a.step) {
+            Some((_, total)) => *total += secs,
+            None => out.push((a.step, secs)),
+        }
+    }
+    out
+}
+
+fn kind_name(spec: &JobSpec) -> &'static str {
+    match spec {
+        JobSpec::Snapshot(_) => "snapshot",
+        JobSpec::Sync(_) => "sync",
+    }
+}
+
+fn short_time(ts: &str) -> String {
+    DateTime::<FixedOffset>::parse_from_rfc3339(ts)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_else(|_| ts.to_owned())
+}
