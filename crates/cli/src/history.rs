@@ -48,7 +48,7 @@ pub fn list(
     let filter = JobFilter {
         limit: Some(limit),
         state,
-        kind: None,
+        ..JobFilter::default()
     };
     let jobs = match store.list_jobs(&filter) {
         Ok(j) => j,

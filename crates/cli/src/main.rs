@@ -1,6 +1,7 @@
 //! `tidemark`: run snapshot and sync jobs from a terminal and look through their history. A
 //! thin adapter: parse arguments, call the core and the store, render, map to an exit code.
 
+mod agent;
 mod history;
 mod render;
 mod run;
@@ -87,6 +88,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run the headless agent: jobs over HTTP, progress over Server-Sent Events.
+    Agent(agent::AgentArgs),
     /// A job's stored progress events as JSON lines.
     Events {
         id: String,
@@ -149,6 +152,7 @@ fn main() -> ExitCode {
         } => history::list(&db, json, limit, state, prune.then_some(keep)),
         Command::Show { id, json } => history::show(&db, &id, json),
         Command::Events { id, since } => history::events(&db, &id, since),
+        Command::Agent(args) => agent::run(&db, args),
     }
 }
 

@@ -58,13 +58,22 @@ pub struct RecordedJob {
 impl RecordedJob {
     /// Records and starts a new job.
     pub fn start(db: &Path, spec: JobSpec) -> Result<RecordedJob, RunError> {
+        Self::start_owned(db, spec, None)
+    }
+
+    /// [`Self::start`] for a job started by `owner` (an agent's token name).
+    pub fn start_owned(
+        db: &Path,
+        spec: JobSpec,
+        owner: Option<&str>,
+    ) -> Result<RecordedJob, RunError> {
         let mut store = Store::open(db)?;
         recover(&mut store)?;
         // Retention: the newest runs keep their events, every run keeps its summary.
         store.prune(DEFAULT_KEEP_RUNS)?;
         let id = new_job_id();
         let lock = lock_job(db, &id)?.ok_or_else(|| RunError::StillRunning(id.clone()))?;
-        store.create_job(&id, &spec, &chrono::Utc::now().to_rfc3339())?;
+        store.create_owned_job(&id, &spec, &chrono::Utc::now().to_rfc3339(), owner)?;
         let resume_state = StoreResume::new(db, &id, HashMap::new())?;
         let opts = JobOptions {
             id: Some(id),
@@ -132,6 +141,10 @@ impl RecordedJob {
 
     pub fn handle(&self) -> &JobHandle {
         &self.handle
+    }
+
+    pub fn id(&self) -> &str {
+        self.handle.id()
     }
 
     /// Waits for the job and for its history to be written. The terminal event comes back

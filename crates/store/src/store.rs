@@ -14,9 +14,10 @@ use crate::error::{StoreError, classify};
 use crate::writer::EventWriter;
 
 /// The schema version this build writes; `MIGRATIONS[v]` takes a database from `v` to `v + 1`.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
-const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [r#"
+pub(crate) const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
+    r#"
 CREATE TABLE jobs (
     id            TEXT PRIMARY KEY,
     kind          TEXT NOT NULL,
@@ -51,13 +52,16 @@ CREATE TABLE checkpoints (
     value  TEXT NOT NULL,
     PRIMARY KEY (job_id, key)
 );
-"#];
+"#,
+    // v2: who started a job (an agent's named token); NULL for local jobs.
+    "ALTER TABLE jobs ADD COLUMN owner TEXT;",
+];
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 
 const JOB_COLUMNS: &str = "id, kind, spec, state, created_at, started_at, finished_at, percent, \
-     processed, total, bytes_done, bytes_total, result_url, error_code, error_message, last_seq";
+     processed, total, bytes_done, bytes_total, result_url, error_code, error_message, last_seq, owner";
 /// Newest first; rowid breaks ties between jobs created in the same millisecond.
 const NEWEST_FIRST: &str = "ORDER BY created_at DESC, rowid DESC";
 
@@ -81,6 +85,8 @@ pub struct JobRecord {
     pub error: Option<ErrorInfo>,
     /// seq of the newest stored event; a resumed run's log continues after it.
     pub last_seq: u64,
+    /// The agent token name that started the job; `None` for local jobs.
+    pub owner: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,6 +95,8 @@ pub struct JobFilter {
     pub limit: Option<usize>,
     pub state: Option<JobState>,
     pub kind: Option<JobKind>,
+    /// Only the jobs this token name started.
+    pub owner: Option<String>,
 }
 
 /// A connection to the history database. One per thread: it is `Send`, not `Sync`.
@@ -191,16 +199,28 @@ impl Store {
 
     /// Records a new job, `queued`, with no event yet.
     pub fn create_job(&self, id: &str, spec: &JobSpec, created_at: &str) -> Result<(), StoreError> {
+        self.create_owned_job(id, spec, created_at, None)
+    }
+
+    /// [`Self::create_job`] for a job started by `owner` (an agent's token name).
+    pub fn create_owned_job(
+        &self,
+        id: &str,
+        spec: &JobSpec,
+        created_at: &str,
+        owner: Option<&str>,
+    ) -> Result<(), StoreError> {
         self.run("creating a job", |c| {
             c.execute(
-                "INSERT INTO jobs (id, kind, spec, state, created_at, processed, bytes_done) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, 0, 0)",
+                "INSERT INTO jobs (id, kind, spec, state, created_at, processed, bytes_done, owner) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, 0, 0, ?6)",
                 params![
                     id,
                     enum_text(&spec.kind()),
                     to_json(spec)?,
                     JobState::Queued.as_str(),
                     normalize_timestamp(created_at),
+                    owner,
                 ],
             )
             .map(drop)
@@ -279,13 +299,14 @@ impl Store {
             let mut stmt = c.prepare_cached(&format!(
                 "SELECT {JOB_COLUMNS} FROM jobs \
                  WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR kind = ?2) \
-                 {NEWEST_FIRST} LIMIT ?3"
+                 AND (?4 IS NULL OR owner = ?4) {NEWEST_FIRST} LIMIT ?3"
             ))?;
             let rows = stmt.query_map(
                 params![
                     filter.state.map(JobState::as_str),
                     filter.kind.as_ref().map(enum_text),
                     sql_limit(filter.limit),
+                    filter.owner,
                 ],
                 job_from_row,
             )?;
@@ -485,6 +506,7 @@ fn job_from_row(r: &Row<'_>) -> rusqlite::Result<JobRecord> {
         result_url: r.get(12)?,
         error,
         last_seq: r.get(15)?,
+        owner: r.get(16)?,
     })
 }
 

@@ -529,3 +529,31 @@ fn a_writer_failure_is_reported() {
     assert_eq!(err.code(), "db_io");
     assert!(err.to_string().contains("appending events"), "{err}");
 }
+
+#[test]
+fn a_version_1_history_is_migrated_with_its_jobs() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("v1.db");
+    {
+        // A database exactly as the previous release left it.
+        let conn = rusqlite::Connection::open(&path).expect("open");
+        conn.execute_batch(crate::store::MIGRATIONS[0])
+            .expect("v1 schema");
+        conn.execute(
+            "INSERT INTO jobs (id, kind, spec, state, created_at, processed, bytes_done) VALUES \
+             ('old', 'sync', '{\"kind\":\"sync\",\"sources\":[\"/a\"],\"destination\":\"/b\"}', \
+             'completed', '2026-01-01T00:00:00.000Z', 3, 30)",
+            [],
+        )
+        .expect("v1 job");
+        conn.pragma_update(None, "user_version", 1)
+            .expect("version");
+    }
+    let store = Store::open(&path).expect("migrates");
+    assert_eq!(raw_user_version(&path), SCHEMA_VERSION);
+    let job = store.job("old").expect("read").expect("kept");
+    assert_eq!(
+        (job.state, job.processed, job.owner),
+        (JobState::Completed, 3, None)
+    );
+}

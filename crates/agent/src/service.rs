@@ -1,0 +1,484 @@
+//! What the agent does, as plain functions over the core and the store; the HTTP layer only
+//! adapts them. Everything here may block (SQLite, joining threads): call it off the async
+//! executor.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tidemark_core::{
+    Control, EventLog, JobKind, JobSpec, JobState, ProgressEvent, Step, Subscription,
+};
+use tidemark_store::{JobFilter, JobRecord, RecordedJob, RunError, Store, StoreError, recover};
+
+use crate::auth::Identity;
+
+/// Most concurrent progress streams one token may hold.
+pub const MAX_STREAMS_PER_TOKEN: usize = 64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("missing or wrong bearer token")]
+    Unauthorized,
+    #[error("{0} is outside the folders this agent may use")]
+    ForbiddenPath(String),
+    #[error("no job {0}")]
+    NotFound(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("the request body is larger than 1 MiB")]
+    PayloadTooLarge,
+    #[error("more than {MAX_STREAMS_PER_TOKEN} progress streams open for this token")]
+    TooManyStreams,
+    #[error("job {id} is {state}: {what}")]
+    Conflict {
+        id: String,
+        state: &'static str,
+        what: &'static str,
+    },
+    #[error("the history is busy, try again: {0}")]
+    Busy(StoreError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthorized => "unauthorized",
+            Self::ForbiddenPath(_) => "forbidden_path",
+            Self::NotFound(_) => "not_found",
+            Self::BadRequest(_) => "bad_request",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::TooManyStreams => "too_many_streams",
+            Self::Conflict { .. } => "conflict",
+            Self::Busy(_) => "db_locked",
+            Self::Internal(_) => "internal",
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e.code() {
+            "db_locked" => ApiError::Busy(e),
+            _ => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<RunError> for ApiError {
+    fn from(e: RunError) -> Self {
+        match e {
+            RunError::Store(e) => e.into(),
+            RunError::NotFound(id) => ApiError::NotFound(id),
+            RunError::NotResumable { id, state } => ApiError::Conflict {
+                id,
+                state,
+                what: "only an interrupted or paused job resumes",
+            },
+            RunError::StillRunning(id) => ApiError::Conflict {
+                id,
+                state: "running",
+                what: "it runs in another process",
+            },
+        }
+    }
+}
+
+/// A job running in this agent.
+#[derive(Debug, Clone)]
+struct Live {
+    log: Arc<EventLog>,
+    control: Control,
+}
+
+#[derive(Debug)]
+pub struct Agent {
+    db: PathBuf,
+    roots: Vec<PathBuf>,
+    live: Arc<Mutex<HashMap<String, Live>>>,
+    streams: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+/// What a progress stream delivers, in order.
+#[derive(Debug)]
+pub enum FeedItem {
+    Event(Arc<ProgressEvent>),
+    /// The full current state, standing in for events no longer kept.
+    Resync(Arc<ProgressEvent>),
+}
+
+/// A progress stream: stored events first, then live ones, for as long as it is held.
+#[derive(Debug)]
+pub struct Feed {
+    pub replay: VecDeque<FeedItem>,
+    pub live: Option<Subscription>,
+    pub slot: StreamSlot,
+}
+
+/// One of a token's stream slots, given back when the stream is dropped.
+#[derive(Debug)]
+pub struct StreamSlot {
+    key: String,
+    streams: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut streams = lock(&self.streams);
+        if let Some(n) = streams.get_mut(&self.key) {
+            *n = n.saturating_sub(1);
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Agent {
+    /// Opens the history (settling jobs a previous agent left running) and the roots.
+    pub fn open(db: PathBuf, roots: &[PathBuf]) -> Result<Agent, String> {
+        let mut store = Store::open(&db).map_err(|e| e.to_string())?;
+        recover(&mut store).map_err(|e| e.to_string())?;
+        let roots = roots
+            .iter()
+            .map(|r| {
+                std::fs::canonicalize(r)
+                    .map_err(|e| format!("--root {}: {e}", r.display()))
+                    .and_then(|p| {
+                        if p.is_dir() {
+                            Ok(p)
+                        } else {
+                            Err(format!("--root {} is not a folder", r.display()))
+                        }
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Agent {
+            db,
+            roots,
+            live: Arc::default(),
+            streams: Arc::default(),
+        })
+    }
+
+    fn store(&self) -> Result<Store, ApiError> {
+        Ok(Store::open(&self.db)?)
+    }
+
+    /// The record of a job `who` may see; others' jobs do not exist for them.
+    fn visible(&self, who: &Identity, id: &str) -> Result<JobRecord, ApiError> {
+        let job = self
+            .store()?
+            .job(id)?
+            .ok_or_else(|| ApiError::NotFound(id.to_owned()))?;
+        match who.owner() {
+            Some(owner) if job.owner.as_deref() != Some(owner) => {
+                Err(ApiError::NotFound(id.to_owned()))
+            }
+            _ => Ok(job),
+        }
+    }
+
+    pub fn start(&self, who: &Identity, spec: JobSpec) -> Result<JobRecord, ApiError> {
+        let spec = self.confine_spec(spec)?;
+        let job = RecordedJob::start_owned(&self.db, spec, who.owner())?;
+        let id = job.id().to_owned();
+        self.track(job);
+        self.visible(who, &id)
+    }
+
+    /// Keeps a started job reachable while it runs, and forgets it when it ends.
+    fn track(&self, job: RecordedJob) {
+        let id = job.id().to_owned();
+        let live = Live {
+            log: job.handle().log().clone(),
+            control: job.handle().control().clone(),
+        };
+        lock(&self.live).insert(id.clone(), live);
+        let registry = self.live.clone();
+        std::thread::spawn(move || {
+            let (_end, _recorded) = job.wait();
+            lock(&registry).remove(&id);
+        });
+    }
+
+    pub fn list(&self, who: &Identity) -> Result<Vec<JobRecord>, ApiError> {
+        let filter = JobFilter {
+            owner: who.owner().map(str::to_owned),
+            ..JobFilter::default()
+        };
+        Ok(self.store()?.list_jobs(&filter)?)
+    }
+
+    pub fn job(&self, who: &Identity, id: &str) -> Result<JobRecord, ApiError> {
+        self.visible(who, id)
+    }
+
+    fn live(&self, id: &str) -> Option<Live> {
+        lock(&self.live).get(id).cloned()
+    }
+
+    pub fn cancel(&self, who: &Identity, id: &str) -> Result<JobRecord, ApiError> {
+        let job = self.visible(who, id)?;
+        match self.live(id) {
+            Some(live) => {
+                live.control.cancel();
+                Ok(job)
+            }
+            None => Err(ApiError::Conflict {
+                id: id.into(),
+                state: job.state.as_str(),
+                what: "it is not running",
+            }),
+        }
+    }
+
+    pub fn pause(&self, who: &Identity, id: &str) -> Result<JobRecord, ApiError> {
+        let job = self.visible(who, id)?;
+        match self.live(id) {
+            Some(live) => {
+                live.control.pause();
+                Ok(job)
+            }
+            None => Err(ApiError::Conflict {
+                id: id.into(),
+                state: job.state.as_str(),
+                what: "it is not running",
+            }),
+        }
+    }
+
+    /// Resumes a paused job, or continues an interrupted one from its last checkpoint.
+    pub fn resume(&self, who: &Identity, id: &str) -> Result<JobRecord, ApiError> {
+        self.visible(who, id)?;
+        if let Some(live) = self.live(id) {
+            live.control.resume();
+        } else {
+            let job = RecordedJob::resume(&self.db, id)?;
+            self.track(job);
+        }
+        self.visible(who, id)
+    }
+
+    /// The job's current state.
+    pub fn progress(&self, who: &Identity, id: &str) -> Result<Arc<ProgressEvent>, ApiError> {
+        let job = self.visible(who, id)?;
+        if let Some(ev) = self.live(id).and_then(|l| l.log.latest()) {
+            return Ok(ev);
+        }
+        let last = self
+            .store()?
+            .events_since(id, job.last_seq.saturating_sub(1))?
+            .pop();
+        Ok(Arc::new(last.unwrap_or_else(|| state_of(&job))))
+    }
+
+    /// Every event after `since` that exists now (stored, then live).
+    pub fn events(
+        &self,
+        who: &Identity,
+        id: &str,
+        since: u64,
+    ) -> Result<Vec<Arc<ProgressEvent>>, ApiError> {
+        self.visible(who, id)?;
+        let live = self.live(id);
+        let stored_up_to = live
+            .as_ref()
+            .map(|l| l.log.started_after())
+            .unwrap_or(u64::MAX);
+        let mut out: Vec<Arc<ProgressEvent>> = self
+            .store()?
+            .events_since(id, since)?
+            .into_iter()
+            .filter(|e| e.seq <= stored_up_to)
+            .map(Arc::new)
+            .collect();
+        if let Some(l) = live {
+            out.extend(l.log.since(since.max(stored_up_to)));
+        }
+        Ok(out)
+    }
+
+    /// A progress stream from after `since`: what was missed, then live events until the
+    /// job ends. Events the history no longer keeps are replaced by one resync with the
+    /// full state.
+    pub fn subscribe(&self, who: &Identity, id: &str, since: u64) -> Result<Feed, ApiError> {
+        let job = self.visible(who, id)?;
+        let slot = self.take_stream_slot(who)?;
+        let live = self.live(id);
+        let stored_up_to = live
+            .as_ref()
+            .map(|l| l.log.started_after())
+            .unwrap_or(job.last_seq);
+        let mut replay = VecDeque::new();
+        let mut after = since;
+        if since < stored_up_to {
+            let stored: Vec<ProgressEvent> = self
+                .store()?
+                .events_since(id, since)?
+                .into_iter()
+                .filter(|e| e.seq <= stored_up_to)
+                .collect();
+            if stored.first().is_some_and(|e| e.seq == since + 1) {
+                after = stored.last().map(|e| e.seq).unwrap_or(since);
+                replay.extend(stored.into_iter().map(|e| FeedItem::Event(Arc::new(e))));
+            } else {
+                // The history no longer has them: the full state stands in.
+                let latest = match &live {
+                    Some(l) => l.log.latest(),
+                    None => None,
+                };
+                let latest = match latest {
+                    Some(ev) => ev,
+                    None => {
+                        let last = self
+                            .store()?
+                            .events_since(id, job.last_seq.saturating_sub(1))?
+                            .pop();
+                        Arc::new(last.unwrap_or_else(|| state_of(&job)))
+                    }
+                };
+                after = latest.seq;
+                replay.push_back(FeedItem::Resync(latest));
+            }
+        }
+        let live = live.map(|l| l.log.subscribe(after.max(l.log.started_after())));
+        Ok(Feed { replay, live, slot })
+    }
+
+    fn take_stream_slot(&self, who: &Identity) -> Result<StreamSlot, ApiError> {
+        let key = who.key();
+        let mut streams = lock(&self.streams);
+        let n = streams.entry(key.clone()).or_insert(0);
+        if *n >= MAX_STREAMS_PER_TOKEN {
+            return Err(ApiError::TooManyStreams);
+        }
+        *n += 1;
+        Ok(StreamSlot {
+            key,
+            streams: self.streams.clone(),
+        })
+    }
+
+    /// Cancels every running job and waits (a bounded time) for them to end cleanly.
+    pub fn shutdown(&self) {
+        for live in lock(&self.live).values() {
+            live.control.cancel();
+        }
+        for _ in 0..200 {
+            if lock(&self.live).is_empty() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    fn confine_spec(&self, spec: JobSpec) -> Result<JobSpec, ApiError> {
+        Ok(match spec {
+            JobSpec::Snapshot(mut s) => {
+                s.source = self.confine(&s.source)?;
+                if !tidemark_core::snapshot::is_url(&s.destination) {
+                    s.destination = self
+                        .confine(Path::new(&s.destination))?
+                        .to_string_lossy()
+                        .into_owned();
+                }
+                JobSpec::Snapshot(s)
+            }
+            JobSpec::Sync(mut s) => {
+                if s.sources.is_empty() {
+                    return Err(ApiError::BadRequest(
+                        "a sync needs at least one source".into(),
+                    ));
+                }
+                s.sources = s
+                    .sources
+                    .iter()
+                    .map(|p| self.confine(p))
+                    .collect::<Result<_, _>>()?;
+                s.destination = self.confine(&s.destination)?;
+                JobSpec::Sync(s)
+            }
+        })
+    }
+
+    /// Resolves `path` (following links as far as it exists) and checks it lies under a root.
+    fn confine(&self, path: &Path) -> Result<PathBuf, ApiError> {
+        let shown = path.display().to_string();
+        if !path.is_absolute() {
+            return Err(ApiError::BadRequest(format!(
+                "{shown}: paths must be absolute"
+            )));
+        }
+        if path.components().any(|c| c == Component::ParentDir) {
+            return Err(ApiError::ForbiddenPath(shown));
+        }
+        let mut existing = path.to_path_buf();
+        let mut rest = Vec::new();
+        while std::fs::symlink_metadata(&existing).is_err() {
+            match (
+                existing.file_name().map(|n| n.to_owned()),
+                existing.parent(),
+            ) {
+                (Some(name), Some(parent)) => {
+                    rest.push(name);
+                    existing = parent.to_path_buf();
+                }
+                _ => break,
+            }
+        }
+        let mut resolved = std::fs::canonicalize(&existing).unwrap_or(existing);
+        for name in rest.into_iter().rev() {
+            resolved.push(name);
+        }
+        if self.roots.iter().any(|r| resolved.starts_with(r)) {
+            Ok(resolved)
+        } else {
+            Err(ApiError::ForbiddenPath(shown))
+        }
+    }
+}
+
+/// A job's state as one event, from its summary (when its events are no longer kept).
+fn state_of(job: &JobRecord) -> ProgressEvent {
+    let total_steps = match job.kind {
+        JobKind::Snapshot => 6,
+        JobKind::Sync => 4,
+    };
+    let terminal = job.state.is_terminal();
+    ProgressEvent {
+        job_id: job.id.clone(),
+        seq: job.last_seq,
+        kind: job.kind,
+        state: job.state,
+        step: if terminal {
+            Step::for_terminal(job.state)
+        } else {
+            Step::Waiting
+        },
+        step_number: if terminal { total_steps } else { 1 },
+        total_steps,
+        percent: job.percent,
+        processed: job.processed,
+        total: job.total,
+        bytes_done: job.bytes_done,
+        bytes_total: job.bytes_total,
+        rate_per_sec: None,
+        eta_seconds: None,
+        message: match job.state {
+            JobState::Interrupted => "Interrupted".into(),
+            s => s.as_str().to_string(),
+        },
+        items: Vec::new(),
+        warnings: Vec::new(),
+        error: job.error.clone(),
+        result_url: job.result_url.clone(),
+        timestamp: job
+            .finished_at
+            .clone()
+            .unwrap_or_else(|| job.created_at.clone()),
+    }
+}

@@ -1,0 +1,98 @@
+//! `tidemark agent`: the headless agent, and its token management.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use tidemark_agent::{AgentConfig, add_named, serve};
+
+use crate::fail;
+
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    #[command(subcommand)]
+    command: Option<AgentCommand>,
+    /// Address to listen on; anything but loopback needs --insecure-listen.
+    #[arg(long, default_value = "127.0.0.1:7040")]
+    listen: SocketAddr,
+    /// A folder jobs may read from and write to (repeatable); nothing outside is allowed.
+    #[arg(long = "root", value_name = "DIR")]
+    roots: Vec<PathBuf>,
+    /// Listen on a non-loopback address without TLS.
+    #[arg(long)]
+    insecure_listen: bool,
+    /// The token file [default: agent-tokens.json next to the history database].
+    #[arg(long, value_name = "PATH")]
+    tokens: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum AgentCommand {
+    /// Manage the agent's access tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create a named token; its holder sees only the jobs it starts.
+    Add { name: String },
+}
+
+fn tokens_path(db: &Path, given: Option<PathBuf>) -> PathBuf {
+    given.unwrap_or_else(|| db.with_file_name("agent-tokens.json"))
+}
+
+pub fn run(db: &Path, args: AgentArgs) -> ExitCode {
+    let tokens = tokens_path(db, args.tokens);
+    if let Some(AgentCommand::Token {
+        command: TokenCommand::Add { name },
+    }) = args.command
+    {
+        return match add_named(&tokens, &name) {
+            Ok(token) => {
+                println!("{token}");
+                eprintln!(
+                    "token {name:?} added to {}; it is shown only this once",
+                    tokens.display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail("tokens", e),
+        };
+    }
+    let cfg = AgentConfig {
+        listen: args.listen,
+        roots: args.roots,
+        db: db.to_owned(),
+        tokens: tokens.clone(),
+        insecure_listen: args.insecure_listen,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail("internal", e),
+    };
+    let served = runtime.block_on(serve(cfg, |started| {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "Tidemark agent listening on http://{}", started.addr);
+        if let Some(token) = started.new_admin_token {
+            let _ = writeln!(
+                out,
+                "admin token: {token} (saved in {}; shown only this once)",
+                tokens.display()
+            );
+        }
+        let _ = out.flush();
+    }));
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e.code(), e),
+    }
+}
