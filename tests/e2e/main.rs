@@ -3,6 +3,7 @@
 
 mod util;
 
+mod agent;
 mod bad_input;
 mod cancel;
 mod crash;
