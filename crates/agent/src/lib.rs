@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use auth::{Identity, TokenError, Tokens, add_named};
-pub use service::{Agent, ApiError};
+pub use service::{Agent, ApiError, MAX_STREAMS_PER_TOKEN};
 
 #[derive(Debug, Clone)]
 pub struct AgentConfig {
@@ -20,6 +20,8 @@ pub struct AgentConfig {
     pub tokens: PathBuf,
     /// Allow a non-loopback address without TLS.
     pub insecure_listen: bool,
+    /// Most concurrent progress streams per token.
+    pub max_streams_per_token: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,8 +75,8 @@ pub async fn serve(cfg: AgentConfig, on_start: impl FnOnce(Started)) -> Result<(
     }
     let (tokens, new_admin_token) = Tokens::load_or_create(&cfg.tokens)?;
     let agent = {
-        let (db, roots) = (cfg.db.clone(), cfg.roots.clone());
-        tokio::task::spawn_blocking(move || Agent::open(db, &roots))
+        let (db, roots, max) = (cfg.db.clone(), cfg.roots.clone(), cfg.max_streams_per_token);
+        tokio::task::spawn_blocking(move || Agent::open(db, &roots, max))
             .await
             .map_err(|e| AgentError::Setup(e.to_string()))?
             .map_err(AgentError::Setup)?

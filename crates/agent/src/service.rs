@@ -13,7 +13,7 @@ use tidemark_store::{JobFilter, JobRecord, RecordedJob, RunError, Store, StoreEr
 
 use crate::auth::Identity;
 
-/// Most concurrent progress streams one token may hold.
+/// Most concurrent progress streams one token may hold, unless configured otherwise.
 pub const MAX_STREAMS_PER_TOKEN: usize = 64;
 
 #[derive(Debug, thiserror::Error)]
@@ -28,8 +28,8 @@ pub enum ApiError {
     BadRequest(String),
     #[error("the request body is larger than 1 MiB")]
     PayloadTooLarge,
-    #[error("more than {MAX_STREAMS_PER_TOKEN} progress streams open for this token")]
-    TooManyStreams,
+    #[error("more than {0} progress streams open for this token")]
+    TooManyStreams(usize),
     #[error("job {id} is {state}: {what}")]
     Conflict {
         id: String,
@@ -50,7 +50,7 @@ impl ApiError {
             Self::NotFound(_) => "not_found",
             Self::BadRequest(_) => "bad_request",
             Self::PayloadTooLarge => "payload_too_large",
-            Self::TooManyStreams => "too_many_streams",
+            Self::TooManyStreams(_) => "too_many_streams",
             Self::Conflict { .. } => "conflict",
             Self::Busy(_) => "db_locked",
             Self::Internal(_) => "internal",
@@ -99,6 +99,7 @@ pub struct Agent {
     roots: Vec<PathBuf>,
     live: Arc<Mutex<HashMap<String, Live>>>,
     streams: Arc<Mutex<HashMap<String, usize>>>,
+    max_streams: usize,
 }
 
 /// What a progress stream delivers, in order.
@@ -139,7 +140,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Agent {
     /// Opens the history (settling jobs a previous agent left running) and the roots.
-    pub fn open(db: PathBuf, roots: &[PathBuf]) -> Result<Agent, String> {
+    pub fn open(db: PathBuf, roots: &[PathBuf], max_streams: usize) -> Result<Agent, String> {
         let mut store = Store::open(&db).map_err(|e| e.to_string())?;
         recover(&mut store).map_err(|e| e.to_string())?;
         let roots = roots
@@ -161,6 +162,7 @@ impl Agent {
             roots,
             live: Arc::default(),
             streams: Arc::default(),
+            max_streams,
         })
     }
 
@@ -353,8 +355,8 @@ impl Agent {
         let key = who.key();
         let mut streams = lock(&self.streams);
         let n = streams.entry(key.clone()).or_insert(0);
-        if *n >= MAX_STREAMS_PER_TOKEN {
-            return Err(ApiError::TooManyStreams);
+        if *n >= self.max_streams {
+            return Err(ApiError::TooManyStreams(self.max_streams));
         }
         *n += 1;
         Ok(StreamSlot {

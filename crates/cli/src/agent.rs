@@ -23,6 +23,9 @@ pub struct AgentArgs {
     /// Listen on a non-loopback address without TLS.
     #[arg(long)]
     insecure_listen: bool,
+    /// Most concurrent progress streams one token may hold.
+    #[arg(long, default_value_t = tidemark_agent::MAX_STREAMS_PER_TOKEN)]
+    max_streams_per_token: usize,
     /// The token file [default: agent-tokens.json next to the history database].
     #[arg(long, value_name = "PATH")]
     tokens: Option<PathBuf>,
@@ -71,6 +74,7 @@ pub fn run(db: &Path, args: AgentArgs) -> ExitCode {
         db: db.to_owned(),
         tokens: tokens.clone(),
         insecure_listen: args.insecure_listen,
+        max_streams_per_token: args.max_streams_per_token,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
