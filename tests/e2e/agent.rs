@@ -10,10 +10,10 @@ use tidemark_core::{JobState, ProgressEvent};
 
 use crate::util::*;
 
-struct Agent {
-    child: Child,
-    url: String,
-    token: String,
+pub(crate) struct Agent {
+    pub(crate) child: Child,
+    pub(crate) url: String,
+    pub(crate) token: String,
     dir: PathBuf,
 }
 
@@ -29,12 +29,16 @@ fn db(dir: &Path) -> PathBuf {
 }
 
 /// Starts `tidemark agent` on port 0 with `dir/root` as its only root.
-fn start_agent(dir: &Path) -> Agent {
+pub(crate) fn start_agent(dir: &Path) -> Agent {
+    start_agent_on(dir, "127.0.0.1:0")
+}
+
+pub(crate) fn start_agent_on(dir: &Path, listen: &str) -> Agent {
     std::fs::create_dir_all(dir.join("root")).expect("root");
     let mut child = Command::new(bin())
         .arg("--db")
         .arg(db(dir))
-        .args(["agent", "--listen", "127.0.0.1:0", "--root"])
+        .args(["agent", "--listen", listen, "--root"])
         .arg(dir.join("root"))
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -106,18 +110,18 @@ impl Agent {
         )
     }
 
-    fn admin(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+    pub(crate) fn admin(&self, method: &str, path: &str, body: Option<Value>) -> Value {
         let (status, v) = self.call(method, path, Some(&self.token), body);
         assert!(status < 300, "{method} {path}: {status} {v}");
         v
     }
 
-    fn sync_spec(&self, name: &str) -> Value {
+    pub(crate) fn sync_spec(&self, name: &str) -> Value {
         let root = self.dir.join("root");
         json!({ "kind": "sync", "sources": [root.join(name)], "destination": root.join("mirror") })
     }
 
-    fn wait_for(&self, id: &str, state: JobState) -> Value {
+    pub(crate) fn wait_for(&self, id: &str, state: JobState) -> Value {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let job = self.admin("GET", &format!("/api/v1/jobs/{id}"), None);
@@ -190,7 +194,7 @@ impl Iterator for Sse {
     }
 }
 
-fn big_source(root: &Path, name: &str, files: u64) {
+pub(crate) fn big_source(root: &Path, name: &str, files: u64) {
     for i in 0..files {
         write(
             root.join(name).join(format!("f{i:03}.bin")),

@@ -8,5 +8,6 @@ mod bad_input;
 mod cancel;
 mod crash;
 mod history;
+mod remote;
 mod snapshot;
 mod sync;

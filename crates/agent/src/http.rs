@@ -18,13 +18,17 @@ use serde::Deserialize;
 use tidemark_core::{Delivery, JobSpec};
 
 use crate::auth::{Identity, Tokens};
-use crate::service::{Agent, ApiError, Feed, FeedItem};
+use crate::service::{Agent, ApiError, Feed, FeedItem, Reattach};
 
 const OPENAPI: &str = include_str!("openapi.json");
 const BODY_LIMIT: usize = 1 << 20;
 /// Told to SSE clients: reconnect after this long.
 const RETRY: Duration = Duration::from_secs(1);
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// The comment every progress stream opens with, before any event: it tells a client at once
+/// that it reached a Tidemark stream (and not a proxy's error page), even when the job is
+/// quiet.
+pub const HELLO: &str = "tidemark";
 
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -214,36 +218,62 @@ async fn stream(
         None => None,
     };
     let since = last_event_id.or(q.since).unwrap_or(0);
-    let feed = blocking(move || s.agent.subscribe(&who, &id, since)).await?;
-    let sse = Sse::new(feed_stream(feed))
+    let agent = s.agent.clone();
+    let feed = blocking(move || agent.subscribe(&who, &id, since)).await?;
+    let sse = Sse::new(feed_stream(s.agent.clone(), feed))
         .keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("keep-alive"));
     Ok(sse.into_response())
 }
 
+/// How often a stream waiting on an interrupted job looks whether it was resumed.
+const REATTACH_EVERY: Duration = Duration::from_millis(500);
+
 /// The SSE body: stored events, then live ones; ends after the terminal event, or when the
-/// subscriber fell behind what the log keeps (it reconnects and catches up by seq).
-fn feed_stream(feed: Feed) -> impl Stream<Item = Result<Event, Infallible>> {
-    stream::unfold((feed, true, false), |(mut feed, first, done)| async move {
-        if done {
-            return None;
+/// subscriber fell behind what the log keeps (it reconnects and catches up by seq). For a job
+/// that is not running and not over, it stays open and follows the job once resumed.
+fn feed_stream(agent: Arc<Agent>, feed: Feed) -> impl Stream<Item = Result<Event, Infallible>> {
+    stream::unfold((feed, true, false), move |(mut feed, first, done)| {
+        let agent = agent.clone();
+        async move {
+            if done {
+                return None;
+            }
+            if first {
+                let hello = Event::default().comment(HELLO).retry(RETRY);
+                return Some((Ok(hello), (feed, false, false)));
+            }
+            while feed.replay.is_empty() && feed.live.is_none() {
+                let after = feed.waiting_after?;
+                tokio::time::sleep(REATTACH_EVERY).await;
+                let (a, id) = (agent.clone(), feed.job_id.clone());
+                match tokio::task::spawn_blocking(move || a.reattach(&id, after)).await {
+                    Ok(Ok(Reattach::Live(sub))) => feed.live = Some(sub),
+                    Ok(Ok(Reattach::Ended(rest))) => {
+                        feed.waiting_after = None;
+                        feed.replay.extend(rest.into_iter().map(FeedItem::Event));
+                    }
+                    Ok(Ok(Reattach::Wait)) => {}
+                    _ => return None,
+                }
+            }
+            let (ev, kind) = match feed.replay.pop_front() {
+                Some(FeedItem::Event(ev)) => (ev, "progress"),
+                Some(FeedItem::Resync(ev)) => (ev, "resync"),
+                None => match feed.live.as_mut()?.next().await? {
+                    Delivery::Event(ev) => (ev, "progress"),
+                    Delivery::Resync { .. } => return None,
+                },
+            };
+            if let Some(w) = feed.waiting_after.as_mut() {
+                *w = ev.seq;
+            }
+            let ended = ev.is_terminal();
+            let event = Event::default()
+                .id(ev.seq.to_string())
+                .event(kind)
+                .data(serde_json::to_string(&*ev).unwrap_or_default());
+            Some((Ok(event), (feed, false, ended)))
         }
-        let (ev, kind) = match feed.replay.pop_front() {
-            Some(FeedItem::Event(ev)) => (ev, "progress"),
-            Some(FeedItem::Resync(ev)) => (ev, "resync"),
-            None => match feed.live.as_mut()?.next().await? {
-                Delivery::Event(ev) => (ev, "progress"),
-                Delivery::Resync { .. } => return None,
-            },
-        };
-        let ended = ev.is_terminal();
-        let mut event = Event::default()
-            .id(ev.seq.to_string())
-            .event(kind)
-            .data(serde_json::to_string(&*ev).unwrap_or_default());
-        if first {
-            event = event.retry(RETRY);
-        }
-        Some((Ok(event), (feed, false, ended)))
     })
 }
 

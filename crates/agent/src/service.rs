@@ -115,7 +115,20 @@ pub enum FeedItem {
 pub struct Feed {
     pub replay: VecDeque<FeedItem>,
     pub live: Option<Subscription>,
+    /// Set when the job is not running here and has not ended (interrupted): the stream
+    /// stays open and follows the job if it is resumed. Holds the last seq sent.
+    pub waiting_after: Option<u64>,
+    pub job_id: String,
     pub slot: StreamSlot,
+}
+
+/// What a waiting stream finds when it looks again.
+#[derive(Debug)]
+pub enum Reattach {
+    Live(Subscription),
+    /// The job ended meanwhile: its remaining stored events.
+    Ended(Vec<Arc<ProgressEvent>>),
+    Wait,
 }
 
 /// One of a token's stream slots, given back when the stream is dropped.
@@ -347,8 +360,37 @@ impl Agent {
                 replay.push_back(FeedItem::Resync(latest));
             }
         }
+        let waiting_after = (live.is_none() && !job.state.is_terminal()).then_some(after);
         let live = live.map(|l| l.log.subscribe(after.max(l.log.started_after())));
-        Ok(Feed { replay, live, slot })
+        Ok(Feed {
+            replay,
+            live,
+            waiting_after,
+            job_id: id.to_owned(),
+            slot,
+        })
+    }
+
+    /// For a stream waiting on a job that is not running: is it running now, or over?
+    pub fn reattach(&self, id: &str, after: u64) -> Result<Reattach, ApiError> {
+        if let Some(l) = self.live(id) {
+            return Ok(Reattach::Live(
+                l.log.subscribe(after.max(l.log.started_after())),
+            ));
+        }
+        let store = self.store()?;
+        let job = store
+            .job(id)?
+            .ok_or_else(|| ApiError::NotFound(id.to_owned()))?;
+        if job.state.is_terminal() {
+            let rest = store
+                .events_since(id, after)?
+                .into_iter()
+                .map(Arc::new)
+                .collect();
+            return Ok(Reattach::Ended(rest));
+        }
+        Ok(Reattach::Wait)
     }
 
     fn take_stream_slot(&self, who: &Identity) -> Result<StreamSlot, ApiError> {

@@ -5,6 +5,7 @@ mod agent;
 mod history;
 mod render;
 mod run;
+mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -90,6 +91,8 @@ enum Command {
     },
     /// Run the headless agent: jobs over HTTP, progress over Server-Sent Events.
     Agent(agent::AgentArgs),
+    /// Follow jobs running on an agent (progress and connection state).
+    Watch(watch::WatchArgs),
     /// A job's stored progress events as JSON lines.
     Events {
         id: String,
@@ -153,6 +156,7 @@ fn main() -> ExitCode {
         Command::Show { id, json } => history::show(&db, &id, json),
         Command::Events { id, since } => history::events(&db, &id, since),
         Command::Agent(args) => agent::run(&db, args),
+        Command::Watch(args) => watch::run(args),
     }
 }
 

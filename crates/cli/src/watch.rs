@@ -1,0 +1,196 @@
+//! `tidemark watch`: follow jobs running on an agent, with the connection state shown.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Args;
+use tidemark_core::{JobState, ProgressSink};
+use tidemark_remote::{ConnState, Timeouts, WatchConfig, WatchEnd, WatchItem};
+
+use crate::render::{self, Bars, JsonLines, Lines};
+use crate::{EXIT_CANCELLED, EXIT_FAILED, fail};
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// The agent's address, e.g. http://127.0.0.1:7040.
+    #[arg(long)]
+    agent: String,
+    /// A file holding the token [default: the TIDEMARK_TOKEN variable].
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<PathBuf>,
+    /// The job to follow.
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    job: Option<String>,
+    /// Follow every job of the agent that has not ended, and new ones as they start.
+    #[arg(long)]
+    all: bool,
+    /// Print progress events and connection states as JSON lines.
+    #[arg(long)]
+    json: bool,
+}
+
+/// "live", "reconnecting in 4 s (attempt 3/5)", "polling every 1 s", …
+pub fn describe(state: &ConnState) -> String {
+    match state {
+        ConnState::Connecting => "connecting".into(),
+        ConnState::Connected => "live".into(),
+        ConnState::Reconnecting {
+            attempt,
+            of,
+            delay_ms,
+        } => {
+            format!(
+                "reconnecting in {:.0} s (attempt {attempt}/{of})",
+                *delay_ms as f64 / 1000.0
+            )
+        }
+        ConnState::Polling => "polling every 1 s".into(),
+        ConnState::Offline { reason } => format!("offline: {reason}"),
+        ConnState::AuthFailed { message } => format!("the agent refused the token ({message})"),
+    }
+}
+
+fn token(args: &WatchArgs) -> Result<String, String> {
+    match &args.token_file {
+        Some(f) => std::fs::read_to_string(f)
+            .map(|t| t.trim().to_owned())
+            .map_err(|e| format!("cannot read {}: {e}", f.display())),
+        None => std::env::var("TIDEMARK_TOKEN")
+            .map_err(|_| "give --token-file FILE or set TIDEMARK_TOKEN".to_string()),
+    }
+}
+
+pub fn run(args: WatchArgs) -> ExitCode {
+    let token = match token(&args) {
+        Ok(t) if !t.is_empty() => t,
+        Ok(_) => return fail("auth_failed", "the token is empty"),
+        Err(e) => return fail("auth_failed", e),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail("internal", e),
+    };
+    runtime.block_on(async move {
+        if args.all {
+            watch_all(&args, &token).await
+        } else {
+            watch_one(&args, &token, args.job.as_deref().unwrap_or_default()).await
+        }
+    })
+}
+
+fn sink(json: bool) -> Box<dyn ProgressSink> {
+    if json {
+        Box::new(JsonLines::stdout())
+    } else if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        Box::new(Bars::new())
+    } else {
+        Box::new(Lines::stderr())
+    }
+}
+
+fn show_state(json: bool, state: &ConnState) {
+    if json {
+        let line = serde_json::json!({ "connection": state });
+        println!("{line}");
+    } else {
+        eprintln!("connection: {}", describe(state));
+    }
+}
+
+async fn watch_one(args: &WatchArgs, token: &str, job: &str) -> ExitCode {
+    let (mut items, task) = match tidemark_remote::watch(
+        &args.agent,
+        token,
+        job,
+        0,
+        WatchConfig::default(),
+        Timeouts::default(),
+    ) {
+        Ok(w) => w,
+        Err(e) => return fail("network_unreachable", e),
+    };
+    let mut out = sink(args.json);
+    let mut last = None;
+    while let Some(item) = items.recv().await {
+        match item {
+            WatchItem::Event(ev) | WatchItem::Resync(ev) => {
+                let ev = Arc::new(ev);
+                if out.deliver(&ev).is_err() {
+                    break;
+                }
+                last = Some(ev);
+            }
+            WatchItem::State(s) => show_state(args.json, &s),
+        }
+    }
+    drop(out);
+    match task.await {
+        Ok(WatchEnd::Finished) => {
+            let Some(end) = last else {
+                return fail("internal", "no terminal event");
+            };
+            render::summary(&end);
+            match end.state {
+                JobState::Completed => ExitCode::SUCCESS,
+                JobState::Cancelled => ExitCode::from(EXIT_CANCELLED),
+                _ => ExitCode::from(EXIT_FAILED),
+            }
+        }
+        Ok(WatchEnd::AuthFailed) => fail("auth_failed", "the agent refused the token"),
+        Ok(WatchEnd::NotFound) => fail("job_not_found", format!("the agent has no job {job}")),
+        Ok(WatchEnd::NoContent) => fail("no_content", "the agent has nothing to stream"),
+        Ok(WatchEnd::Stopped) => ExitCode::SUCCESS,
+        Err(e) => fail("internal", e),
+    }
+}
+
+async fn watch_all(args: &WatchArgs, token: &str) -> ExitCode {
+    let mut items = tidemark_remote::watch_all(
+        &args.agent,
+        token,
+        WatchConfig::default(),
+        Timeouts::default(),
+    );
+    while let Some((job, item)) = items.recv().await {
+        match item {
+            WatchItem::Event(ev) | WatchItem::Resync(ev) => {
+                if args.json {
+                    println!("{}", serde_json::to_string(&ev).unwrap_or_default());
+                } else if ev.is_terminal() {
+                    eprintln!("{job}: {} ({})", ev.state.as_str(), ev.message);
+                } else {
+                    let pct = ev
+                        .percent
+                        .map(|p| format!("{p:.0}%"))
+                        .unwrap_or_else(|| "…".into());
+                    eprintln!(
+                        "{job}: {}/{} {} {pct} {}",
+                        ev.step_number,
+                        ev.total_steps,
+                        ev.step.label(),
+                        ev.message
+                    );
+                }
+            }
+            WatchItem::State(ConnState::AuthFailed { message }) => {
+                return fail(
+                    "auth_failed",
+                    format!("the agent refused the token ({message})"),
+                );
+            }
+            WatchItem::State(s) => {
+                if args.json {
+                    println!("{}", serde_json::json!({ "job": job, "connection": s }));
+                } else {
+                    eprintln!("{job}: connection: {}", describe(&s));
+                }
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}

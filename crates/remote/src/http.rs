@@ -1,0 +1,163 @@
+//! The real transport: the progress stream with eventsource-client (its own reconnection
+//! off: it hides connection errors, and counting them is the watcher's job), polling with
+//! reqwest.
+
+use std::time::Duration;
+
+use eventsource_client::{self as es, Client as _};
+use futures_util::StreamExt;
+use launchdarkly_sdk_transport::HyperTransport;
+use tidemark_core::ProgressEvent;
+
+use crate::watcher::{Frame, FrameStream, Incoming, Transport, TransportError};
+
+/// The comment the agent opens every progress stream with.
+const HELLO: &str = "tidemark";
+
+#[derive(Debug, Clone)]
+pub struct Timeouts {
+    pub connect: Duration,
+    /// Longer than two of the agent's 15 s keep-alives: a quiet but healthy stream survives.
+    pub read: Duration,
+    /// One polling request.
+    pub request: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(5),
+            read: Duration::from_secs(35),
+            request: Duration::from_secs(5),
+        }
+    }
+}
+
+/// An agent job reached over HTTP.
+#[derive(Debug, Clone)]
+pub struct HttpTransport {
+    base: String,
+    token: String,
+    job: String,
+    timeouts: Timeouts,
+    client: reqwest::Client,
+}
+
+impl HttpTransport {
+    pub fn new(
+        agent: &str,
+        token: &str,
+        job: &str,
+        timeouts: Timeouts,
+    ) -> Result<Self, TransportError> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(timeouts.connect)
+            .timeout(timeouts.request)
+            .build()
+            .map_err(|e| TransportError::Failed(e.to_string()))?;
+        Ok(Self {
+            base: agent.trim_end_matches('/').to_owned(),
+            token: token.to_owned(),
+            job: job.to_owned(),
+            timeouts,
+            client,
+        })
+    }
+}
+
+fn failed(e: impl std::fmt::Display) -> TransportError {
+    TransportError::Failed(e.to_string())
+}
+
+fn by_status(status: u16, what: &str) -> TransportError {
+    match status {
+        401 | 403 => TransportError::Auth(format!("HTTP {status}")),
+        404 => TransportError::NotFound(what.to_owned()),
+        204 => TransportError::NoContent,
+        s => TransportError::Failed(format!("HTTP {s}")),
+    }
+}
+
+impl Transport for HttpTransport {
+    async fn open(&self, after: u64) -> Result<FrameStream, TransportError> {
+        let url = format!("{}/api/v1/jobs/{}/progress/stream", self.base, self.job);
+        let mut builder = es::ClientBuilder::for_url(&url)
+            .map_err(failed)?
+            .header("Authorization", &format!("Bearer {}", self.token))
+            .map_err(failed)?
+            .reconnect(es::ReconnectOptions::reconnect(false).build());
+        if after > 0 {
+            builder = builder.last_event_id(after.to_string());
+        }
+        let transport = HyperTransport::builder()
+            .connect_timeout(self.timeouts.connect)
+            .read_timeout(self.timeouts.read)
+            .build_http()
+            .map_err(failed)?;
+        let mut stream = builder.build_with_transport(transport).stream();
+        // The first item says how the server answered; anything but a 200 event stream is a
+        // failed connection, whatever the client library thinks of it.
+        let first = tokio::time::timeout(self.timeouts.connect * 2, stream.next())
+            .await
+            .map_err(|_| failed("no answer in time"))?;
+        match first {
+            Some(Ok(es::SSE::Connected(details))) => {
+                let resp = details.response();
+                if resp.status() != 200 {
+                    return Err(by_status(resp.status(), &self.job));
+                }
+                let ct = resp
+                    .get_header_value("content-type")
+                    .ok()
+                    .flatten()
+                    .unwrap_or("");
+                if !ct.starts_with("text/event-stream") {
+                    return Err(failed(format!("not an event stream (content type {ct:?})")));
+                }
+            }
+            Some(Ok(_)) => return Err(failed("the stream did not start with a response")),
+            Some(Err(es::Error::UnexpectedResponse(resp, _))) => {
+                return Err(by_status(resp.status(), &self.job));
+            }
+            Some(Err(e)) => return Err(failed(e)),
+            None => return Err(failed("the connection closed at once")),
+        }
+        let frames = stream.filter_map(|item| async move {
+            match item {
+                Ok(es::SSE::Event(ev)) => {
+                    let resync = ev.event_type == "resync";
+                    Some(
+                        serde_json::from_str::<ProgressEvent>(&ev.data)
+                            .map(|event| Incoming::Frame(Box::new(Frame { resync, event })))
+                            .map_err(|e| failed(format!("malformed event: {e}"))),
+                    )
+                }
+                Ok(es::SSE::Comment(c)) if c.trim() == HELLO => Some(Ok(Incoming::Hello)),
+                Ok(_) => None,
+                Err(e) => Some(Err(failed(e))),
+            }
+        });
+        Ok(Box::pin(frames))
+    }
+
+    async fn events_since(&self, since: u64) -> Result<Vec<ProgressEvent>, TransportError> {
+        let url = format!(
+            "{}/api/v1/jobs/{}/events?since={since}",
+            self.base, self.job
+        );
+        let resp = self
+            .client
+            .get(&url)
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(failed)?;
+        let status = resp.status().as_u16();
+        if status != 200 {
+            return Err(by_status(status, &self.job));
+        }
+        resp.json()
+            .await
+            .map_err(|e| failed(format!("malformed events: {e}")))
+    }
+}

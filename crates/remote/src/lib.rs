@@ -1,0 +1,130 @@
+//! Watching jobs that run on a Tidemark agent, over an unreliable network.
+//!
+//! `watch` gives a stream of progress events and connection states. It reads the agent's
+//! Server-Sent Events; when the stream fails it reconnects on a backoff schedule (1, 2, 4, 8,
+//! 15, 30 s, jittered); after five failed reconnections in a row it polls every second by seq,
+//! keeps trying the stream in the background and returns to it when it works. Every event
+//! reaches the consumer exactly once, in seq order.
+
+pub mod backoff;
+pub mod http;
+pub mod watcher;
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use tidemark_core::{JobKind, JobState};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+pub use http::{HttpTransport, Timeouts};
+pub use watcher::{ConnState, Transport, TransportError, WatchConfig, WatchEnd, WatchItem};
+
+/// Starts watching `job` on `agent` from after seq `after` (0: from the start), on the
+/// current tokio runtime.
+pub fn watch(
+    agent: &str,
+    token: &str,
+    job: &str,
+    after: u64,
+    cfg: WatchConfig,
+    timeouts: Timeouts,
+) -> Result<(mpsc::Receiver<WatchItem>, JoinHandle<WatchEnd>), TransportError> {
+    let transport = HttpTransport::new(agent, token, job, timeouts)?;
+    let (tx, rx) = mpsc::channel(256);
+    let task = tokio::spawn(watcher::run(transport, after, cfg, tx));
+    Ok((rx, task))
+}
+
+/// A job as the agent lists it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RemoteJob {
+    pub id: String,
+    pub kind: JobKind,
+    pub state: JobState,
+    pub created_at: String,
+}
+
+/// The agent's jobs, newest first.
+pub async fn list_jobs(agent: &str, token: &str) -> Result<Vec<RemoteJob>, TransportError> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .map_err(|e| TransportError::Failed(e.to_string()))?;
+    let url = format!("{}/api/v1/jobs", agent.trim_end_matches('/'));
+    let resp = client
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .map_err(|e| TransportError::Failed(e.to_string()))?;
+    match resp.status().as_u16() {
+        200 => resp
+            .json()
+            .await
+            .map_err(|e| TransportError::Failed(e.to_string())),
+        401 | 403 => Err(TransportError::Auth(format!(
+            "HTTP {}",
+            resp.status().as_u16()
+        ))),
+        s => Err(TransportError::Failed(format!("HTTP {s}"))),
+    }
+}
+
+/// Watches every job of an agent that has not ended, picking up new ones as they appear.
+/// Items come tagged with their job id.
+pub fn watch_all(
+    agent: &str,
+    token: &str,
+    cfg: WatchConfig,
+    timeouts: Timeouts,
+) -> mpsc::Receiver<(String, WatchItem)> {
+    let (tx, rx) = mpsc::channel(256);
+    let (agent, token) = (agent.to_owned(), token.to_owned());
+    tokio::spawn(async move {
+        let mut watched = std::collections::HashSet::new();
+        loop {
+            match list_jobs(&agent, &token).await {
+                Ok(jobs) => {
+                    for job in jobs.into_iter().rev() {
+                        if job.state.is_terminal() || !watched.insert(job.id.clone()) {
+                            continue;
+                        }
+                        let Ok((mut items, _task)) =
+                            watch(&agent, &token, &job.id, 0, cfg.clone(), timeouts.clone())
+                        else {
+                            continue;
+                        };
+                        let tx = tx.clone();
+                        tokio::spawn(async move {
+                            while let Some(item) = items.recv().await {
+                                if tx.send((job.id.clone(), item)).await.is_err() {
+                                    return;
+                                }
+                            }
+                        });
+                    }
+                }
+                Err(TransportError::Auth(m)) => {
+                    let _ = tx
+                        .send((
+                            String::new(),
+                            WatchItem::State(ConnState::AuthFailed { message: m }),
+                        ))
+                        .await;
+                    return;
+                }
+                Err(_) => {}
+            }
+            if tx.is_closed() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    });
+    rx
+}
+
+#[cfg(test)]
+mod watcher_tests;
