@@ -19,7 +19,10 @@ lint: tools
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
+# The end-to-end tests run the real `tidemark` binary, which `cargo test` does not build for
+# another package: build it first.
 unit: tools
+	$(CARGO) build --locked --bin tidemark
 	$(CARGO) test --workspace --locked
 
 test: lint unit
