@@ -2,7 +2,7 @@
 CARGO ?= cargo
 SAMPLE := target/sample
 
-.PHONY: run test tools lint unit sample
+.PHONY: run test tools lint unit sample bench bench-smoke
 
 tools:
 	@.ci/ensure-tools
@@ -25,4 +25,17 @@ unit: tools
 	$(CARGO) build --locked --bin tidemark
 	$(CARGO) test --workspace --locked
 
-test: lint unit
+test: lint unit bench-smoke
+
+# Benchmarks (crates/bench): measured, never asserted on. `bench` writes docs/BENCHMARKS.md at
+# full size (about a quarter of an hour); `bench-smoke` runs the same harness once on a tiny
+# data set so it cannot rot, and writes target/bench-smoke/BENCHMARKS.md.
+bench: tools
+	@test -x /usr/bin/time || { sudo=""; [ "$$(id -u)" -eq 0 ] || sudo="sudo"; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq time; }
+	$(CARGO) build --release -p tidemark-cli -p tidemark-bench
+	target/release/tidemark-bench --tidemark target/release/tidemark --out docs/BENCHMARKS.md
+
+bench-smoke: tools
+	$(CARGO) build -p tidemark-cli -p tidemark-bench
+	target/debug/tidemark-bench --smoke --tidemark target/debug/tidemark --out target/bench-smoke/BENCHMARKS.md

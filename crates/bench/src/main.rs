@@ -1,0 +1,228 @@
+//! `tidemark-bench`: measures Tidemark against its peers (tar + zstd, rsync), the cost of its
+//! history and of its progress, and the accuracy of its ETA, then writes the page
+//! (docs/BENCHMARKS.md). A benchmark, not a test: nothing asserts on speed.
+//!
+//! `make bench` runs it at full size; `make bench-smoke` runs it once on a tiny data set so it
+//! cannot rot.
+
+mod data;
+mod eta_replay;
+mod machine;
+mod measure;
+mod page;
+mod rows;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use crate::data::Shape;
+use crate::measure::{Runner, available, flush_disks};
+use crate::rows::{Ctx, Mirrors};
+
+const USAGE: &str = "\
+usage: tidemark-bench [--smoke] [--out PATH] [--tidemark PATH] [--work-dir DIR]
+                      [--runs N] [--small-files N] [--large-files N] [--large-mib N]
+
+  --smoke          tiny data set, one run per row (what `make bench-smoke` runs)
+  --out PATH       the page to write [docs/BENCHMARKS.md; target/bench-smoke/BENCHMARKS.md
+                   with --smoke]
+  --tidemark PATH  the tidemark binary [next to this one]
+  --work-dir DIR   where the temporary data folder goes [the system temp folder]
+  --runs N         timed runs per side, after one warm-up [5; 1 with --smoke]
+  --small-files N  small files (1-16 KiB) [100000; 300 with --smoke]
+  --large-files N  large files [5; 2 with --smoke]
+  --large-mib N    size of each large file in MiB [240; 2 with --smoke]";
+
+#[derive(Debug)]
+struct Config {
+    smoke: bool,
+    out: PathBuf,
+    tidemark: PathBuf,
+    work_dir: PathBuf,
+    runs: usize,
+    shape: Shape,
+}
+
+fn parse_args() -> Result<Config, String> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let smoke = args.iter().any(|a| a == "--smoke");
+    let mut cfg = Config {
+        smoke,
+        out: PathBuf::from(if smoke {
+            "target/bench-smoke/BENCHMARKS.md"
+        } else {
+            "docs/BENCHMARKS.md"
+        }),
+        tidemark: std::env::current_exe()
+            .map_err(|e| format!("cannot find this binary: {e}"))?
+            .with_file_name("tidemark"),
+        work_dir: std::env::temp_dir(),
+        runs: if smoke { 1 } else { 5 },
+        shape: Shape {
+            small_files: if smoke { 300 } else { 100_000 },
+            small_min: 1024,
+            small_max: 16 * 1024,
+            large_files: if smoke { 2 } else { 5 },
+            large_bytes: if smoke { 2 << 20 } else { 240 << 20 },
+        },
+    };
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let mut value = || {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{arg} needs a value"))
+        };
+        let number = |v: String| {
+            v.parse::<u64>()
+                .map_err(|_| format!("{arg}: {v:?} is not a number"))
+        };
+        match arg.as_str() {
+            "--smoke" => {}
+            "--out" => cfg.out = value()?.into(),
+            "--tidemark" => cfg.tidemark = value()?.into(),
+            "--work-dir" => cfg.work_dir = value()?.into(),
+            "--runs" => cfg.runs = number(value()?)?.max(1) as usize,
+            "--small-files" => cfg.shape.small_files = number(value()?)?,
+            "--large-files" => cfg.shape.large_files = number(value()?)?,
+            "--large-mib" => cfg.shape.large_bytes = number(value()?)? << 20,
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    Ok(cfg)
+}
+
+fn main() -> ExitCode {
+    let started = Instant::now();
+    let cfg = match parse_args() {
+        Ok(c) => c,
+        Err(why) => {
+            if !why.is_empty() {
+                eprintln!("tidemark-bench: {why}");
+            }
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(&cfg, started) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(why) => {
+            eprintln!("tidemark-bench: {why}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cfg: &Config, started: Instant) -> Result<(), String> {
+    let tidemark = std::fs::canonicalize(&cfg.tidemark).map_err(|e| {
+        format!(
+            "{}: {e} (build it first: cargo build --release -p tidemark-cli)",
+            cfg.tidemark.display()
+        )
+    })?;
+    for tool in ["tar", "zstd"] {
+        if !available(tool) {
+            return Err(format!("{tool} is missing (`make tools` installs it)"));
+        }
+    }
+    let tmp = tempfile::Builder::new()
+        .prefix("tidemark-bench-")
+        .tempdir_in(&cfg.work_dir)
+        .map_err(|e| {
+            format!(
+                "cannot make a temp folder in {}: {e}",
+                cfg.work_dir.display()
+            )
+        })?;
+    let work = tmp.path().to_owned();
+    let io = |what: &str, p: &Path, e: std::io::Error| format!("{what} {}: {e}", p.display());
+    let scratch = work.join("scratch");
+    std::fs::create_dir_all(&scratch).map_err(|e| io("cannot create", &scratch, e))?;
+    let data_parent = work.join("data");
+    std::fs::create_dir_all(&data_parent).map_err(|e| io("cannot create", &data_parent, e))?;
+    let machine = machine::describe(&work);
+
+    eprintln!(
+        "[bench] generating {} small + {} large files in {}",
+        cfg.shape.small_files,
+        cfg.shape.large_files,
+        data_parent.display()
+    );
+    let t = Instant::now();
+    let data = data::generate(&data_parent, &cfg.shape)
+        .map_err(|e| io("cannot generate the data in", &data_parent, e))?;
+    flush_disks();
+    let gen_secs = t.elapsed().as_secs_f64();
+    eprintln!(
+        "[bench] {} files, {} bytes in {gen_secs:.1} s",
+        data.files, data.bytes
+    );
+
+    let runner = Runner::new(scratch);
+    let rss_measured = runner.time_bin.is_some();
+    let ctx = Ctx {
+        runs: cfg.runs,
+        tidemark: tidemark.clone(),
+        runner,
+        work: work.clone(),
+        data: &data,
+    };
+    eprintln!("[bench] ETA replay");
+    let eta = eta_replay::replay_all(true);
+    let eta_exact = eta_replay::replay_all(false);
+    let snapshot = rows::snapshot_cli(&ctx);
+    let persistence = rows::persistence(&ctx);
+    let progress = rows::progress(&ctx);
+    let mirrors = Mirrors::new(&ctx);
+    let sync_first = rows::sync_first(&ctx, &mirrors);
+    let sync_unchanged = match &sync_first {
+        Ok(_) => rows::sync_unchanged(&ctx, &mirrors),
+        Err(why) => Err(why.clone()),
+    };
+    eprintln!("[bench] removing the data");
+    mirrors.remove();
+    tmp.close().map_err(|e| io("cannot remove", &work, e))?;
+
+    let report = page::Report {
+        smoke: cfg.smoke,
+        build: if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        },
+        date: chrono::Utc::now().format("%Y-%m-%d %H:%M").to_string(),
+        machine,
+        data_dir: format!("{}/tidemark-bench-*", cfg.work_dir.display()),
+        data,
+        gen_secs,
+        runs: cfg.runs,
+        rss_measured,
+        snapshot,
+        sync_first,
+        sync_unchanged,
+        persistence,
+        progress,
+        eta,
+        eta_exact,
+        harness_secs: started.elapsed().as_secs_f64(),
+        load_at_end: machine::load_average(),
+        reproduce: if cfg.smoke {
+            "make bench-smoke"
+        } else {
+            "make bench"
+        },
+    };
+    let text = report.render();
+    if let Some(dir) = cfg.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| io("cannot create", dir, e))?;
+    }
+    std::fs::write(&cfg.out, &text).map_err(|e| io("cannot write", &cfg.out, e))?;
+    eprintln!(
+        "[bench] wrote {} in {:.1} s",
+        cfg.out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}

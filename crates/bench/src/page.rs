@@ -1,0 +1,534 @@
+//! The page: docs/BENCHMARKS.md (or the smoke run's copy), written only from measured figures.
+
+use std::fmt::Write as _;
+
+use crate::data::{DataSet, LARGE_TEXT_SHARE, SMALL_TEXT_SHARE};
+use crate::eta_replay::{self, CHECKPOINTS, ProfileResult};
+use crate::machine::Machine;
+use crate::measure::{Pair, Runs, Stats, stats};
+use crate::rows::PROGRESS_OFF;
+
+#[derive(Debug)]
+pub struct Report {
+    pub smoke: bool,
+    pub build: &'static str,
+    pub date: String,
+    pub machine: Machine,
+    pub data_dir: String,
+    pub data: DataSet,
+    pub gen_secs: f64,
+    pub runs: usize,
+    pub rss_measured: bool,
+    pub snapshot: Pair,
+    pub sync_first: Result<Pair, String>,
+    pub sync_unchanged: Result<Pair, String>,
+    pub persistence: Pair,
+    pub progress: Pair,
+    pub eta: Vec<ProfileResult>,
+    pub eta_exact: Vec<ProfileResult>,
+    pub harness_secs: f64,
+    pub load_at_end: String,
+    pub reproduce: &'static str,
+}
+
+pub const PERSISTENCE_GOAL_PCT: f64 = 2.0;
+pub const PROGRESS_GOAL_PCT: f64 = 1.0;
+pub const ETA_GOAL_PCT: f64 = 10.0;
+
+fn time(secs: f64) -> String {
+    if secs < 0.01 {
+        format!("{:.2} ms", secs * 1e3)
+    } else if secs < 1.0 {
+        format!("{:.0} ms", secs * 1e3)
+    } else {
+        format!("{secs:.2} s")
+    }
+}
+
+fn time_stats(s: Option<Stats>) -> String {
+    match s {
+        Some(s) if s.n > 1 => format!("**{}** ({}–{})", time(s.median), time(s.min), time(s.max)),
+        Some(s) => format!("**{}**", time(s.median)),
+        None => "n/a".into(),
+    }
+}
+
+fn mib(bytes: f64) -> String {
+    let m = bytes / (1024.0 * 1024.0);
+    if m >= 1024.0 {
+        format!("{:.2} GiB", m / 1024.0)
+    } else if m >= 10.0 {
+        format!("{m:.0} MiB")
+    } else {
+        format!("{m:.1} MiB")
+    }
+}
+
+fn rss_stats(runs: &Runs) -> String {
+    match runs.rss_kib() {
+        Some(s) if s.n > 1 => format!(
+            "**{}** ({}–{})",
+            mib(s.median * 1024.0),
+            mib(s.min * 1024.0),
+            mib(s.max * 1024.0)
+        ),
+        Some(s) => format!("**{}**", mib(s.median * 1024.0)),
+        None => "n/a".into(),
+    }
+}
+
+fn rss_ratio(pair: &Pair) -> String {
+    match (pair.ours.rss_kib(), pair.peer.rss_kib()) {
+        (Some(a), Some(b)) if b.median > 0.0 => format!("{:.2}×", a.median / b.median),
+        _ => "n/a".into(),
+    }
+}
+
+fn throughput(bytes: u64, runs: &Runs) -> String {
+    match runs.time() {
+        Some(s) if s.median > 0.0 => {
+            format!("{:.0} MiB/s", bytes as f64 / 1024.0 / 1024.0 / s.median)
+        }
+        _ => "n/a".into(),
+    }
+}
+
+fn ratio(pair: &Pair) -> String {
+    pair.ratio()
+        .map(|r| format!("{r:.2}×"))
+        .unwrap_or_else(|| "n/a".into())
+}
+
+/// `(ours / peer − 1)` in percent, from the medians.
+fn overhead_pct(pair: &Pair) -> Option<f64> {
+    pair.ratio().map(|r| (r - 1.0) * 100.0)
+}
+
+fn overhead(pair: &Pair) -> String {
+    overhead_pct(pair)
+        .map(|p| format!("{p:+.1} %"))
+        .unwrap_or_else(|| "n/a".into())
+}
+
+fn verdict(pct: Option<f64>, goal: f64) -> String {
+    match pct {
+        Some(p) if p < goal => format!("< {goal} %: **met**"),
+        Some(_) => format!("< {goal} %: **not met**"),
+        None => format!("< {goal} %: n/a"),
+    }
+}
+
+fn group(n: u64) -> String {
+    tidemark_core::progress::group_digits(n)
+}
+
+fn pct(e: Option<f64>) -> String {
+    e.map(|e| format!("{e:.1} %"))
+        .unwrap_or_else(|| "no estimate".into())
+}
+
+fn median_of(values: &[f64]) -> Option<f64> {
+    stats(values).map(|s| s.median)
+}
+
+impl Report {
+    pub fn render(&self) -> String {
+        let mut p = String::new();
+        self.header(&mut p);
+        self.machine(&mut p);
+        self.data_set(&mut p);
+        self.method(&mut p);
+        self.results(&mut p);
+        self.eta(&mut p);
+        self.not_measured(&mut p);
+        self.reproduce(&mut p);
+        p
+    }
+
+    fn header(&self, p: &mut String) {
+        let _ = writeln!(p, "# Benchmarks\n");
+        if self.smoke {
+            let _ = writeln!(
+                p,
+                "> **Smoke run** (`make bench-smoke`): a tiny data set, a {} build and one run per \
+                 row. These figures say nothing about speed; they only show the harness still \
+                 works. The real page is docs/BENCHMARKS.md, written by `make bench`.\n",
+                self.build
+            );
+        }
+        let _ = writeln!(
+            p,
+            "Written by `tidemark-bench` on {} (UTC); the harness ran for {}. Every figure on \
+             this page is its output; nothing here is a test, and no figure is asserted on.\n",
+            self.date,
+            time(self.harness_secs)
+        );
+    }
+
+    fn machine(&self, p: &mut String) {
+        let m = &self.machine;
+        let _ = writeln!(p, "## Machine\n");
+        let _ = writeln!(p, "| | |\n|---|---|");
+        let _ = writeln!(p, "| CPU | {} cores (`nproc`), {} |", m.cores, m.cpu_model);
+        let _ = writeln!(p, "| Memory | {} |", m.memory);
+        let _ = writeln!(
+            p,
+            "| Disk (data folder `{}`) | `{}` |",
+            self.data_dir,
+            m.disk.last().map(String::as_str).unwrap_or("unknown")
+        );
+        let _ = writeln!(p, "| Kernel | {} |", m.kernel);
+        let _ = writeln!(p, "| Tools | {} |", m.tools.join("; "));
+        let _ = writeln!(
+            p,
+            "| Load average (1 / 5 / 15 min) | {} at the start, {} at the end (anything else \
+             running shares the cores with the runs) |",
+            m.load_at_start, self.load_at_end
+        );
+        let _ = writeln!(p, "| Build | {} (Tidemark and the harness) |\n", self.build);
+        if m.disk.len() > 1 {
+            let _ = writeln!(p, "`df -h` of the data folder:\n\n```");
+            for l in &m.disk {
+                let _ = writeln!(p, "{l}");
+            }
+            let _ = writeln!(p, "```\n");
+        }
+    }
+
+    fn data_set(&self, p: &mut String) {
+        let d = &self.data;
+        let s = &d.shape;
+        let _ = writeln!(p, "## Data set\n");
+        let _ = writeln!(
+            p,
+            "Generated by the harness in a temporary folder (removed at the end) in {}: \
+             **{} files, {} folders, {} bytes ({})**:\n",
+            time(self.gen_secs),
+            group(d.files),
+            group(d.dirs),
+            group(d.bytes),
+            mib(d.bytes as f64)
+        );
+        let _ = writeln!(
+            p,
+            "- {} small files of {}–{} KiB (uniform), {} in all, 100 per folder;",
+            group(s.small_files),
+            s.small_min / 1024,
+            s.small_max / 1024,
+            mib(d.small_bytes as f64)
+        );
+        let _ = writeln!(
+            p,
+            "- {} large files of {} each, {} in all;",
+            s.large_files,
+            mib(s.large_bytes as f64),
+            mib(d.large_total as f64)
+        );
+        let ratio = match (self.snapshot.peer.out_bytes(), d.bytes) {
+            (Some(a), b) if b > 0 => format!(
+                "`zstd -3` brings the tree down to {:.0} % of its size",
+                a.median / b as f64 * 100.0
+            ),
+            _ => "compressed size not measured".into(),
+        };
+        let _ = writeln!(
+            p,
+            "- content: deterministic pseudo-random (SplitMix64, seed `{:#x}`) in 4 KiB blocks, \
+             each either text-like (words from a small vocabulary) or random bytes; {:.0} % of \
+             the blocks of small files and {:.0} % of those of large files are text-like: {ratio}.\n",
+            d.seed,
+            SMALL_TEXT_SHARE * 100.0,
+            LARGE_TEXT_SHARE * 100.0
+        );
+    }
+
+    fn method(&self, p: &mut String) {
+        let _ = writeln!(p, "## Method\n");
+        let _ = writeln!(
+            p,
+            "- Each figure is the **median of {n} timed run{s}** with the min–max beside it. Each \
+             side of a comparison has **one warm-up run first, not counted**; then the two sides \
+             alternate (AB, BA, …) so neither always runs second.",
+            n = self.runs,
+            s = if self.runs == 1 { "" } else { "s" }
+        );
+        let _ = writeln!(
+            p,
+            "- **The page cache is not dropped** (the harness cannot do that): the tree fits in \
+             memory and is read warm by every run, the warm-up included. These are CPU, metadata \
+             and write costs, not cold-disk reads."
+        );
+        let _ = writeln!(
+            p,
+            "- `sync` (flush to disk) runs before every run, untimed, so one run's writeback does \
+             not land in the next run's time. Outputs are deleted right after their run. \
+             Tidemark `fsync`s the archive before publishing it and `tar` does not, so row 1 \
+             also shows `tar` followed by an fsync of its archive."
+        );
+        let _ = writeln!(
+            p,
+            "- Rows 1–3 time the whole process, spawn to exit (the CLI with `TIDEMARK_DB` on a \
+             database in the temp folder; its progress goes to a log file, as when not on a \
+             terminal). Rows 4–5 run in the harness's process through the library: start to \
+             the job's end."
+        );
+        let _ = writeln!(
+            p,
+            "- Peak RSS: {}.",
+            if self.rss_measured {
+                "`/usr/bin/time -f %M` (the kernel's `ru_maxrss`: the largest single process of \
+                 the command, e.g. `tar` or the `zstd` it runs, not their sum)"
+            } else {
+                "not measured: `/usr/bin/time` is not installed (`make bench` installs it)"
+            }
+        );
+        let _ = writeln!(
+            p,
+            "- Ratio = Tidemark's median / the peer's median (below 1 means Tidemark is faster).\n"
+        );
+    }
+
+    fn results(&self, p: &mut String) {
+        let d = &self.data;
+        let _ = writeln!(p, "## Results\n");
+        let _ = writeln!(
+            p,
+            "| # | what | Tidemark | peer | peer's figure | ratio | notes |\n|---|---|---|---|---|---|---|"
+        );
+        let snap = &self.snapshot;
+        let sizes = match (snap.ours.out_bytes(), snap.peer.out_bytes()) {
+            (Some(a), Some(b)) => format!("archive {} vs {}", mib(a.median), mib(b.median)),
+            _ => String::new(),
+        };
+        let fsynced = match (snap.peer.time_with_fsync(), snap.ours.time()) {
+            (Some(t), Some(o)) if t.median > 0.0 => format!(
+                "; `tar` then `sync out.tar.zst` (an fsync, as Tidemark does): {} ({:.2}×)",
+                time_stats(Some(t)),
+                o.median / t.median
+            ),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            p,
+            "| 1 | snapshot of the tree (walk, BLAKE3 manifest, tar + zstd -3 on all cores, \
+             deliver): `tidemark snapshot SRC --to DEST --name N` | {} | `tar -I 'zstd -T0 -3' -cf \
+             out.tar.zst -C parent tree` | {} | {} | {} vs {}; {sizes}; Tidemark also hashes every \
+             file{fsynced} |",
+            time_stats(snap.ours.time()),
+            time_stats(snap.peer.time()),
+            ratio(snap),
+            throughput(d.bytes, &snap.ours),
+            throughput(d.bytes, &snap.peer),
+        );
+        let _ = writeln!(
+            p,
+            "| 1b | peak RSS of the snapshot | {} | same `tar` | {} | {} | |",
+            rss_stats(&snap.ours),
+            rss_stats(&snap.peer),
+            rss_ratio(snap)
+        );
+        let sync_row = |p: &mut String, n: &str, what: &str, r: &Result<Pair, String>| {
+            let _ = match r {
+                Ok(pair) => writeln!(
+                    p,
+                    "| {n} | {what}: `tidemark sync SRC --to DEST` | {} | `rsync -a SRC/ DEST/tree/` | \
+                     {} | {} | peak RSS {} vs {} |",
+                    time_stats(pair.ours.time()),
+                    time_stats(pair.peer.time()),
+                    ratio(pair),
+                    rss_stats(&pair.ours),
+                    rss_stats(&pair.peer),
+                ),
+                Err(why) => writeln!(p, "| {n} | {what} | not measured: {why} | | | | |"),
+            };
+        };
+        sync_row(
+            p,
+            "2",
+            "sync, first run (empty mirror; the mirror is checked complete after)",
+            &self.sync_first,
+        );
+        sync_row(
+            p,
+            "3",
+            &format!("sync, nothing changed ({} files)", group(d.files)),
+            &self.sync_unchanged,
+        );
+        let per = &self.persistence;
+        let _ = writeln!(
+            p,
+            "| 4 | persistence overhead: in-process snapshot with every event and checkpoint in \
+             SQLite, `RecordedJob::start(&db, spec)` + `.wait()` | {} | no history: \
+             `JobHandle::spawn(spec, JobOptions::default())` + `.wait()` | {} | {} ({}) | goal {} |",
+            time_stats(per.ours.time()),
+            time_stats(per.peer.time()),
+            ratio(per),
+            overhead(per),
+            verdict(overhead_pct(per), PERSISTENCE_GOAL_PCT)
+        );
+        let prog = &self.progress;
+        let _ = writeln!(
+            p,
+            "| 5 | progress overhead: in-process snapshot (`JobHandle`), default emit interval \
+             ({} ms) | {} | `emit_interval` {} s (progress effectively off) | {} | {} ({}) | goal {} |\n",
+            tidemark_core::progress::DEFAULT_EMIT_INTERVAL.as_millis(),
+            time_stats(prog.ours.time()),
+            PROGRESS_OFF.as_secs(),
+            time_stats(prog.peer.time()),
+            ratio(prog),
+            overhead(prog),
+            verdict(overhead_pct(prog), PROGRESS_GOAL_PCT)
+        );
+        let _ = writeln!(
+            p,
+            "Rows 4 and 5 compare two runs of the same work: their difference can be smaller \
+             than the run-to-run spread, so read the min–max before the sign of the difference.\n"
+        );
+    }
+
+    fn eta(&self, p: &mut String) {
+        let _ = writeln!(p, "## 6. ETA accuracy\n");
+        let _ = writeln!(
+            p,
+            "Pure computation: four synthetic speed profiles replayed through \
+             `tidemark_core::eta::EtaEstimator` with explicit instants (no sleeping). The job \
+             takes {base:.0} s at the base speed; the estimator is fed every {tick:.0} ms (the \
+             reporter's default interval). \"Halfway\" is at 50 % of the work; the noisy profile \
+             draws a new speed, uniform in 0.5–1.5× the base, every {noise:.0} s (fixed seed). \
+             The error is |estimate − true remaining time| / true remaining time at 25, 50 and \
+             75 % done: the mean over the ticks from each point to {window:.0} % of the work \
+             further (so it does not hang on where one tick falls). The naive estimator is remaining work \
+             / overall average rate. Goals: median error < {ETA_GOAL_PCT} %, and better than \
+             naive on every profile.\n",
+            base = eta_replay::BASE_SECS,
+            tick = eta_replay::TICK_SECS * 1000.0,
+            noise = eta_replay::NOISE_PERIOD_SECS,
+            window = eta_replay::WINDOW * 100.0,
+        );
+        let _ = writeln!(
+            p,
+            "**As the reporter feeds it** — the job's percent, floored to 0.1 %:\n"
+        );
+        eta_table(p, &self.eta);
+        let _ = writeln!(
+            p,
+            "**Fed the exact fraction** — the same replay without the 0.1 % flooring, to \
+             separate the estimator from what it is fed:\n"
+        );
+        eta_table(p, &self.eta_exact);
+        let _ = writeln!(
+            p,
+            "No estimator can foresee a change of speed: before the change both see a \
+             constant speed, so at 25 % of the step profiles their errors are those of \
+             extrapolating the first half, and at 50 % (just after the change) those of \
+             extrapolating it while the new speed sets in. The 75 % point \
+             shows how fast each follows the new speed.\n"
+        );
+    }
+
+    fn not_measured(&self, p: &mut String) {
+        let _ = writeln!(p, "## Not measured yet\n");
+        let _ = writeln!(p, "| what | why |\n|---|---|");
+        let _ = writeln!(
+            p,
+            "| SSE fan-out (events to many remote watchers) | not measured yet: needs the agent |"
+        );
+        let _ = writeln!(
+            p,
+            "| desktop app RSS | not measured yet: needs the desktop app |\n"
+        );
+    }
+
+    fn reproduce(&self, p: &mut String) {
+        let _ = writeln!(p, "## Reproduce\n");
+        let _ = writeln!(
+            p,
+            "```sh\n{}\n```\n\n`make bench` builds Tidemark and the harness in release mode, \
+             generates the data set in a temporary folder, measures every row above, rewrites \
+             docs/BENCHMARKS.md and removes the data. `make bench-smoke` runs the same harness on \
+             a tiny data set once (a debug build, part of `make test`) and writes \
+             target/bench-smoke/BENCHMARKS.md. The harness is crates/bench.",
+            self.reproduce
+        );
+    }
+}
+
+/// One ETA table and its summary line.
+fn eta_table(p: &mut String, results: &[ProfileResult]) {
+    let heads: Vec<String> = CHECKPOINTS
+        .iter()
+        .map(|c| format!("{:.0} %", c * 100.0))
+        .collect();
+    let _ = writeln!(
+        p,
+        "| profile | job length | Tidemark at {h} | naive at {h} | Tidemark median | naive median | vs naive |\n|---|---|---|---|---|---|---|",
+        h = heads.join(" / ")
+    );
+    let mut all_ours = Vec::new();
+    let mut better = 0;
+    let mut equal = Vec::new();
+    let mut worse = Vec::new();
+    for r in results {
+        // No estimate counts as 100 % wrong.
+        let ours: Vec<f64> = r.ours.iter().map(|e| e.unwrap_or(100.0)).collect();
+        all_ours.extend_from_slice(&ours);
+        let om = median_of(&ours).unwrap_or(f64::NAN);
+        let nm = median_of(&r.naive).unwrap_or(f64::NAN);
+        let cmp = if om < nm - 0.05 {
+            better += 1;
+            "better"
+        } else if om > nm + 0.05 {
+            worse.push(r.profile.name());
+            "worse"
+        } else {
+            equal.push(r.profile.name());
+            "equal"
+        };
+        let _ = writeln!(
+            p,
+            "| {} | {} | {} | {} | {om:.1} % | {nm:.1} % | {cmp} |",
+            r.profile.name(),
+            time(r.total_secs),
+            r.ours
+                .iter()
+                .map(|e| pct(*e))
+                .collect::<Vec<_>>()
+                .join(" / "),
+            r.naive
+                .iter()
+                .map(|e| pct(Some(*e)))
+                .collect::<Vec<_>>()
+                .join(" / "),
+        );
+    }
+    let overall = median_of(&all_ours);
+    let _ = writeln!(
+        p,
+        "\nMedian error of Tidemark's estimator over all {} points: **{}** (goal < {ETA_GOAL_PCT} %: \
+         **{}**). Better than naive (median of a profile's three points) on **{better} of {}** \
+         profiles{}{} (goal: better on every profile: **{}**).\n",
+        all_ours.len(),
+        pct(overall),
+        if overall.is_some_and(|o| o < ETA_GOAL_PCT) {
+            "met"
+        } else {
+            "not met"
+        },
+        results.len(),
+        if equal.is_empty() {
+            String::new()
+        } else {
+            format!(", equal on {}", equal.join(", "))
+        },
+        if worse.is_empty() {
+            String::new()
+        } else {
+            format!(", worse on {}", worse.join(", "))
+        },
+        if better == results.len() {
+            "met"
+        } else {
+            "not met"
+        }
+    );
+}
