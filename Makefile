@@ -2,7 +2,7 @@
 CARGO ?= cargo
 SAMPLE := target/sample
 
-.PHONY: run test tools lint unit sample bench bench-smoke
+.PHONY: run test tools lint unit sample bench bench-smoke types types-check
 
 tools:
 	@.ci/ensure-tools
@@ -25,7 +25,7 @@ unit: tools
 	$(CARGO) build --locked --bin tidemark
 	$(CARGO) test --workspace --locked
 
-test: lint unit bench-smoke
+test: lint unit types-check bench-smoke
 
 # Benchmarks (crates/bench): measured, never asserted on. `bench` writes docs/BENCHMARKS.md at
 # full size (about a quarter of an hour); `bench-smoke` runs the same harness once on a tiny
@@ -39,3 +39,19 @@ bench: tools
 bench-smoke: tools
 	$(CARGO) build -p tidemark-cli -p tidemark-bench
 	target/debug/tidemark-bench --smoke --tidemark target/debug/tidemark --out target/bench-smoke/BENCHMARKS.md
+
+# TypeScript bindings of the IPC types (ts-rs), committed under ui/src/lib/bindings/.
+# `types-check` regenerates them elsewhere and fails when the committed ones drift.
+BINDINGS := ui/src/lib/bindings
+BINDINGS_GEN = $(CARGO) run --quiet --locked -p tidemark-app --features ts --bin tidemark-bindings --
+
+types: tools
+	$(BINDINGS_GEN) $(BINDINGS)
+
+types-check: tools
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(BINDINGS_GEN) "$$tmp" >/dev/null && \
+	if ! diff -ru $(BINDINGS) "$$tmp"; then \
+	  echo "types-check: $(BINDINGS) is out of date with the Rust types; run 'make types' and commit the result" >&2; \
+	  exit 1; \
+	fi && echo "types-check: $(BINDINGS) matches the Rust types"

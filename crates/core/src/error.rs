@@ -60,7 +60,11 @@ impl std::fmt::Display for ErrorCode {
 
 /// The serialisable form of an error: what the UI, the CLI's JSON and the history see.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ErrorInfo {
+    // A plain string to TypeScript: the same field carries the store's and the app's codes
+    // once it crosses into the desktop app.
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub code: ErrorCode,
     pub message: String,
 }

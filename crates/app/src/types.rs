@@ -1,0 +1,221 @@
+//! The types that cross the IPC boundary (the contract with ui/). TypeScript gets them from
+//! ts-rs through `make types`; serde's camelCase is what both sides see.
+
+use serde::{Deserialize, Serialize};
+use tidemark_core::{ErrorInfo, JobKind, JobState, ProgressEvent, Step};
+
+/// Every code a command can fail with: the core's job codes, the store's `db_*`, and the
+/// app's own. Closed, so the UI can map each one to a sentence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    SourceMissing,
+    SourceNotDirectory,
+    SourceUnreadable,
+    SourceChanged,
+    DestInsideSource,
+    DestMissing,
+    DestUnwritable,
+    DestExists,
+    DiskFull,
+    InvalidUrl,
+    NetworkUnreachable,
+    UploadRejected,
+    SourcesFailed,
+    Cancelled,
+    Io,
+    DbNotADatabase,
+    DbReadOnly,
+    DbLocked,
+    DbTooNew,
+    DbIo,
+    NotFound,
+    InvalidInput,
+    AgentUnreachable,
+    AgentAuthFailed,
+    NotResumable,
+    StillRunning,
+    Internal,
+}
+
+/// What every failed command rejects with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct AppError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct StartSnapshot {
+    pub source: String,
+    /// A folder path or an http(s) URL.
+    pub destination: String,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct StartSync {
+    pub sources: Vec<String>,
+    pub destination: String,
+    pub delete: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct JobSummary {
+    pub id: String,
+    pub kind: JobKind,
+    pub state: JobState,
+    /// "Snapshot of photos", "Sync of 3 sources".
+    pub title: String,
+    /// The source folder, or the sync's sources joined by ", ".
+    pub source: String,
+    pub destination: String,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub percent: Option<f64>,
+    pub processed: u64,
+    pub total: Option<u64>,
+    pub bytes_done: u64,
+    pub bytes_total: Option<u64>,
+    pub result_url: Option<String>,
+    pub error: Option<ErrorInfo>,
+    pub resumable: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase", default)]
+pub struct HistoryFilter {
+    pub state: Option<JobState>,
+    pub kind: Option<JobKind>,
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct StepTiming {
+    pub step: Step,
+    pub step_number: u32,
+    pub label: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub duration_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct JobDetail {
+    pub job: JobSummary,
+    pub steps: Vec<StepTiming>,
+    pub last: Option<ProgressEvent>,
+}
+
+/// How a subscription reaches its job. Local jobs are always `live`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(tag = "state", rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum ConnectionState {
+    Connecting,
+    Live,
+    Reconnecting { attempt: u32, of: u32, delay_ms: u64 },
+    Polling,
+    Offline { reason: String },
+    AuthFailed { message: String },
+}
+
+/// What a subscription's channel carries. The first message is the job's current state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum JobUpdate {
+    Event { event: ProgressEvent },
+    Connection { state: ConnectionState },
+    Closed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct AgentInfo {
+    pub id: String,
+    pub name: String,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct AddAgent {
+    pub name: String,
+    pub url: String,
+    pub token: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct RemoteJobInfo {
+    pub agent_id: String,
+    pub id: String,
+    pub kind: JobKind,
+    pub state: JobState,
+    pub percent: Option<f64>,
+    pub title: String,
+}
+
+/// "HH:MM" to "HH:MM", local time; an end before the start spans midnight.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct QuietHours {
+    pub start: String,
+    pub end: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase", default)]
+pub struct Settings {
+    pub notify_completed: bool,
+    pub notify_failed: bool,
+    pub notify_agent_unreachable: bool,
+    pub quiet_hours: Option<QuietHours>,
+    pub close_to_tray: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            notify_completed: true,
+            notify_failed: true,
+            notify_agent_unreachable: true,
+            quiet_hours: None,
+            close_to_tray: true,
+        }
+    }
+}
+
+/// The app-wide events the shell emits to every window (name and payload).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(tag = "event", content = "payload")]
+pub enum AppEvent {
+    /// The active jobs, whenever one starts or ends.
+    #[serde(rename = "jobs-changed")]
+    JobsChanged(Vec<JobSummary>),
+}
+
+impl AppEvent {
+    pub const JOBS_CHANGED: &'static str = "jobs-changed";
+}
