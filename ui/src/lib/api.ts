@@ -1,0 +1,108 @@
+// The one module that talks to Tauri. Components never import @tauri-apps/*: they get an
+// `Api` (this one in the app, a fake in the tests) from the context (see context.ts).
+import { Channel, invoke } from "@tauri-apps/api/core";
+import { listen } from "@tauri-apps/api/event";
+import type {
+  AddAgent,
+  AgentInfo,
+  HistoryFilter,
+  JobDetail,
+  JobSummary,
+  JobUpdate,
+  ProgressEvent,
+  RemoteJobInfo,
+  Settings,
+  StartSnapshot,
+  StartSync,
+} from "./types";
+import { toAppError } from "./errors";
+
+export { toAppError };
+
+/** Stops a subscription or a listener; safe to call more than once. */
+export type Unsubscribe = () => Promise<void>;
+
+export interface Api {
+  startSnapshot(request: StartSnapshot): Promise<JobSummary>;
+  startSync(request: StartSync): Promise<JobSummary>;
+  cancelJob(id: string): Promise<void>;
+  pauseJob(id: string): Promise<void>;
+  resumeJob(id: string): Promise<JobSummary>;
+  retryJob(id: string): Promise<JobSummary>;
+  activeJobs(): Promise<JobSummary[]>;
+  listHistory(filter: HistoryFilter): Promise<JobSummary[]>;
+  jobDetail(id: string): Promise<JobDetail>;
+  jobEvents(id: string, since: number): Promise<ProgressEvent[]>;
+  /** Calls `onUpdate` with the job's current state first, then every (throttled) update. */
+  subscribeJob(id: string, onUpdate: (update: JobUpdate) => void): Promise<Unsubscribe>;
+  listAgents(): Promise<AgentInfo[]>;
+  addAgent(request: AddAgent): Promise<AgentInfo>;
+  removeAgent(id: string): Promise<void>;
+  listRemoteJobs(agentId: string): Promise<RemoteJobInfo[]>;
+  watchRemoteJob(
+    agentId: string,
+    jobId: string,
+    onUpdate: (update: JobUpdate) => void,
+  ): Promise<Unsubscribe>;
+  getSettings(): Promise<Settings>;
+  setSettings(settings: Settings): Promise<Settings>;
+  openPath(path: string): Promise<void>;
+  pickFolder(): Promise<string | null>;
+  /** `jobs-changed`: the active jobs, whenever one starts or ends. */
+  onJobsChanged(handler: (jobs: JobSummary[]) => void): Promise<Unsubscribe>;
+}
+
+/** `invoke`, rejecting with an `AppError` only. */
+export async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(command, args);
+  } catch (reason) {
+    throw toAppError(reason);
+  }
+}
+
+async function subscribe(
+  command: string,
+  args: Record<string, unknown>,
+  onUpdate: (update: JobUpdate) => void,
+): Promise<Unsubscribe> {
+  let open = true;
+  const channel = new Channel<JobUpdate>();
+  channel.onmessage = (update) => {
+    if (open) onUpdate(update);
+  };
+  const subscription = await call<number>(command, { ...args, channel });
+  return async () => {
+    if (!open) return;
+    open = false;
+    await call<null>("unsubscribe", { subscription });
+  };
+}
+
+export const tauriApi: Api = {
+  startSnapshot: (request) => call("start_snapshot", { request }),
+  startSync: (request) => call("start_sync", { request }),
+  cancelJob: async (id) => void (await call<null>("cancel_job", { id })),
+  pauseJob: async (id) => void (await call<null>("pause_job", { id })),
+  resumeJob: (id) => call("resume_job", { id }),
+  retryJob: (id) => call("retry_job", { id }),
+  activeJobs: () => call("active_jobs"),
+  listHistory: (filter) => call("list_history", { filter }),
+  jobDetail: (id) => call("job_detail", { id }),
+  jobEvents: (id, since) => call("job_events", { id, since }),
+  subscribeJob: (id, onUpdate) => subscribe("subscribe_job", { id }, onUpdate),
+  listAgents: () => call("list_agents"),
+  addAgent: (request) => call("add_agent", { request }),
+  removeAgent: async (id) => void (await call<null>("remove_agent", { id })),
+  listRemoteJobs: (agentId) => call("list_remote_jobs", { agentId }),
+  watchRemoteJob: (agentId, jobId, onUpdate) =>
+    subscribe("watch_remote_job", { agentId, jobId }, onUpdate),
+  getSettings: () => call("get_settings"),
+  setSettings: (settings) => call("set_settings", { settings }),
+  openPath: async (path) => void (await call<null>("open_path", { path })),
+  pickFolder: () => call("pick_folder"),
+  onJobsChanged: async (handler) => {
+    const unlisten = await listen<JobSummary[]>("jobs-changed", (e) => handler(e.payload));
+    return async () => unlisten();
+  },
+};

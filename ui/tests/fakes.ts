@@ -1,0 +1,134 @@
+// A fake Api for component tests: every command a vi.fn, subscriptions captured so a test
+// can push updates the way the Rust side's Channel would.
+import { vi } from "vitest";
+import { tick } from "svelte";
+import type { Api } from "../src/lib/api";
+import type { JobSummary, JobUpdate, ProgressEvent, Settings } from "../src/lib/types";
+import { API_KEY } from "../src/lib/context";
+
+export type Handler = (update: JobUpdate) => void;
+
+export interface FakeApi extends Api {
+  handlers: Handler[];
+  unsubscribed: number;
+  /** Sends an update to the newest subscription, then lets Svelte render it. */
+  push(update: JobUpdate): Promise<void>;
+  pushEvent(event: Partial<ProgressEvent>): Promise<void>;
+}
+
+let seq = 0;
+
+export function progressEvent(overrides: Partial<ProgressEvent> = {}): ProgressEvent {
+  seq += 1;
+  return {
+    jobId: "job-1",
+    seq,
+    kind: "snapshot",
+    state: "running",
+    step: "compressing",
+    stepNumber: 4,
+    totalSteps: 6,
+    percent: 45,
+    processed: 450,
+    total: 1000,
+    bytesDone: 450 * 1024 * 1024,
+    bytesTotal: 1000 * 1024 * 1024,
+    ratePerSec: 95 * 1024 * 1024,
+    etaSeconds: 120,
+    message: "Compressing 450 of 1,000 files",
+    items: [],
+    warnings: [],
+    error: null,
+    resultUrl: null,
+    timestamp: "2026-11-23T02:27:47.123Z",
+    ...overrides,
+  } as ProgressEvent;
+}
+
+export function jobSummary(overrides: Partial<JobSummary> = {}): JobSummary {
+  return {
+    id: "job-1",
+    kind: "snapshot",
+    state: "running",
+    title: "Snapshot of photos",
+    source: "/home/me/photos",
+    destination: "/backup",
+    createdAt: "2026-11-23T02:27:00.000Z",
+    startedAt: "2026-11-23T02:27:01.000Z",
+    finishedAt: null,
+    percent: 45,
+    processed: 450,
+    total: 1000,
+    bytesDone: 0,
+    bytesTotal: null,
+    resultUrl: null,
+    error: null,
+    resumable: false,
+    ...overrides,
+  } as JobSummary;
+}
+
+export const defaultSettings: Settings = {
+  notifyCompleted: true,
+  notifyFailed: true,
+  notifyAgentUnreachable: true,
+  quietHours: null,
+  closeToTray: true,
+} as Settings;
+
+export function fakeApi(overrides: Partial<Api> = {}): FakeApi {
+  const fake = {
+    handlers: [] as Handler[],
+    unsubscribed: 0,
+  } as FakeApi;
+  const subscribe = async (handler: Handler) => {
+    fake.handlers.push(handler);
+    return async () => {
+      fake.unsubscribed += 1;
+    };
+  };
+  Object.assign(fake, {
+    startSnapshot: vi.fn(async () => jobSummary()),
+    startSync: vi.fn(async () => jobSummary({ kind: "sync", title: "Sync" })),
+    cancelJob: vi.fn(async () => {}),
+    pauseJob: vi.fn(async () => {}),
+    resumeJob: vi.fn(async (id: string) => jobSummary({ id })),
+    retryJob: vi.fn(async () => jobSummary({ id: "job-2" })),
+    activeJobs: vi.fn(async () => []),
+    listHistory: vi.fn(async () => []),
+    jobDetail: vi.fn(async (id: string) => ({ job: jobSummary({ id }), steps: [], last: null })),
+    jobEvents: vi.fn(async () => []),
+    subscribeJob: vi.fn(async (_id: string, handler: Handler) => subscribe(handler)),
+    listAgents: vi.fn(async () => []),
+    addAgent: vi.fn(async (r: { name: string; url: string }) => ({ id: "a1", name: r.name, url: r.url })),
+    removeAgent: vi.fn(async () => {}),
+    listRemoteJobs: vi.fn(async () => []),
+    watchRemoteJob: vi.fn(async (_a: string, _j: string, handler: Handler) => subscribe(handler)),
+    getSettings: vi.fn(async () => ({ ...defaultSettings })),
+    setSettings: vi.fn(async (s: Settings) => s),
+    openPath: vi.fn(async () => {}),
+    pickFolder: vi.fn(async () => null),
+    onJobsChanged: vi.fn(async () => async () => {}),
+    ...overrides,
+  });
+  fake.push = async (update: JobUpdate) => {
+    const handler = fake.handlers[fake.handlers.length - 1];
+    if (!handler) throw new Error("nobody subscribed yet");
+    handler(update);
+    await tick();
+  };
+  fake.pushEvent = (event) => fake.push({ type: "event", event: progressEvent(event) });
+  return fake;
+}
+
+export function withApi(api: Api): Map<unknown, unknown> {
+  return new Map<unknown, unknown>([[API_KEY, api]]);
+}
+
+/** Lets pending promises (a subscription starting) settle. */
+export async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) {
+    await Promise.resolve();
+    await tick();
+  }
+}
