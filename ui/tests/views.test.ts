@@ -1,0 +1,249 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { cleanup, fireEvent, render, screen, within } from "@testing-library/svelte";
+import App from "../src/App.svelte";
+import type { JobSummary } from "../src/lib/types";
+import { defaultSettings, fakeApi, jobSummary, progressEvent, settle, type FakeApi } from "./fakes";
+
+const XSS = "<img src=x onerror=alert(1)>.txt";
+
+function renderApp(api: FakeApi) {
+  return render(App, { props: { api } });
+}
+
+afterEach(() => {
+  cleanup();
+  vi.useRealTimers();
+});
+
+describe("Jobs view", () => {
+  it("starts a snapshot from the fields and opens the modal on it", async () => {
+    const api = fakeApi({
+      pickFolder: vi.fn(async () => "/home/me/photos"),
+      startSnapshot: vi.fn(async () => jobSummary({ id: "snap-9", title: "Snapshot of photos" })),
+    });
+    renderApp(api);
+    await settle();
+    const start = screen.getByTestId("start-snapshot") as HTMLButtonElement;
+    expect(start.disabled).toBe(true);
+    await fireEvent.click(screen.getByTestId("snapshot-source-browse"));
+    await settle();
+    expect((screen.getByTestId("snapshot-source") as HTMLInputElement).value).toBe("/home/me/photos");
+    await fireEvent.input(screen.getByTestId("snapshot-destination"), { target: { value: "https://put.example/x" } });
+    await fireEvent.click(start);
+    await settle();
+    expect(api.startSnapshot).toHaveBeenCalledWith({
+      source: "/home/me/photos",
+      destination: "https://put.example/x",
+      name: null,
+    });
+    expect(screen.getByTestId("modal")).toBeTruthy();
+    expect(api.subscribeJob).toHaveBeenCalledWith("snap-9", expect.any(Function));
+    expect(screen.getByTestId("modal-title").textContent).toBe("Snapshot of photos");
+  });
+
+  it("shows why a start failed, with a hint", async () => {
+    const api = fakeApi({
+      startSnapshot: vi.fn(async () => Promise.reject({ code: "source_missing", message: "source folder /x does not exist" })),
+    });
+    renderApp(api);
+    await settle();
+    await fireEvent.input(screen.getByTestId("snapshot-source"), { target: { value: "/x" } });
+    await fireEvent.input(screen.getByTestId("snapshot-destination"), { target: { value: "/b" } });
+    await fireEvent.click(screen.getByTestId("start-snapshot"));
+    await settle();
+    const error = screen.getByTestId("snapshot-error");
+    expect(error.textContent).toContain("source folder /x does not exist");
+    expect(error.textContent).toContain("Check that the source folder still exists");
+    expect(screen.queryByTestId("modal")).toBeNull();
+  });
+
+  it("starts a sync of several sources with mirror deletions", async () => {
+    const api = fakeApi();
+    renderApp(api);
+    await settle();
+    await fireEvent.click(screen.getByTestId("sync-add-source"));
+    await fireEvent.click(screen.getByTestId("sync-add-source"));
+    let sources = screen.getAllByTestId("sync-source");
+    expect(sources).toHaveLength(3);
+    await fireEvent.input(sources[0], { target: { value: "/a" } });
+    await fireEvent.input(sources[1], { target: { value: "/b" } });
+    await fireEvent.input(sources[2], { target: { value: "/c" } });
+    await fireEvent.click(screen.getAllByTestId("sync-source-remove")[1]);
+    sources = screen.getAllByTestId("sync-source");
+    expect(sources.map((s) => (s as HTMLInputElement).value)).toEqual(["/a", "/c"]);
+    await fireEvent.input(screen.getByTestId("sync-destination"), { target: { value: "/mirror" } });
+    await fireEvent.click(screen.getByTestId("sync-delete"));
+    await fireEvent.click(screen.getByTestId("start-sync"));
+    await settle();
+    expect(api.startSync).toHaveBeenCalledWith({ sources: ["/a", "/c"], destination: "/mirror", delete: true });
+    expect(screen.getByTestId("modal")).toBeTruthy();
+  });
+
+  it("lists active jobs, follows jobs-changed, and opens the modal on a click", async () => {
+    let changed: (jobs: JobSummary[]) => void = () => {};
+    const api = fakeApi({
+      activeJobs: vi.fn(async () => [jobSummary({ id: "j1", title: XSS, percent: null })]),
+      onJobsChanged: vi.fn(async (h: (jobs: JobSummary[]) => void) => {
+        changed = h;
+        return async () => {};
+      }),
+    });
+    const { container } = renderApp(api);
+    await settle();
+    let rows = screen.getAllByTestId("active-job");
+    expect(rows).toHaveLength(1);
+    expect(rows[0].textContent).toContain(XSS);
+    expect(container.querySelector("img")).toBeNull();
+    expect(within(rows[0]).getByRole("progressbar").hasAttribute("aria-valuenow")).toBe(false);
+
+    changed([jobSummary({ id: "j1", percent: 10 }), jobSummary({ id: "j2", kind: "sync", title: "Sync of 2 sources" })]);
+    await settle();
+    rows = screen.getAllByTestId("active-job");
+    expect(rows).toHaveLength(2);
+    await fireEvent.click(rows[1]);
+    await settle();
+    expect(api.subscribeJob).toHaveBeenCalledWith("j2", expect.any(Function));
+    await api.push({ type: "event", event: progressEvent({ jobId: "j2", kind: "sync", totalSteps: 4, stepNumber: 2, step: "scanning" }) });
+    expect(screen.getByTestId("modal-step-label").textContent).toContain("Scanning");
+    await fireEvent.click(screen.getByTestId("hide-button"));
+    expect(screen.queryByTestId("modal")).toBeNull();
+  });
+});
+
+describe("History view", () => {
+  it("filters, shows a run's steps and events, resumes an interrupted run", async () => {
+    const interrupted = jobSummary({ id: "h1", state: "interrupted", resumable: true, title: "Snapshot of docs" });
+    const api = fakeApi({
+      listHistory: vi.fn(async () => [interrupted, jobSummary({ id: "h2", state: "failed", title: "Sync" })]),
+      jobDetail: vi.fn(async () => ({
+        job: interrupted,
+        steps: [
+          { step: "waiting", stepNumber: 1, label: "Waiting", startedAt: "2026-11-23T02:27:00Z", finishedAt: "2026-11-23T02:27:00Z", durationMs: 120 },
+          { step: "browsing", stepNumber: 2, label: "Browsing", startedAt: "2026-11-23T02:27:00Z", finishedAt: "2026-11-23T02:27:12Z", durationMs: 12300 },
+          { step: "manifest", stepNumber: 3, label: "Building manifest", startedAt: "2026-11-23T02:27:12Z", finishedAt: null, durationMs: null },
+        ],
+        last: null,
+      })),
+      jobEvents: vi.fn(async () => [
+        progressEvent({ jobId: "h1", seq: 1, message: "Waiting" }),
+        progressEvent({ jobId: "h1", seq: 2, message: `Browsing ${XSS}` }),
+      ]),
+      resumeJob: vi.fn(async () => jobSummary({ id: "h1", state: "running" })),
+    });
+    const { container } = renderApp(api);
+    await fireEvent.click(screen.getByTestId("tab-history"));
+    await settle();
+    expect(api.listHistory).toHaveBeenLastCalledWith({ state: null, kind: null, limit: 200 });
+    await fireEvent.change(screen.getByTestId("history-filter-state"), { target: { value: "failed" } });
+    await settle();
+    expect(api.listHistory).toHaveBeenLastCalledWith({ state: "failed", kind: null, limit: 200 });
+    await fireEvent.change(screen.getByTestId("history-filter-kind"), { target: { value: "sync" } });
+    await settle();
+    expect(api.listHistory).toHaveBeenLastCalledWith({ state: "failed", kind: "sync", limit: 200 });
+
+    await fireEvent.click(screen.getAllByTestId("history-row")[0]);
+    await settle();
+    expect(api.jobDetail).toHaveBeenCalledWith("h1");
+    expect(api.jobEvents).toHaveBeenCalledWith("h1", 0);
+    const steps = screen.getAllByTestId("timeline-step");
+    expect(steps).toHaveLength(3);
+    expect(screen.getAllByTestId("timeline-duration").map((d) => d.textContent)).toEqual(["120 ms", "12.3 s", "—"]);
+    const events = screen.getAllByTestId("event-row");
+    expect(events[1].textContent).toContain(XSS);
+    expect(container.querySelector("img")).toBeNull();
+    expect(screen.queryByTestId("retry-button")).toBeNull();
+
+    await fireEvent.click(screen.getByTestId("resume-button"));
+    await settle();
+    expect(api.resumeJob).toHaveBeenCalledWith("h1");
+    expect(screen.getByTestId("modal")).toBeTruthy();
+  });
+
+  it("offers Retry on a failed run, with its error", async () => {
+    const failed = jobSummary({
+      id: "h2",
+      state: "failed",
+      destination: "/mnt/usb",
+      error: { code: "disk_full", message: "no space left on device" },
+    });
+    const api = fakeApi({
+      listHistory: vi.fn(async () => [failed]),
+      jobDetail: vi.fn(async () => ({ job: failed, steps: [], last: null })),
+    });
+    renderApp(api);
+    await fireEvent.click(screen.getByTestId("tab-history"));
+    await settle();
+    await fireEvent.click(screen.getByTestId("history-row"));
+    await settle();
+    expect(screen.getByTestId("history-job-error").textContent).toContain("Free some space on /mnt/usb and retry.");
+    expect(screen.queryByTestId("resume-button")).toBeNull();
+    await fireEvent.click(screen.getByTestId("retry-button"));
+    await settle();
+    expect(api.retryJob).toHaveBeenCalledWith("h2");
+    expect(api.subscribeJob).toHaveBeenCalledWith("job-2", expect.any(Function));
+  });
+});
+
+describe("Agents view", () => {
+  it("adds an agent, lists its jobs and watches one", async () => {
+    const api = fakeApi({
+      listRemoteJobs: vi.fn(async (agentId: string) => [
+        { agentId, id: "r1", kind: "snapshot", state: "running", percent: 30, title: "Snapshot of /srv/data" },
+      ]),
+    });
+    renderApp(api);
+    await fireEvent.click(screen.getByTestId("tab-agents"));
+    await settle();
+    expect(screen.getByTestId("no-agents")).toBeTruthy();
+    await fireEvent.input(screen.getByTestId("agent-name"), { target: { value: "NAS" } });
+    await fireEvent.input(screen.getByTestId("agent-url"), { target: { value: "http://127.0.0.1:7420" } });
+    await fireEvent.input(screen.getByTestId("agent-token"), { target: { value: "secret" } });
+    await fireEvent.click(screen.getByTestId("add-agent"));
+    await settle();
+    expect(api.addAgent).toHaveBeenCalledWith({ name: "NAS", url: "http://127.0.0.1:7420", token: "secret" });
+    expect(screen.getAllByTestId("agent-row")).toHaveLength(1);
+    expect(api.listRemoteJobs).toHaveBeenCalledWith("a1");
+    const row = screen.getByTestId("remote-job-row");
+    expect(row.textContent).toContain("Snapshot of /srv/data");
+    await fireEvent.click(within(row).getByTestId("watch-button"));
+    await settle();
+    expect(api.watchRemoteJob).toHaveBeenCalledWith("a1", "r1", expect.any(Function));
+    expect(screen.getByTestId("modal-connection").textContent).toContain("connecting");
+  });
+
+  it("shows an unreachable agent's error", async () => {
+    const api = fakeApi({
+      listAgents: vi.fn(async () => [{ id: "a1", name: "NAS", url: "http://nas:7420" }]),
+      listRemoteJobs: vi.fn(async () => Promise.reject({ code: "agent_unreachable", message: "connection refused" })),
+    });
+    renderApp(api);
+    await fireEvent.click(screen.getByTestId("tab-agents"));
+    await settle();
+    const error = screen.getByTestId("agent-jobs-error");
+    expect(error.textContent).toContain("connection refused");
+    expect(error.textContent).toContain("Check that the agent is running");
+  });
+});
+
+describe("Settings view", () => {
+  it("loads and saves notifications, quiet hours and close-to-tray", async () => {
+    const api = fakeApi();
+    renderApp(api);
+    await fireEvent.click(screen.getByTestId("tab-settings"));
+    await settle();
+    expect((screen.getByTestId("setting-notify-completed") as HTMLInputElement).checked).toBe(true);
+    await fireEvent.click(screen.getByTestId("setting-notify-completed"));
+    await fireEvent.click(screen.getByTestId("setting-quiet-enabled"));
+    await fireEvent.input(screen.getByTestId("setting-quiet-start"), { target: { value: "23:30" } });
+    await fireEvent.click(screen.getByTestId("setting-close-to-tray"));
+    await fireEvent.click(screen.getByTestId("save-settings"));
+    await settle();
+    expect(api.setSettings).toHaveBeenCalledWith({
+      ...defaultSettings,
+      notifyCompleted: false,
+      quietHours: { start: "23:30", end: "07:00" },
+      closeToTray: false,
+    });
+    expect(screen.getByTestId("settings-saved")).toBeTruthy();
+  });
+});
