@@ -2,7 +2,7 @@
 CARGO ?= cargo
 SAMPLE := target/sample
 
-.PHONY: run test tools lint unit sample bench bench-smoke types types-check
+.PHONY: run test tools lint unit sample bench bench-smoke types types-check ui-deps ui-build ui-test
 
 tools:
 	@.ci/ensure-tools
@@ -25,7 +25,7 @@ unit: tools
 	$(CARGO) build --locked --bin tidemark
 	$(CARGO) test --workspace --locked
 
-test: lint unit types-check bench-smoke
+test: lint unit types-check ui-test bench-smoke
 
 # Benchmarks (crates/bench): measured, never asserted on. `bench` writes docs/BENCHMARKS.md at
 # full size (about a quarter of an hour); `bench-smoke` runs the same harness once on a tiny
@@ -55,3 +55,21 @@ types-check: tools
 	  echo "types-check: $(BINDINGS) is out of date with the Rust types; run 'make types' and commit the result" >&2; \
 	  exit 1; \
 	fi && echo "types-check: $(BINDINGS) matches the Rust types"
+
+# The web UI (ui/: Svelte + Vite). `npm ci` runs again only when node_modules is missing or
+# the lock file changed (npm writes node_modules/.package-lock.json on every install).
+UI_DEPS := ui/node_modules/.package-lock.json
+
+$(UI_DEPS): ui/package.json ui/package-lock.json | tools
+	cd ui && npm ci --no-audit --no-fund
+	@touch $@
+
+ui-deps: $(UI_DEPS)
+
+# ui/dist, which tauri.conf.json's frontendDist points at.
+ui-build: ui-deps
+	cd ui && npm run build
+
+# Component tests (Vitest) and type checks (svelte-check, tsc).
+ui-test: ui-deps
+	cd ui && npm test && npm run check

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { cleanup, fireEvent, render, screen, within } from "@testing-library/svelte";
 import App from "../src/App.svelte";
-import type { JobSummary } from "../src/lib/types";
+import type { JobDetail, JobSummary, RemoteJobInfo } from "../src/lib/types";
 import { defaultSettings, fakeApi, jobSummary, progressEvent, settle, type FakeApi } from "./fakes";
 
 const XSS = "<img src=x onerror=alert(1)>.txt";
@@ -115,7 +115,7 @@ describe("History view", () => {
     const interrupted = jobSummary({ id: "h1", state: "interrupted", resumable: true, title: "Snapshot of docs" });
     const api = fakeApi({
       listHistory: vi.fn(async () => [interrupted, jobSummary({ id: "h2", state: "failed", title: "Sync" })]),
-      jobDetail: vi.fn(async () => ({
+      jobDetail: vi.fn(async (): Promise<JobDetail> => ({
         job: interrupted,
         steps: [
           { step: "waiting", stepNumber: 1, label: "Waiting", startedAt: "2026-11-23T02:27:00Z", finishedAt: "2026-11-23T02:27:00Z", durationMs: 120 },
@@ -187,7 +187,7 @@ describe("History view", () => {
 describe("Agents view", () => {
   it("adds an agent, lists its jobs and watches one", async () => {
     const api = fakeApi({
-      listRemoteJobs: vi.fn(async (agentId: string) => [
+      listRemoteJobs: vi.fn(async (agentId: string): Promise<RemoteJobInfo[]> => [
         { agentId, id: "r1", kind: "snapshot", state: "running", percent: 30, title: "Snapshot of /srv/data" },
       ]),
     });
