@@ -4,6 +4,7 @@ import { Channel, invoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
 import type {
   AddAgent,
+  AppEvent,
   AgentInfo,
   HistoryFilter,
   JobDetail,
@@ -21,6 +22,10 @@ export { toAppError };
 
 /** Stops a subscription or a listener; safe to call more than once. */
 export type Unsubscribe = () => Promise<void>;
+
+/** The payload of an app event, by its name (from the generated `AppEvent`). */
+type EventPayload<N extends AppEvent["event"]> = Extract<AppEvent, { event: N }>["payload"];
+const JOBS_CHANGED: AppEvent["event"] = "jobs-changed";
 
 export interface Api {
   startSnapshot(request: StartSnapshot): Promise<JobSummary>;
@@ -102,7 +107,7 @@ export const tauriApi: Api = {
   openPath: async (path) => void (await call<null>("open_path", { path })),
   pickFolder: () => call("pick_folder"),
   onJobsChanged: async (handler) => {
-    const unlisten = await listen<JobSummary[]>("jobs-changed", (e) => handler(e.payload));
+    const unlisten = await listen<EventPayload<"jobs-changed">>(JOBS_CHANGED, (e) => handler(e.payload));
     return async () => unlisten();
   },
 };
