@@ -338,3 +338,26 @@ describe("ProgressModal", () => {
     expect(api.unsubscribed).toBe(1);
   });
 });
+
+describe("ProgressModal keyboard and end of stream", () => {
+  it("Escape closes (the job goes on)", async () => {
+    const api = fakeApi();
+    const { onclose } = open(api);
+    await settle();
+    await fireEvent.keyDown(screen.getByTestId("modal"), { key: "Escape" });
+    expect(onclose).toHaveBeenCalledTimes(1);
+    expect(api.cancelJob).not.toHaveBeenCalled();
+  });
+
+  it("an interrupted job offers Resume, which subscribes again", async () => {
+    const api = fakeApi();
+    open(api);
+    await settle();
+    await api.pushEvent({ state: "interrupted", etaSeconds: null });
+    await api.push({ type: "closed" });
+    await fireEvent.click(screen.getByTestId("resume-button"));
+    await settle();
+    expect(api.resumeJob).toHaveBeenCalledWith("job-1");
+    expect(api.subscribeJob).toHaveBeenCalledTimes(2);
+  });
+});
