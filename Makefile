@@ -7,21 +7,29 @@ SAMPLE := target/sample
 tools:
 	@.ci/ensure-tools
 
-# Until the desktop app lands, `run` shows the CLI on a sample folder it generates.
-run: tools
+# The desktop app on the built UI; under a virtual X server only when there is no screen.
+run: tools ui-build
+	$(CARGO) build -p tidemark-desktop
+	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then target/debug/tidemark-desktop; \
+	else echo "no display: running under xvfb-run" >&2; \
+	  xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- target/debug/tidemark-desktop; fi
+
+# The CLI on a sample folder it generates (what `run` was before the desktop app).
+sample: tools
 	$(CARGO) build --bin tidemark
 	@rm -rf $(SAMPLE) && mkdir -p $(SAMPLE)/photos/2026 $(SAMPLE)/archives
 	@for i in $$(seq 1 200); do head -c $$((i * 4096)) /dev/urandom > $(SAMPLE)/photos/2026/img-$$i.raw; done
 	target/debug/tidemark snapshot $(SAMPLE)/photos --to $(SAMPLE)/archives
 	target/debug/tidemark sync $(SAMPLE)/photos --to $(SAMPLE)/mirror
 
-lint: tools
+# src-tauri embeds ui/dist at compile time (generate_context!), so the UI is built first.
+lint: tools ui-build
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
 # The end-to-end tests run the real `tidemark` binary, which `cargo test` does not build for
 # another package: build it first.
-unit: tools
+unit: tools ui-build
 	$(CARGO) build --locked --bin tidemark
 	$(CARGO) test --workspace --locked
 

@@ -1,6 +1,21 @@
 //! The desktop app without Tauri: one plain function per IPC command on [`App`], settings,
 //! the notification policy. `src-tauri` adapts these in a few lines each.
 
+mod app;
 #[cfg(feature = "ts")]
 pub mod bindings;
+pub mod error;
+pub mod notify;
+pub mod settings;
+pub mod subscribe;
+pub mod summary;
 pub mod types;
+
+#[cfg(test)]
+mod tests;
+
+pub use app::{App, AppConfig, Hooks, NoHooks, NoNotifier, UPDATE_INTERVAL};
+pub use error::Error;
+pub use notify::{Notification, NotificationKind, Notifier};
+pub use subscribe::{SinkClosed, UpdateSink};
+pub use types::*;

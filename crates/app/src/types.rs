@@ -124,14 +124,26 @@ pub struct JobDetail {
 /// How a subscription reaches its job. Local jobs are always `live`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[serde(tag = "state", rename_all = "camelCase", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "state",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum ConnectionState {
     Connecting,
     Live,
-    Reconnecting { attempt: u32, of: u32, delay_ms: u64 },
+    Reconnecting {
+        attempt: u32,
+        of: u32,
+        delay_ms: u64,
+    },
     Polling,
-    Offline { reason: String },
-    AuthFailed { message: String },
+    Offline {
+        reason: String,
+    },
+    AuthFailed {
+        message: String,
+    },
 }
 
 /// What a subscription's channel carries. The first message is the job's current state.
@@ -139,7 +151,7 @@ pub enum ConnectionState {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum JobUpdate {
-    Event { event: ProgressEvent },
+    Event { event: Box<ProgressEvent> },
     Connection { state: ConnectionState },
     Closed,
 }

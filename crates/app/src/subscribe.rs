@@ -1,0 +1,185 @@
+//! Subscriptions: what feeds a window's channel. Local jobs follow the core's log through a
+//! `ThrottledSubscription`; remote ones follow `tidemark_remote::watch` through the same
+//! `Throttle`. Both start with the job's current state and end with `closed`.
+
+use std::sync::Arc;
+
+use tidemark_core::throttle::{Throttle, ThrottledSubscription};
+use tidemark_core::{JobState, ProgressEvent};
+use tidemark_remote::{ConnState, WatchEnd, WatchItem};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::app::{App, UPDATE_INTERVAL};
+use crate::notify;
+use crate::types::{ConnectionState, JobUpdate};
+
+/// The receiving end has gone (its window closed): the subscription stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SinkClosed;
+
+/// Where a subscription's updates go: a Tauri channel in the app, a vector in tests.
+pub trait UpdateSink: Send + 'static {
+    fn send(&self, update: JobUpdate) -> Result<(), SinkClosed>;
+}
+
+fn event(ev: &ProgressEvent) -> JobUpdate {
+    JobUpdate::Event {
+        event: Box::new(ev.clone()),
+    }
+}
+
+/// Starts a local job's subscription. The current state goes out before this returns, so
+/// it is the first message whatever the timing.
+pub(crate) fn local(
+    app: App,
+    id: String,
+    first: Option<ProgressEvent>,
+    state: JobState,
+    sink: Box<dyn UpdateSink>,
+) -> JoinHandle<()> {
+    let after = first.as_ref().map_or(0, |e| e.seq);
+    let sent = first
+        .as_ref()
+        .map_or(Ok(()), |ev| sink.send(event(ev)))
+        .and_then(|()| {
+            sink.send(JobUpdate::Connection {
+                state: ConnectionState::Live,
+            })
+        });
+    let runtime = app.inner.runtime.clone();
+    runtime.spawn(async move {
+        if sent.is_err() {
+            return;
+        }
+        let mut state = state;
+        loop {
+            // Listen before looking, so a resume between the two is not missed.
+            let mut started = app.inner.started.subscribe();
+            let Some(active) = app.active(&id) else {
+                if state != JobState::Interrupted {
+                    let _gone = sink.send(JobUpdate::Closed);
+                    return;
+                }
+                // An interrupted job may be resumed from any window: follow it then.
+                loop {
+                    match started.recv().await {
+                        Ok(started_id) if started_id == id => break,
+                        Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                            if app.active(&id).is_some() {
+                                break;
+                            }
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                    }
+                }
+                state = JobState::Running;
+                continue;
+            };
+            let mut throttled =
+                ThrottledSubscription::new(active.log.subscribe(after), UPDATE_INTERVAL);
+            while let Some(ev) = throttled.next().await {
+                if sink.send(event(&ev)).is_err() {
+                    return;
+                }
+            }
+            let _gone = sink.send(JobUpdate::Closed);
+            return;
+        }
+    })
+}
+
+/// Aborts the watcher when the subscription ends or is dropped (unsubscribe aborts it).
+struct AbortOnDrop(JoinHandle<WatchEnd>);
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+pub fn connection(state: &ConnState) -> ConnectionState {
+    match state {
+        ConnState::Connecting => ConnectionState::Connecting,
+        ConnState::Connected => ConnectionState::Live,
+        ConnState::Reconnecting {
+            attempt,
+            of,
+            delay_ms,
+        } => ConnectionState::Reconnecting {
+            attempt: *attempt,
+            of: *of,
+            delay_ms: *delay_ms,
+        },
+        ConnState::Polling => ConnectionState::Polling,
+        ConnState::Offline { reason } => ConnectionState::Offline {
+            reason: reason.clone(),
+        },
+        ConnState::AuthFailed { message } => ConnectionState::AuthFailed {
+            message: message.clone(),
+        },
+    }
+}
+
+pub(crate) fn remote(
+    app: App,
+    agent_name: String,
+    mut rx: mpsc::Receiver<WatchItem>,
+    watcher: JoinHandle<WatchEnd>,
+    sink: Box<dyn UpdateSink>,
+) -> JoinHandle<()> {
+    let runtime = app.inner.runtime.clone();
+    runtime.spawn(async move {
+        let _watcher = AbortOnDrop(watcher);
+        if sink
+            .send(JobUpdate::Connection {
+                state: ConnectionState::Connecting,
+            })
+            .is_err()
+        {
+            return;
+        }
+        let mut throttle = Throttle::new(UPDATE_INTERVAL);
+        // One notification per outage, not one per failed attempt.
+        let mut told_offline = false;
+        let mut open = true;
+        let now = || tokio::time::Instant::now().into_std();
+        loop {
+            let deadline = throttle.deadline();
+            if !open && deadline.is_none() {
+                let _gone = sink.send(JobUpdate::Closed);
+                return;
+            }
+            let sleep = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let out: Option<JobUpdate> = tokio::select! {
+                item = rx.recv(), if open => match item {
+                    None => { open = false; None }
+                    Some(WatchItem::Event(ev) | WatchItem::Resync(ev)) => throttle
+                        .offer(Arc::new(ev), now())
+                        .map(|ev| event(&ev)),
+                    Some(WatchItem::State(s)) => {
+                        match &s {
+                            ConnState::Offline { reason } if !told_offline => {
+                                told_offline = true;
+                                app.send_notification(&notify::agent_unreachable(&agent_name, reason));
+                            }
+                            ConnState::Connected => told_offline = false,
+                            _ => {}
+                        }
+                        Some(JobUpdate::Connection { state: connection(&s) })
+                    }
+                },
+                _ = sleep => throttle.flush_due(now()).map(|ev| event(&ev)),
+            };
+            if let Some(update) = out
+                && sink.send(update).is_err()
+            {
+                return;
+            }
+        }
+    })
+}

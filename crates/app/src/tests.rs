@@ -1,0 +1,548 @@
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::NaiveTime;
+use tidemark_core::{
+    ErrorInfo, EventLog, JobKind, JobSpec, JobState, ProgressEvent, SnapshotSpec, Step,
+};
+
+use crate::notify::{self, NotificationKind};
+use crate::settings::{in_quiet_hours, parse_hhmm};
+use crate::*;
+
+#[derive(Clone, Default)]
+struct Recorder(Arc<Mutex<Vec<JobUpdate>>>);
+
+impl Recorder {
+    fn take(&self) -> Vec<JobUpdate> {
+        std::mem::take(&mut *self.0.lock().expect("recorder"))
+    }
+}
+
+impl UpdateSink for Recorder {
+    fn send(&self, update: JobUpdate) -> Result<(), SinkClosed> {
+        self.0.lock().expect("recorder").push(update);
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+struct Sent(Mutex<Vec<Notification>>);
+impl Notifier for Sent {
+    fn notify(&self, n: &Notification) -> Result<(), String> {
+        self.0.lock().expect("sent").push(n.clone());
+        Ok(())
+    }
+}
+
+fn app_in(dir: &Path) -> App {
+    App::new(
+        AppConfig {
+            db: dir.join("history.db"),
+        },
+        tokio::runtime::Handle::current(),
+        Arc::new(NoHooks),
+        Arc::new(NoNotifier),
+    )
+}
+
+fn at(hhmm: &str) -> NaiveTime {
+    parse_hhmm(hhmm).expect("time")
+}
+
+fn ev(state: JobState, step: Step, n: u32, processed: u64) -> ProgressEvent {
+    ProgressEvent {
+        job_id: "j1".into(),
+        seq: 0,
+        kind: JobKind::Snapshot,
+        state,
+        step,
+        step_number: n,
+        total_steps: 6,
+        percent: Some(processed as f64 / 10.0),
+        processed,
+        total: Some(1000),
+        bytes_done: processed * 10,
+        bytes_total: Some(10_000),
+        rate_per_sec: None,
+        eta_seconds: None,
+        message: String::new(),
+        items: vec![],
+        warnings: vec![],
+        error: None,
+        result_url: None,
+        timestamp: "2026-11-23T10:00:00.000Z".into(),
+    }
+}
+
+fn sample_tree(dir: &Path) -> std::path::PathBuf {
+    let src = dir.join("photos");
+    std::fs::create_dir_all(src.join("2026")).expect("mkdir");
+    for i in 0..20 {
+        std::fs::write(
+            src.join("2026").join(format!("img-{i}.raw")),
+            vec![i as u8; 4096 * (i + 1)],
+        )
+        .expect("write");
+    }
+    src
+}
+
+async fn wait_until_not_active(app: &App, id: &str) {
+    for _ in 0..600 {
+        if app.active_jobs().iter().all(|j| j.id != id) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("job {id} did not end");
+}
+
+#[test]
+fn quiet_hours_span_midnight_and_exclude_their_end() {
+    let night = QuietHours {
+        start: "22:00".into(),
+        end: "07:30".into(),
+    };
+    assert!(in_quiet_hours(&night, at("23:15")));
+    assert!(in_quiet_hours(&night, at("00:00")));
+    assert!(in_quiet_hours(&night, at("07:29")));
+    assert!(!in_quiet_hours(&night, at("07:30")));
+    assert!(!in_quiet_hours(&night, at("12:00")));
+    let lunch = QuietHours {
+        start: "12:00".into(),
+        end: "13:00".into(),
+    };
+    assert!(in_quiet_hours(&lunch, at("12:00")));
+    assert!(!in_quiet_hours(&lunch, at("13:00")));
+    let none = QuietHours {
+        start: "09:00".into(),
+        end: "09:00".into(),
+    };
+    assert!(!in_quiet_hours(&none, at("09:00")));
+    for bad in ["9:00", "24:00", "12:60", "noon", "12-00", ""] {
+        assert!(parse_hhmm(bad).is_none(), "{bad}");
+    }
+}
+
+#[test]
+fn the_policy_follows_the_settings_and_quiet_hours() {
+    let mut s = Settings::default();
+    for kind in [
+        NotificationKind::Completed,
+        NotificationKind::Failed,
+        NotificationKind::AgentUnreachable,
+    ] {
+        assert!(notify::allowed(kind, &s, at("12:00")));
+    }
+    s.notify_completed = false;
+    assert!(!notify::allowed(
+        NotificationKind::Completed,
+        &s,
+        at("12:00")
+    ));
+    assert!(notify::allowed(NotificationKind::Failed, &s, at("12:00")));
+    s.quiet_hours = Some(QuietHours {
+        start: "22:00".into(),
+        end: "07:00".into(),
+    });
+    assert!(!notify::allowed(NotificationKind::Failed, &s, at("23:00")));
+    assert!(notify::allowed(NotificationKind::Failed, &s, at("08:00")));
+}
+
+fn summary(state: JobState) -> JobSummary {
+    JobSummary {
+        id: "j1".into(),
+        kind: JobKind::Snapshot,
+        state,
+        title: "Snapshot of photos".into(),
+        source: "/p".into(),
+        destination: "/a".into(),
+        created_at: String::new(),
+        started_at: None,
+        finished_at: None,
+        percent: Some(100.0),
+        processed: 10,
+        total: Some(10),
+        bytes_done: 2_500_000,
+        bytes_total: Some(2_500_000),
+        result_url: Some("/a/photos.tar.zst".into()),
+        error: None,
+        resumable: false,
+    }
+}
+
+#[test]
+fn job_end_notifications_say_size_duration_or_the_error() {
+    let done = notify::for_job_end(&summary(JobState::Completed), Some(192_000)).expect("done");
+    assert_eq!(done.kind, NotificationKind::Completed);
+    assert_eq!(done.title, "Snapshot of photos completed");
+    assert!(
+        done.body.starts_with("2.5 MB in 3 min 12 s"),
+        "{}",
+        done.body
+    );
+    assert!(done.body.contains("/a/photos.tar.zst"));
+
+    let mut failed = summary(JobState::Failed);
+    failed.error = Some(ErrorInfo {
+        code: tidemark_core::ErrorCode::DiskFull,
+        message: "no space left on the device".into(),
+    });
+    let n = notify::for_job_end(&failed, Some(1000)).expect("failed");
+    assert_eq!(n.kind, NotificationKind::Failed);
+    assert_eq!(n.body, "no space left on the device");
+
+    assert!(notify::for_job_end(&summary(JobState::Cancelled), None).is_none());
+    assert!(notify::for_job_end(&summary(JobState::Running), None).is_none());
+}
+
+#[tokio::test]
+async fn settings_persist_and_invalid_ones_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = app_in(dir.path());
+    assert_eq!(app.get_settings(), Settings::default());
+    let s = Settings {
+        close_to_tray: false,
+        quiet_hours: Some(QuietHours {
+            start: "22:00".into(),
+            end: "07:00".into(),
+        }),
+        ..Settings::default()
+    };
+    assert_eq!(app.set_settings(s.clone()).expect("saved"), s);
+    assert_eq!(app_in(dir.path()).get_settings(), s);
+
+    let mut bad = s.clone();
+    bad.quiet_hours = Some(QuietHours {
+        start: "25:00".into(),
+        end: "07:00".into(),
+    });
+    let err = AppError::from(app.set_settings(bad).expect_err("refused"));
+    assert_eq!(err.code, ErrorCode::InvalidInput);
+    assert_eq!(app.get_settings(), s, "a refused change changes nothing");
+
+    std::fs::write(dir.path().join("settings.json"), "{ not json").expect("write");
+    assert_eq!(app_in(dir.path()).get_settings(), Settings::default());
+}
+
+#[tokio::test]
+async fn errors_carry_codes_and_serialise_as_code_and_message() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = app_in(dir.path());
+    let missing = app
+        .start_snapshot(StartSnapshot {
+            source: dir.path().join("nope").display().to_string(),
+            destination: dir.path().display().to_string(),
+            name: None,
+        })
+        .expect_err("missing source");
+    let json = serde_json::to_value(AppError::from(missing)).expect("json");
+    assert_eq!(json["code"], "source_missing");
+    assert!(json["message"].as_str().expect("message").contains("nope"));
+    assert_eq!(json.as_object().expect("object").len(), 2);
+
+    let cases = [
+        app.job_detail("no-such-job").expect_err("unknown").code(),
+        app.cancel_job("no-such-job").expect_err("unknown").code(),
+        app.resume_job("no-such-job").expect_err("unknown").code(),
+        app.remove_agent("nobody").expect_err("unknown").code(),
+    ];
+    assert!(cases.iter().all(|c| *c == ErrorCode::NotFound), "{cases:?}");
+    let empty = app
+        .start_sync(StartSync {
+            sources: vec![],
+            destination: "/tmp".into(),
+            delete: false,
+        })
+        .expect_err("no sources");
+    assert_eq!(empty.code(), ErrorCode::InvalidInput);
+    let relative = app
+        .start_snapshot(StartSnapshot {
+            source: sample_tree(dir.path()).display().to_string(),
+            destination: "relative/dir".into(),
+            name: None,
+        })
+        .expect_err("relative destination");
+    assert_eq!(relative.code(), ErrorCode::InvalidInput);
+}
+
+/// The first message is the current state; afterwards about 10/s, with every step change
+/// and the end delivered, then `closed`. On tokio's paused clock.
+#[tokio::test(start_paused = true)]
+async fn a_subscription_starts_with_the_current_state_and_is_throttled() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = app_in(dir.path());
+    let log = EventLog::new();
+    log.append(ev(JobState::Queued, Step::Waiting, 1, 0));
+    for i in 0..5 {
+        log.append(ev(JobState::Running, Step::Browsing, 2, i));
+    }
+    let spec = JobSpec::Snapshot(SnapshotSpec {
+        source: "/p/photos".into(),
+        destination: "/a".into(),
+        name: None,
+    });
+    app.attach_for_test("j1", log.clone(), spec);
+    let rec = Recorder::default();
+    app.subscribe_job("j1", Box::new(rec.clone()))
+        .expect("subscribed");
+    let first = rec.take();
+    match first.as_slice() {
+        [
+            JobUpdate::Event { event },
+            JobUpdate::Connection {
+                state: ConnectionState::Live,
+            },
+        ] => {
+            assert_eq!(event.seq, 6, "the newest event, not the first");
+        }
+        other => panic!("unexpected first messages {other:?}"),
+    }
+
+    // A burst of 200 counter updates within one second: about 10 reach the window.
+    for i in 0..200 {
+        log.append(ev(JobState::Running, Step::Browsing, 2, 10 + i));
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let burst = rec.take();
+    assert!(
+        (8..=13).contains(&burst.len()),
+        "{} updates for a 1 s burst",
+        burst.len()
+    );
+    let last_seq = |u: &[JobUpdate]| match u.last() {
+        Some(JobUpdate::Event { event }) => event.seq,
+        other => panic!("expected an event, got {other:?}"),
+    };
+    assert_eq!(
+        last_seq(&burst),
+        206,
+        "the newest state is never held back for good"
+    );
+
+    // A step change right after an update, and the end right after it: neither waits.
+    log.append(ev(JobState::Running, Step::Manifest, 3, 0));
+    log.append(ev(JobState::Running, Step::Compressing, 4, 0));
+    let mut end = ev(JobState::Completed, Step::Completed, 6, 1000);
+    end.result_url = Some("/a/photos.tar.zst".into());
+    log.append(end);
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    let tail = rec.take();
+    let steps: Vec<Step> = tail
+        .iter()
+        .filter_map(|u| match u {
+            JobUpdate::Event { event } => Some(event.step),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(steps, [Step::Manifest, Step::Compressing, Step::Completed]);
+    assert_eq!(tail.last(), Some(&JobUpdate::Closed));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_runs_to_history_with_its_steps_and_a_notification() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sent = Arc::new(Sent::default());
+    let app = App::new(
+        AppConfig {
+            db: dir.path().join("data").join("history.db"),
+        },
+        tokio::runtime::Handle::current(),
+        Arc::new(NoHooks),
+        sent.clone(),
+    );
+    let src = sample_tree(dir.path());
+    let dest = dir.path().join("archives");
+    std::fs::create_dir_all(&dest).expect("mkdir");
+    let job = app
+        .start_snapshot(StartSnapshot {
+            source: src.display().to_string(),
+            destination: dest.display().to_string(),
+            name: Some("photos-test".into()),
+        })
+        .expect("started");
+    assert_eq!(job.title, "Snapshot of photos");
+    let rec = Recorder::default();
+    app.subscribe_job(&job.id, Box::new(rec.clone()))
+        .expect("subscribed");
+    wait_until_not_active(&app, &job.id).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let updates = rec.take();
+    assert!(
+        matches!(updates.first(), Some(JobUpdate::Event { .. })),
+        "{updates:?}"
+    );
+    assert_eq!(updates.last(), Some(&JobUpdate::Closed));
+
+    let history = app.list_history(HistoryFilter::default()).expect("history");
+    assert_eq!(history.len(), 1);
+    assert_eq!(
+        history[0].state,
+        JobState::Completed,
+        "{:?}",
+        history[0].error
+    );
+    assert!(dest.join("photos-test.tar.zst").exists());
+    let detail = app.job_detail(&job.id).expect("detail");
+    let steps: Vec<Step> = detail.steps.iter().map(|s| s.step).collect();
+    assert_eq!(steps.first(), Some(&Step::Waiting));
+    assert_eq!(steps.last(), Some(&Step::Completed));
+    assert!(steps.contains(&Step::Compressing));
+    let events = app.job_events(&job.id, 0).expect("events");
+    assert!(events.windows(2).all(|w| w[1].seq == w[0].seq + 1));
+    assert_eq!(
+        detail.last.as_ref().map(|e| e.seq),
+        events.last().map(|e| e.seq)
+    );
+
+    let notes = sent.0.lock().expect("sent").clone();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(notes[0].kind, NotificationKind::Completed);
+    assert!(notes[0].body.contains(" in "), "{}", notes[0].body);
+
+    // A later subscriber to an ended job gets its end, then closed.
+    let late = Recorder::default();
+    app.subscribe_job(&job.id, Box::new(late.clone()))
+        .expect("subscribed");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let got = late.take();
+    assert!(
+        matches!(got.first(), Some(JobUpdate::Event { event }) if event.state == JobState::Completed),
+        "{got:?}"
+    );
+    assert_eq!(got.last(), Some(&JobUpdate::Closed));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_job_is_found_at_start_and_resumed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("history.db");
+    let src = sample_tree(dir.path());
+    let dest = dir.path().join("archives");
+    std::fs::create_dir_all(&dest).expect("mkdir");
+    let spec = JobSpec::Snapshot(SnapshotSpec {
+        source: src.clone(),
+        destination: dest.display().to_string(),
+        name: Some("resumed".into()),
+    });
+    // A run whose process died in its second step: stored as running, nobody holds its lock.
+    {
+        let mut store = tidemark_store::Store::open(&db).expect("store");
+        store
+            .create_job("dead-1", &spec, &chrono::Utc::now().to_rfc3339())
+            .expect("job");
+        let mut e1 = ev(JobState::Queued, Step::Waiting, 1, 0);
+        e1.job_id = "dead-1".into();
+        e1.seq = 1;
+        let mut e2 = ev(JobState::Running, Step::Browsing, 2, 3);
+        e2.job_id = "dead-1".into();
+        e2.seq = 2;
+        e2.percent = Some(5.0);
+        store
+            .append_events(&[Arc::new(e1), Arc::new(e2)])
+            .expect("events");
+    }
+    let app = app_in(dir.path());
+    let found = app.list_history(HistoryFilter::default()).expect("history");
+    assert_eq!(found[0].state, JobState::Interrupted);
+    assert!(found[0].resumable);
+
+    let rec = Recorder::default();
+    app.subscribe_job("dead-1", Box::new(rec.clone()))
+        .expect("subscribed");
+    let resumed = app.resume_job("dead-1").expect("resumed");
+    assert_eq!(resumed.id, "dead-1");
+    wait_until_not_active(&app, "dead-1").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let detail = app.job_detail("dead-1").expect("detail");
+    assert_eq!(
+        detail.job.state,
+        JobState::Completed,
+        "{:?}",
+        detail.job.error
+    );
+    assert!(dest.join("resumed.tar.zst").exists());
+    let events = app.job_events("dead-1", 0).expect("events");
+    assert!(
+        events.windows(2).all(|w| w[1].seq == w[0].seq + 1),
+        "no gap"
+    );
+
+    // The window that watched the interrupted job followed the resumed run to its end.
+    let updates = rec.take();
+    let states: Vec<JobState> = updates
+        .iter()
+        .filter_map(|u| match u {
+            JobUpdate::Event { event } => Some(event.state),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(states.first(), Some(&JobState::Interrupted), "{states:?}");
+    assert_eq!(states.last(), Some(&JobState::Completed), "{states:?}");
+    assert_eq!(updates.last(), Some(&JobUpdate::Closed));
+
+    let again = app.resume_job("dead-1").expect_err("completed");
+    assert_eq!(again.code(), ErrorCode::NotResumable);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_job_ends_cancelled_and_can_be_retried() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = app_in(dir.path());
+    let src = sample_tree(dir.path());
+    let dest = dir.path().join("archives");
+    std::fs::create_dir_all(&dest).expect("mkdir");
+    let job = app
+        .start_snapshot(StartSnapshot {
+            source: src.display().to_string(),
+            destination: dest.display().to_string(),
+            name: None,
+        })
+        .expect("started");
+    app.pause_job(&job.id).expect("paused");
+    app.cancel_job(&job.id).expect("cancelled");
+    wait_until_not_active(&app, &job.id).await;
+    let detail = app.job_detail(&job.id).expect("detail");
+    assert_eq!(detail.job.state, JobState::Cancelled);
+    assert!(app.pause_job(&job.id).is_err());
+    app.cancel_job(&job.id)
+        .expect("cancelling an ended job is a no-op");
+    let retry = app.retry_job(&job.id).expect("retried");
+    assert_ne!(retry.id, job.id);
+    wait_until_not_active(&app, &retry.id).await;
+    let history = app.list_history(HistoryFilter::default()).expect("history");
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[0].state, JobState::Completed);
+}
+
+#[test]
+fn app_types_serialise_as_the_contract_says() {
+    let u = JobUpdate::Connection {
+        state: ConnectionState::Reconnecting {
+            attempt: 2,
+            of: 5,
+            delay_ms: 4000,
+        },
+    };
+    assert_eq!(
+        serde_json::to_value(&u).expect("json"),
+        serde_json::json!({"type": "connection", "state": {"state": "reconnecting", "attempt": 2, "of": 5, "delayMs": 4000}})
+    );
+    assert_eq!(
+        serde_json::to_value(JobUpdate::Closed).expect("json"),
+        serde_json::json!({"type": "closed"})
+    );
+    assert_eq!(
+        serde_json::to_value(ConnectionState::AuthFailed {
+            message: "no".into()
+        })
+        .expect("json"),
+        serde_json::json!({"state": "authFailed", "message": "no"})
+    );
+    let s: Settings =
+        serde_json::from_value(serde_json::json!({"notifyCompleted": false})).expect("partial");
+    assert!(!s.notify_completed && s.notify_failed && s.close_to_tray);
+}

@@ -1,0 +1,33 @@
+// Every command of the app is declared here, so each gets a permission (allow-<name>) and
+// the capability in capabilities/ decides which ones a window may call.
+const COMMANDS: &[&str] = &[
+    "start_snapshot",
+    "start_sync",
+    "cancel_job",
+    "pause_job",
+    "resume_job",
+    "retry_job",
+    "active_jobs",
+    "list_history",
+    "job_detail",
+    "job_events",
+    "subscribe_job",
+    "unsubscribe",
+    "list_agents",
+    "add_agent",
+    "remove_agent",
+    "list_remote_jobs",
+    "watch_remote_job",
+    "get_settings",
+    "set_settings",
+    "open_path",
+    "pick_folder",
+];
+
+fn main() {
+    let attributes = tauri_build::Attributes::new()
+        .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS));
+    if let Err(e) = tauri_build::try_build(attributes) {
+        panic!("tauri-build: {e:#}");
+    }
+}

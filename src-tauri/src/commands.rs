@@ -1,0 +1,153 @@
+//! The IPC commands: each one adapts one function of `tidemark_app::App` and nothing more.
+
+use tauri::ipc::Channel;
+use tauri::{AppHandle, Runtime, State};
+use tidemark_app::{
+    AddAgent, AgentInfo, App, AppError, ErrorCode, HistoryFilter, JobDetail, JobSummary, JobUpdate,
+    RemoteJobInfo, Settings, SinkClosed, StartSnapshot, StartSync, UpdateSink,
+};
+use tidemark_core::ProgressEvent;
+
+type Res<T> = Result<T, AppError>;
+
+/// A window's channel as the app's update sink.
+pub struct ChannelSink(pub Channel<JobUpdate>);
+
+impl std::fmt::Debug for ChannelSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("ChannelSink").field(&self.0.id()).finish()
+    }
+}
+
+impl UpdateSink for ChannelSink {
+    fn send(&self, update: JobUpdate) -> Result<(), SinkClosed> {
+        self.0.send(update).map_err(|_| SinkClosed)
+    }
+}
+
+#[tauri::command]
+pub async fn start_snapshot(app: State<'_, App>, request: StartSnapshot) -> Res<JobSummary> {
+    Ok(app.start_snapshot(request)?)
+}
+
+#[tauri::command]
+pub async fn start_sync(app: State<'_, App>, request: StartSync) -> Res<JobSummary> {
+    Ok(app.start_sync(request)?)
+}
+
+#[tauri::command]
+pub async fn cancel_job(app: State<'_, App>, id: String) -> Res<()> {
+    Ok(app.cancel_job(&id)?)
+}
+
+#[tauri::command]
+pub async fn pause_job(app: State<'_, App>, id: String) -> Res<()> {
+    Ok(app.pause_job(&id)?)
+}
+
+#[tauri::command]
+pub async fn resume_job(app: State<'_, App>, id: String) -> Res<JobSummary> {
+    Ok(app.resume_job(&id)?)
+}
+
+#[tauri::command]
+pub async fn retry_job(app: State<'_, App>, id: String) -> Res<JobSummary> {
+    Ok(app.retry_job(&id)?)
+}
+
+#[tauri::command]
+pub async fn active_jobs(app: State<'_, App>) -> Res<Vec<JobSummary>> {
+    Ok(app.active_jobs())
+}
+
+#[tauri::command]
+pub async fn list_history(app: State<'_, App>, filter: HistoryFilter) -> Res<Vec<JobSummary>> {
+    Ok(app.list_history(filter)?)
+}
+
+#[tauri::command]
+pub async fn job_detail(app: State<'_, App>, id: String) -> Res<JobDetail> {
+    Ok(app.job_detail(&id)?)
+}
+
+#[tauri::command]
+pub async fn job_events(app: State<'_, App>, id: String, since: u64) -> Res<Vec<ProgressEvent>> {
+    Ok(app.job_events(&id, since)?)
+}
+
+#[tauri::command]
+pub async fn subscribe_job(
+    app: State<'_, App>,
+    id: String,
+    channel: Channel<JobUpdate>,
+) -> Res<u32> {
+    Ok(app.subscribe_job(&id, Box::new(ChannelSink(channel)))?)
+}
+
+#[tauri::command]
+pub async fn unsubscribe(app: State<'_, App>, subscription: u32) -> Res<()> {
+    Ok(app.unsubscribe(subscription)?)
+}
+
+#[tauri::command]
+pub async fn list_agents(app: State<'_, App>) -> Res<Vec<AgentInfo>> {
+    Ok(app.list_agents())
+}
+
+#[tauri::command]
+pub async fn add_agent(app: State<'_, App>, request: AddAgent) -> Res<AgentInfo> {
+    Ok(app.add_agent(request).await?)
+}
+
+#[tauri::command]
+pub async fn remove_agent(app: State<'_, App>, id: String) -> Res<()> {
+    Ok(app.remove_agent(&id)?)
+}
+
+#[tauri::command]
+pub async fn list_remote_jobs(app: State<'_, App>, agent_id: String) -> Res<Vec<RemoteJobInfo>> {
+    Ok(app.list_remote_jobs(&agent_id).await?)
+}
+
+#[tauri::command]
+pub async fn watch_remote_job(
+    app: State<'_, App>,
+    agent_id: String,
+    job_id: String,
+    channel: Channel<JobUpdate>,
+) -> Res<u32> {
+    Ok(app.watch_remote_job(&agent_id, &job_id, Box::new(ChannelSink(channel)))?)
+}
+
+#[tauri::command]
+pub async fn get_settings(app: State<'_, App>) -> Res<Settings> {
+    Ok(app.get_settings())
+}
+
+#[tauri::command]
+pub async fn set_settings(app: State<'_, App>, settings: Settings) -> Res<Settings> {
+    Ok(app.set_settings(settings)?)
+}
+
+#[tauri::command]
+pub async fn open_path<R: Runtime>(
+    handle: AppHandle<R>,
+    app: State<'_, App>,
+    path: String,
+) -> Res<()> {
+    let folder = app.folder_to_open(&path)?;
+    crate::shell::open_folder(&handle, &folder).map_err(|message| AppError {
+        code: ErrorCode::Io,
+        message,
+    })
+}
+
+#[tauri::command]
+pub async fn pick_folder<R: Runtime>(handle: AppHandle<R>) -> Res<Option<String>> {
+    crate::shell::pick_folder(&handle)
+        .await
+        .map_err(|message| AppError {
+            code: ErrorCode::Internal,
+            message,
+        })
+}

@@ -1,0 +1,139 @@
+//! Tidemark's desktop shell: thin Tauri adapters over `tidemark_app::App` (commands,
+//! channels), plus what only a desktop has: tray, notifications, windows, dialogs.
+
+mod commands;
+pub use commands::ChannelSink;
+mod shell;
+mod tray;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tauri::{Builder, Manager, Runtime, WindowEvent};
+use tidemark_app::{App, AppConfig, NoNotifier, Notifier};
+
+/// Whether the app runs on a real desktop or headless (tests with `mock_builder`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Desktop,
+    Headless,
+}
+
+/// The commands and window behaviour on any runtime. `run` adds plugins around it; the
+/// tests build it on `tauri::test::mock_builder()` with the real context. The app's state
+/// comes from [`install`] once the app is built.
+pub fn with_app<R: Runtime>(builder: Builder<R>, mode: Mode) -> Builder<R> {
+    builder
+        .invoke_handler(tauri::generate_handler![
+            commands::start_snapshot,
+            commands::start_sync,
+            commands::cancel_job,
+            commands::pause_job,
+            commands::resume_job,
+            commands::retry_job,
+            commands::active_jobs,
+            commands::list_history,
+            commands::job_detail,
+            commands::job_events,
+            commands::subscribe_job,
+            commands::unsubscribe,
+            commands::list_agents,
+            commands::add_agent,
+            commands::remove_agent,
+            commands::list_remote_jobs,
+            commands::watch_remote_job,
+            commands::get_settings,
+            commands::set_settings,
+            commands::open_path,
+            commands::pick_folder,
+        ])
+        .setup(move |app| {
+            // The tray needs the event loop, which setup runs in.
+            if mode == Mode::Desktop {
+                tray::create(app.handle())?;
+                keep_tray_current(app.handle().clone());
+            }
+            Ok(())
+        })
+        .on_window_event(|window, event| {
+            if let WindowEvent::CloseRequested { api, .. } = event
+                && window.label() == shell::MAIN_WINDOW
+                && let Some(app) = window.try_state::<App>()
+                && app.get_settings().close_to_tray
+                && !app.active_jobs().is_empty()
+            {
+                // Jobs keep running; the tray brings the window back.
+                api.prevent_close();
+                let _ = window.hide();
+            }
+        })
+}
+
+/// Gives a built app its state: the `App` over the history at `db`, and the desktop
+/// services (or their headless stand-ins). Before `run`, so no command finds it missing.
+pub fn install<R: Runtime>(app: &tauri::App<R>, db: PathBuf, mode: Mode) {
+    let handle = app.handle().clone();
+    let desktop = mode == Mode::Desktop;
+    let hooks = Arc::new(shell::ShellHooks {
+        handle: handle.clone(),
+        tray: desktop,
+    });
+    let notifier: Arc<dyn Notifier> = if desktop {
+        Arc::new(shell::DesktopNotifier)
+    } else {
+        Arc::new(NoNotifier)
+    };
+    let runtime = tauri::async_runtime::handle().inner().clone();
+    app.manage(App::new(AppConfig { db }, runtime, hooks, notifier));
+    app.manage(if desktop {
+        shell::FolderOps::desktop(&handle)
+    } else {
+        shell::FolderOps::headless()
+    });
+}
+
+/// The tray's percentages move between job starts and ends too.
+fn keep_tray_current<R: Runtime>(handle: tauri::AppHandle<R>) {
+    tauri::async_runtime::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            let jobs = handle.state::<App>().active_jobs();
+            tray::refresh(&handle, &jobs);
+        }
+    });
+}
+
+/// The history database: `TIDEMARK_DB` (as for the CLI), else the platform's data folder.
+pub fn db_path() -> Option<PathBuf> {
+    std::env::var_os("TIDEMARK_DB")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(tidemark_store::default_db_path)
+}
+
+pub fn run() {
+    let Some(db) = db_path() else {
+        eprintln!("tidemark: no data folder on this system; set TIDEMARK_DB");
+        std::process::exit(2);
+    };
+    let builder = tauri::Builder::default()
+        // First, so a second launch is stopped before it opens anything.
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            shell::show_main(app)
+        }))
+        .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_opener::init());
+    let built = with_app(builder, Mode::Desktop).build(tauri::generate_context!());
+    match built {
+        Ok(app) => {
+            install(&app, db, Mode::Desktop);
+            app.run(|_, _| {})
+        }
+        Err(e) => {
+            eprintln!("tidemark: cannot start the desktop app: {e}");
+            std::process::exit(1);
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! The tray: an icon (a distinct one after a failure), a tooltip with the overall percent,
+//! and a menu with the active jobs, Pause all / Resume all, windows and Quit.
+
+use std::sync::Mutex;
+
+use tauri::image::Image;
+use tauri::menu::{IsMenuItem, Menu, MenuItem, PredefinedMenuItem};
+use tauri::tray::TrayIconBuilder;
+use tauri::{AppHandle, Manager, Runtime};
+use tidemark_app::{App, JobSummary};
+use tidemark_core::JobState;
+
+const TRAY: &str = "tidemark";
+const ICON: &[u8] = include_bytes!("../../icons/tray.png");
+const ICON_FAILED: &[u8] = include_bytes!("../../icons/tray-failed.png");
+
+/// What the tray shows now, so a refresh only touches what changed.
+#[derive(Default)]
+pub(crate) struct TrayState<R: Runtime> {
+    jobs: Mutex<Vec<(String, MenuItem<R>)>>,
+    failed: Mutex<bool>,
+}
+
+pub fn create<R: Runtime>(handle: &AppHandle<R>) -> tauri::Result<()> {
+    handle.manage(TrayState::<R> {
+        jobs: Mutex::new(Vec::new()),
+        failed: Mutex::new(false),
+    });
+    let (menu, items) = build_menu(handle, &[])?;
+    *lock(&handle.state::<TrayState<R>>().jobs) = items;
+    TrayIconBuilder::with_id(TRAY)
+        .icon(Image::from_bytes(ICON)?)
+        .tooltip("Tidemark — no active jobs")
+        .menu(&menu)
+        .show_menu_on_left_click(true)
+        .on_menu_event(|app, event| on_menu(app, event.id().as_ref()))
+        .build(handle)?;
+    Ok(())
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
+    match id {
+        "show" => crate::shell::show_main(app),
+        "new-window" => crate::shell::new_window(app),
+        "pause-all" => app.state::<App>().pause_all(),
+        "resume-all" => app.state::<App>().resume_all(),
+        "quit" => app.exit(0),
+        _ if id.starts_with("job:") => crate::shell::show_main(app),
+        _ => {}
+    }
+}
+
+fn job_text(job: &JobSummary) -> String {
+    let progress = match (job.state, job.percent) {
+        (JobState::Paused, _) => "paused".to_owned(),
+        (_, Some(p)) => format!("{p:.0} %"),
+        (_, None) => "…".to_owned(),
+    };
+    format!("{} — {progress}", job.title)
+}
+
+type Built<R> = (Menu<R>, Vec<(String, MenuItem<R>)>);
+
+fn build_menu<R: Runtime>(handle: &AppHandle<R>, jobs: &[JobSummary]) -> tauri::Result<Built<R>> {
+    let show = MenuItem::with_id(handle, "show", "Show Tidemark", true, None::<&str>)?;
+    let new_window = MenuItem::with_id(handle, "new-window", "New window", true, None::<&str>)?;
+    let mut items = Vec::new();
+    for job in jobs {
+        let id = format!("job:{}", job.id);
+        items.push((
+            job.id.clone(),
+            MenuItem::with_id(handle, id, job_text(job), true, None::<&str>)?,
+        ));
+    }
+    let none = MenuItem::with_id(handle, "none", "No active jobs", false, None::<&str>)?;
+    let pause = MenuItem::with_id(
+        handle,
+        "pause-all",
+        "Pause all",
+        !jobs.is_empty(),
+        None::<&str>,
+    )?;
+    let resume = MenuItem::with_id(
+        handle,
+        "resume-all",
+        "Resume all",
+        !jobs.is_empty(),
+        None::<&str>,
+    )?;
+    let quit = MenuItem::with_id(handle, "quit", "Quit", true, None::<&str>)?;
+    let (sep1, sep2, sep3) = (
+        PredefinedMenuItem::separator(handle)?,
+        PredefinedMenuItem::separator(handle)?,
+        PredefinedMenuItem::separator(handle)?,
+    );
+    let mut all: Vec<&dyn IsMenuItem<R>> = vec![&show, &new_window, &sep1];
+    if items.is_empty() {
+        all.push(&none);
+    }
+    for (_, item) in &items {
+        all.push(item);
+    }
+    all.extend([&sep2 as &dyn IsMenuItem<R>, &pause, &resume, &sep3, &quit]);
+    Ok((Menu::with_items(handle, &all)?, items))
+}
+
+/// Brings the tray up to date with the active jobs: the menu is rebuilt when the set of
+/// jobs changes, otherwise only the texts move.
+pub fn refresh<R: Runtime>(handle: &AppHandle<R>, jobs: &[JobSummary]) {
+    let (Some(tray), Some(state)) = (handle.tray_by_id(TRAY), handle.try_state::<TrayState<R>>())
+    else {
+        return;
+    };
+    let mut shown = lock(&state.jobs);
+    let same = shown.len() == jobs.len() && shown.iter().zip(jobs).all(|((id, _), j)| *id == j.id);
+    if same {
+        for ((_, item), job) in shown.iter().zip(jobs) {
+            let _ = item.set_text(job_text(job));
+        }
+    } else {
+        match build_menu(handle, jobs) {
+            Ok((menu, items)) => {
+                if let Err(e) = tray.set_menu(Some(menu)) {
+                    eprintln!("tidemark: tray menu: {e}");
+                }
+                *shown = items;
+            }
+            Err(e) => eprintln!("tidemark: tray menu: {e}"),
+        }
+    }
+    let _ = tray.set_tooltip(Some(tooltip(jobs)));
+}
+
+/// "Tidemark — 2 jobs, 45 %": the overall percent is the mean of the jobs whose percent is
+/// known; unknown ones are not counted as 0.
+pub fn tooltip(jobs: &[JobSummary]) -> String {
+    let known: Vec<f64> = jobs.iter().filter_map(|j| j.percent).collect();
+    match (jobs.len(), known.is_empty()) {
+        (0, _) => "Tidemark — no active jobs".to_owned(),
+        (n, true) => format!("Tidemark — {n} job{}", if n == 1 { "" } else { "s" }),
+        (n, false) => {
+            let overall = known.iter().sum::<f64>() / known.len() as f64;
+            format!(
+                "Tidemark — {n} job{}, {overall:.0} %",
+                if n == 1 { "" } else { "s" }
+            )
+        }
+    }
+}
+
+/// Switches between the normal icon and the one that says a job failed (until the window
+/// is shown again).
+pub fn set_failed<R: Runtime>(handle: &AppHandle<R>, failed: bool) {
+    let (Some(tray), Some(state)) = (handle.tray_by_id(TRAY), handle.try_state::<TrayState<R>>())
+    else {
+        return;
+    };
+    let mut current = lock(&state.failed);
+    if *current == failed {
+        return;
+    }
+    *current = failed;
+    match Image::from_bytes(if failed { ICON_FAILED } else { ICON }) {
+        Ok(icon) => {
+            let _ = tray.set_icon(Some(icon));
+        }
+        Err(e) => eprintln!("tidemark: tray icon: {e}"),
+    }
+}
