@@ -1,8 +1,9 @@
 //! The HTTP face of the agent: each handler authenticates, hands one plain function of
 //! [`Agent`] to a blocking thread, and turns its result into JSON (errors as `{code, message}`).
 
+use std::collections::HashMap;
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
@@ -15,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use futures_util::stream::{self, Stream};
 use serde::Deserialize;
-use tidemark_core::{Delivery, JobSpec};
+use tidemark_core::{Delivery, JobSpec, ProgressEvent};
 
 use crate::auth::{Identity, Tokens};
 use crate::service::{Agent, ApiError, Feed, FeedItem, Reattach};
@@ -34,6 +35,37 @@ pub const HELLO: &str = "tidemark";
 pub struct AppState {
     pub agent: Arc<Agent>,
     pub tokens: Arc<Tokens>,
+    pub json: Arc<JsonCache>,
+}
+
+/// Jobs whose newest encoded event is kept; past this the cache starts over.
+const JSON_CACHE_JOBS: usize = 1024;
+
+/// The JSON of the newest event sent, per job. Every watcher of a job sends the same events,
+/// so the first to send one encodes it and the others reuse the text: with thousands of
+/// watchers, encoding once per watcher would cost more than the job being watched.
+#[derive(Debug, Default)]
+pub struct JsonCache(Mutex<HashMap<String, (u64, Arc<str>)>>);
+
+impl JsonCache {
+    fn encode(&self, ev: &ProgressEvent) -> Arc<str> {
+        let lock = || self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((seq, json)) = lock().get(&ev.job_id)
+            && *seq == ev.seq
+        {
+            return json.clone();
+        }
+        let json: Arc<str> = serde_json::to_string(ev).unwrap_or_default().into();
+        let mut cache = lock();
+        if cache.len() >= JSON_CACHE_JOBS && !cache.contains_key(&ev.job_id) {
+            cache.clear();
+        }
+        // A watcher replaying older events must not evict the newest one the others share.
+        if cache.get(&ev.job_id).is_none_or(|(seq, _)| *seq < ev.seq) {
+            cache.insert(ev.job_id.clone(), (ev.seq, json.clone()));
+        }
+        json
+    }
 }
 
 pub fn router(state: AppState) -> Router {
@@ -220,7 +252,7 @@ async fn stream(
     let since = last_event_id.or(q.since).unwrap_or(0);
     let agent = s.agent.clone();
     let feed = blocking(move || agent.subscribe(&who, &id, since)).await?;
-    let sse = Sse::new(feed_stream(s.agent.clone(), feed))
+    let sse = Sse::new(feed_stream(s.agent.clone(), s.json.clone(), feed))
         .keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("keep-alive"));
     Ok(sse.into_response())
 }
@@ -231,9 +263,14 @@ const REATTACH_EVERY: Duration = Duration::from_millis(500);
 /// The SSE body: stored events, then live ones; ends after the terminal event, or when the
 /// subscriber fell behind what the log keeps (it reconnects and catches up by seq). For a job
 /// that is not running and not over, it stays open and follows the job once resumed.
-fn feed_stream(agent: Arc<Agent>, feed: Feed) -> impl Stream<Item = Result<Event, Infallible>> {
+fn feed_stream(
+    agent: Arc<Agent>,
+    json: Arc<JsonCache>,
+    feed: Feed,
+) -> impl Stream<Item = Result<Event, Infallible>> {
     stream::unfold((feed, true, false), move |(mut feed, first, done)| {
         let agent = agent.clone();
+        let json = json.clone();
         async move {
             if done {
                 return None;
@@ -271,7 +308,7 @@ fn feed_stream(agent: Arc<Agent>, feed: Feed) -> impl Stream<Item = Result<Event
             let event = Event::default()
                 .id(ev.seq.to_string())
                 .event(kind)
-                .data(serde_json::to_string(&*ev).unwrap_or_default());
+                .data(&*json.encode(&ev));
             Some((Ok(event), (feed, false, ended)))
         }
     })

@@ -99,6 +99,7 @@ pub async fn serve(cfg: AgentConfig, on_start: impl FnOnce(Started)) -> Result<(
     let app = http::router(http::AppState {
         agent: agent.clone(),
         tokens: Arc::new(tokens),
+        json: Arc::default(),
     });
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())

@@ -100,6 +100,44 @@ pub struct Agent {
     live: Arc<Mutex<HashMap<String, Live>>>,
     streams: Arc<Mutex<HashMap<String, usize>>>,
     max_streams: usize,
+    pool: Pool,
+}
+
+/// Connections kept open between requests.
+const POOL_IDLE: usize = 8;
+
+/// Reused SQLite connections. Opening one (file, pragmas, schema check) costs more than the
+/// queries of a request, and thousands of watchers connecting at once would otherwise each
+/// open their own.
+#[derive(Default)]
+struct Pool(Mutex<Vec<Store>>);
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Pool({} idle)", lock(&self.0).len())
+    }
+}
+
+/// A connection from the pool, given back when dropped.
+struct Pooled<'a> {
+    store: Option<Store>,
+    pool: &'a Pool,
+}
+
+impl std::ops::Deref for Pooled<'_> {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        self.store.as_ref().expect("present until dropped")
+    }
+}
+
+impl Drop for Pooled<'_> {
+    fn drop(&mut self) {
+        let mut idle = lock(&self.pool.0);
+        if let Some(store) = self.store.take().filter(|_| idle.len() < POOL_IDLE) {
+            idle.push(store);
+        }
+    }
 }
 
 /// What a progress stream delivers, in order.
@@ -176,11 +214,20 @@ impl Agent {
             live: Arc::default(),
             streams: Arc::default(),
             max_streams,
+            pool: Pool::default(),
         })
     }
 
-    fn store(&self) -> Result<Store, ApiError> {
-        Ok(Store::open(&self.db)?)
+    fn store(&self) -> Result<Pooled<'_>, ApiError> {
+        let idle = lock(&self.pool.0).pop();
+        let store = match idle {
+            Some(s) => s,
+            None => Store::open(&self.db)?,
+        };
+        Ok(Pooled {
+            store: Some(store),
+            pool: &self.pool,
+        })
     }
 
     /// The record of a job `who` may see; others' jobs do not exist for them.

@@ -76,8 +76,11 @@ pub fn run(db: &Path, args: AgentArgs) -> ExitCode {
         insecure_listen: args.insecure_listen,
         max_streams_per_token: args.max_streams_per_token,
     };
+    // Requests run their SQLite work on blocking threads, each a few milliseconds; a burst of
+    // watchers connecting at once should queue for a few threads, not start hundreds.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(32)
         .build()
     {
         Ok(rt) => rt,
