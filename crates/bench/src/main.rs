@@ -7,6 +7,7 @@
 
 mod data;
 mod eta_replay;
+mod fanout;
 mod machine;
 mod measure;
 mod page;
@@ -32,7 +33,8 @@ usage: tidemark-bench [--smoke] [--out PATH] [--tidemark PATH] [--work-dir DIR]
   --runs N         timed runs per side, after one warm-up [5; 1 with --smoke]
   --small-files N  small files (1-16 KiB) [100000; 300 with --smoke]
   --large-files N  large files [5; 2 with --smoke]
-  --large-mib N    size of each large file in MiB [240; 2 with --smoke]";
+  --large-mib N    size of each large file in MiB [240; 2 with --smoke]
+  --subscribers N,M  SSE fan-out: subscriber counts, one run each [1000,10000; 20 with --smoke]";
 
 #[derive(Debug)]
 struct Config {
@@ -42,6 +44,8 @@ struct Config {
     work_dir: PathBuf,
     runs: usize,
     shape: Shape,
+    /// SSE fan-out: how many subscribers, one measurement each.
+    subscribers: Vec<usize>,
 }
 
 fn parse_args() -> Result<Config, String> {
@@ -59,6 +63,7 @@ fn parse_args() -> Result<Config, String> {
             .with_file_name("tidemark"),
         work_dir: std::env::temp_dir(),
         runs: if smoke { 1 } else { 5 },
+        subscribers: if smoke { vec![20] } else { vec![1_000, 10_000] },
         shape: Shape {
             small_files: if smoke { 300 } else { 100_000 },
             small_min: 1024,
@@ -87,6 +92,12 @@ fn parse_args() -> Result<Config, String> {
             "--small-files" => cfg.shape.small_files = number(value()?)?,
             "--large-files" => cfg.shape.large_files = number(value()?)?,
             "--large-mib" => cfg.shape.large_bytes = number(value()?)? << 20,
+            "--subscribers" => {
+                cfg.subscribers = value()?
+                    .split(',')
+                    .map(|v| number(v.to_owned()).map(|n| n as usize))
+                    .collect::<Result<_, _>>()?
+            }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -181,6 +192,7 @@ fn run(cfg: &Config, started: Instant) -> Result<(), String> {
         Ok(_) => rows::sync_unchanged(&ctx, &mirrors),
         Err(why) => Err(why.clone()),
     };
+    let fanout = fanout::run_all(&tidemark, &work, &data.root, &cfg.subscribers);
     eprintln!("[bench] removing the data");
     mirrors.remove();
     tmp.close().map_err(|e| io("cannot remove", &work, e))?;
@@ -206,6 +218,7 @@ fn run(cfg: &Config, started: Instant) -> Result<(), String> {
         progress,
         eta,
         eta_exact,
+        fanout,
         harness_secs: started.elapsed().as_secs_f64(),
         load_at_end: machine::load_average(),
         reproduce: if cfg.smoke {

@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use crate::data::{DataSet, LARGE_TEXT_SHARE, SMALL_TEXT_SHARE};
 use crate::eta_replay::{self, CHECKPOINTS, ProfileResult};
+use crate::fanout::FanOut;
 use crate::machine::Machine;
 use crate::measure::{Pair, Runs, Stats, stats};
 use crate::rows::PROGRESS_OFF;
@@ -26,6 +27,7 @@ pub struct Report {
     pub progress: Pair,
     pub eta: Vec<ProfileResult>,
     pub eta_exact: Vec<ProfileResult>,
+    pub fanout: Vec<Result<FanOut, String>>,
     pub harness_secs: f64,
     pub load_at_end: String,
     pub reproduce: &'static str,
@@ -34,6 +36,8 @@ pub struct Report {
 pub const PERSISTENCE_GOAL_PCT: f64 = 2.0;
 pub const PROGRESS_GOAL_PCT: f64 = 1.0;
 pub const ETA_GOAL_PCT: f64 = 10.0;
+pub const FANOUT_P99_GOAL_MS: f64 = 100.0;
+pub const FANOUT_RSS_GOAL_MIB: f64 = 200.0;
 
 fn time(secs: f64) -> String {
     if secs < 0.01 {
@@ -140,6 +144,7 @@ impl Report {
         self.method(&mut p);
         self.results(&mut p);
         self.eta(&mut p);
+        self.fanout(&mut p);
         self.not_measured(&mut p);
         self.reproduce(&mut p);
         p
@@ -426,13 +431,76 @@ impl Report {
         );
     }
 
+    fn fanout(&self, p: &mut String) {
+        let _ = writeln!(p, "## 7. SSE fan-out\n");
+        let _ = writeln!(
+            p,
+            "The real agent (`tidemark agent` on 127.0.0.1, port 0, its own database in the temp \
+             folder) runs one snapshot of the tree above while N clients in the harness's process \
+             follow `GET /api/v1/jobs/ID/progress/stream`, all with the admin token \
+             (`--max-streams-per-token N+8`). The job is paused until every stream is open, then \
+             resumed: each event emitted after the resume, at every subscriber, is one sample of \
+             **emit-to-receipt delay** = the time the client read it − the event's own \
+             `timestamp` (set when the job emitted it; millisecond resolution, same clock). The \
+             clients share the {} cores with the agent and the job, so the delay includes their \
+             own scheduling. Agent peak RSS is `VmHWM` of /proc/PID/status at the end. Goals: \
+             p99 < {FANOUT_P99_GOAL_MS} ms, agent RSS < {FANOUT_RSS_GOAL_MIB} MB.\n",
+            self.machine.cores
+        );
+        let _ = writeln!(
+            p,
+            "| subscribers | streams open at resume | reached the end | live events each | \
+             samples | p50 | p99 | max | agent peak RSS | job time after resume | goals |\n\
+             |---|---|---|---|---|---|---|---|---|---|---|"
+        );
+        for r in &self.fanout {
+            match r {
+                Ok(f) => {
+                    let rss = f.agent_rss_kib.map(|k| k as f64 * 1024.0);
+                    let met = match (f.p99_ms, rss) {
+                        (Some(p99), Some(rss)) => {
+                            let ok = p99 < FANOUT_P99_GOAL_MS
+                                && rss < FANOUT_RSS_GOAL_MIB * 1024.0 * 1024.0
+                                && f.completed == f.subscribers;
+                            if ok { "**met**" } else { "**not met**" }
+                        }
+                        _ => "n/a",
+                    };
+                    let ms = |v: Option<f64>| {
+                        v.map(|v| format!("{v:.0} ms"))
+                            .unwrap_or_else(|| "n/a".into())
+                    };
+                    let _ = writeln!(
+                        p,
+                        "| {} | {} | {} | {} | {} | **{}** | **{}** | {} | **{}** | {} | {met}{} |",
+                        group(f.subscribers as u64),
+                        group(f.connected as u64),
+                        group(f.completed as u64),
+                        f.live_events,
+                        group(f.latency_ms.map(|s| s.n as u64).unwrap_or(0)),
+                        ms(f.latency_ms.map(|s| s.median)),
+                        ms(f.p99_ms),
+                        ms(f.latency_ms.map(|s| s.max)),
+                        rss.map(mib).unwrap_or_else(|| "n/a".into()),
+                        time(f.job_secs),
+                        if f.failures.is_empty() {
+                            String::new()
+                        } else {
+                            format!("; failures: {}", f.failures.join("; "))
+                        }
+                    );
+                }
+                Err(why) => {
+                    let _ = writeln!(p, "| not measured: {why} | | | | | | | | | | |");
+                }
+            }
+        }
+        let _ = writeln!(p);
+    }
+
     fn not_measured(&self, p: &mut String) {
         let _ = writeln!(p, "## Not measured yet\n");
         let _ = writeln!(p, "| what | why |\n|---|---|");
-        let _ = writeln!(
-            p,
-            "| SSE fan-out (events to many remote watchers) | not measured yet: needs the agent |"
-        );
         let _ = writeln!(
             p,
             "| desktop app RSS | not measured yet: needs the desktop app |\n"
