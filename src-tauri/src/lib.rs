@@ -100,7 +100,7 @@ fn keep_tray_current<R: Runtime>(handle: tauri::AppHandle<R>) {
         loop {
             tick.tick().await;
             let jobs = handle.state::<App>().active_jobs();
-            tray::refresh(&handle, &jobs);
+            shell::on_main_thread(&handle, move |h| tray::refresh(h, &jobs));
         }
     });
 }

@@ -22,14 +22,27 @@ impl<R: Runtime> Hooks for ShellHooks<R> {
             eprintln!("tidemark: cannot tell the windows about jobs: {e}");
         }
         if self.tray {
-            crate::tray::refresh(&self.handle, active);
+            let jobs = active.to_vec();
+            on_main_thread(&self.handle, move |h| crate::tray::refresh(h, &jobs));
         }
     }
 
     fn job_ended(&self, job: &JobSummary) {
         if self.tray && job.state == JobState::Failed {
-            crate::tray::set_failed(&self.handle, true);
+            on_main_thread(&self.handle, |h| crate::tray::set_failed(h, true));
         }
+    }
+}
+
+/// Runs `f` on the UI thread without waiting for it. Tray and menu calls made from another
+/// thread wait for the UI thread, which made a command take seconds while a job ran.
+pub(crate) fn on_main_thread<R: Runtime>(
+    handle: &AppHandle<R>,
+    f: impl FnOnce(&AppHandle<R>) + Send + 'static,
+) {
+    let h = handle.clone();
+    if let Err(e) = handle.run_on_main_thread(move || f(&h)) {
+        eprintln!("tidemark: cannot reach the UI thread: {e}");
     }
 }
 

@@ -171,3 +171,62 @@ pub fn set_failed<R: Runtime>(handle: &AppHandle<R>, failed: bool) {
         Err(e) => eprintln!("tidemark: tray icon: {e}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tidemark_core::JobKind;
+
+    fn job(id: &str, state: JobState, percent: Option<f64>) -> JobSummary {
+        JobSummary {
+            id: id.into(),
+            kind: JobKind::Snapshot,
+            state,
+            title: "Snapshot of photos".into(),
+            source: String::new(),
+            destination: String::new(),
+            created_at: String::new(),
+            started_at: None,
+            finished_at: None,
+            percent,
+            processed: 0,
+            total: None,
+            bytes_done: 0,
+            bytes_total: None,
+            result_url: None,
+            error: None,
+            resumable: false,
+        }
+    }
+
+    #[test]
+    fn the_tooltip_averages_known_percents_only() {
+        assert_eq!(tooltip(&[]), "Tidemark — no active jobs");
+        assert_eq!(
+            tooltip(&[job("a", JobState::Running, None)]),
+            "Tidemark — 1 job"
+        );
+        let jobs = [
+            job("a", JobState::Running, Some(20.0)),
+            job("b", JobState::Running, Some(60.0)),
+            job("c", JobState::Running, None),
+        ];
+        assert_eq!(tooltip(&jobs), "Tidemark — 3 jobs, 40 %");
+    }
+
+    #[test]
+    fn menu_lines_say_percent_or_paused() {
+        assert_eq!(
+            job_text(&job("a", JobState::Running, Some(45.4))),
+            "Snapshot of photos — 45 %"
+        );
+        assert_eq!(
+            job_text(&job("a", JobState::Paused, Some(45.4))),
+            "Snapshot of photos — paused"
+        );
+        assert_eq!(
+            job_text(&job("a", JobState::Running, None)),
+            "Snapshot of photos — …"
+        );
+    }
+}
