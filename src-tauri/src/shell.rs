@@ -158,3 +158,43 @@ pub fn new_window<R: Runtime>(handle: &AppHandle<R>) {
         eprintln!("tidemark: cannot open a new window: {e}");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Mode, install, with_app};
+    use tauri::ipc::{CallbackFn, InvokeBody};
+    use tauri::test::{INVOKE_KEY, mock_builder};
+    use tauri::webview::InvokeRequest;
+
+    /// A new window is allowed the same commands as the first and sees the same jobs.
+    #[test]
+    fn a_new_window_may_call_the_commands_too() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let app = with_app(mock_builder(), Mode::Headless)
+            .build(tauri::generate_context!())
+            .expect("app");
+        install(&app, dir.path().join("history.db"), Mode::Headless);
+        new_window(app.handle());
+        let label = app
+            .webview_windows()
+            .into_keys()
+            .find(|l| l.starts_with("window-"))
+            .expect("a second window");
+        let window = app.get_webview_window(&label).expect("window");
+        let answer = tauri::test::get_ipc_response(
+            &window,
+            InvokeRequest {
+                cmd: "active_jobs".into(),
+                callback: CallbackFn(0),
+                error: CallbackFn(1),
+                url: "tauri://localhost".parse().expect("url"),
+                body: InvokeBody::Json(serde_json::json!({})),
+                headers: Default::default(),
+                invoke_key: INVOKE_KEY.to_string(),
+            },
+        )
+        .map(|b| b.deserialize::<serde_json::Value>().expect("json"));
+        assert_eq!(answer, Ok(serde_json::json!([])));
+    }
+}
