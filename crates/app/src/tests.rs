@@ -546,3 +546,121 @@ fn app_types_serialise_as_the_contract_says() {
         serde_json::from_value(serde_json::json!({"notifyCompleted": false})).expect("partial");
     assert!(!s.notify_completed && s.notify_failed && s.close_to_tray);
 }
+
+/// The agent commands against a real agent on a loopback port: a wrong token, an address
+/// nobody answers, then a job started there and followed to its end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_is_checked_added_and_its_job_watched() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(root.join("out")).expect("mkdir");
+    let photos = sample_tree(&root);
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let server = tokio::spawn(tidemark_agent::serve(
+        tidemark_agent::AgentConfig {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            roots: vec![root.clone()],
+            db: dir.path().join("agent.db"),
+            tokens: dir.path().join("agent-tokens.json"),
+            insecure_listen: false,
+            max_streams_per_token: 8,
+        },
+        move |started| {
+            let _ = tx.send(started);
+        },
+    ));
+    let started = rx.await.expect("the agent started");
+    let url = format!("http://{}", started.addr);
+    let token = started.new_admin_token.expect("a new admin token");
+    let app = app_in(dir.path());
+
+    let add = |url: &str, token: &str| AddAgent {
+        name: "nas".into(),
+        url: url.into(),
+        token: token.into(),
+    };
+    let refused = app
+        .add_agent(add(&url, "wrong"))
+        .await
+        .expect_err("refused");
+    assert_eq!(refused.code(), ErrorCode::AgentAuthFailed, "{refused}");
+    let nobody = app
+        .add_agent(add("http://127.0.0.1:9", &token))
+        .await
+        .expect_err("unreachable");
+    assert_eq!(nobody.code(), ErrorCode::AgentUnreachable, "{nobody}");
+    assert!(
+        app.list_agents().is_empty(),
+        "nothing kept from failed checks"
+    );
+
+    let agent = app.add_agent(add(&url, &token)).await.expect("added");
+    assert_eq!(app.list_agents(), vec![agent.clone()]);
+    assert_eq!(
+        app_in(dir.path()).list_agents(),
+        vec![agent.clone()],
+        "persisted"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("agents.json"))
+            .expect("agents.json")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "the file holds tokens");
+    }
+
+    let started_job: serde_json::Value = reqwest::Client::new()
+        .post(format!("{url}/api/v1/jobs"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({
+            "kind": "snapshot", "source": photos, "destination": root.join("out"), "name": "remote"
+        }))
+        .send()
+        .await
+        .expect("POST")
+        .json()
+        .await
+        .expect("json");
+    let job_id = started_job["id"].as_str().expect("job id").to_owned();
+    let listed = app.list_remote_jobs(&agent.id).await.expect("listed");
+    assert!(
+        listed
+            .iter()
+            .any(|j| j.id == job_id && j.agent_id == agent.id)
+    );
+    assert_eq!(listed[0].title, "Snapshot on nas");
+
+    let rec = Recorder::default();
+    app.watch_remote_job(&agent.id, &job_id, Box::new(rec.clone()))
+        .expect("watching");
+    let mut seen = Vec::new();
+    for _ in 0..400 {
+        seen.extend(rec.take());
+        if seen.last() == Some(&JobUpdate::Closed) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        seen.first(),
+        Some(&JobUpdate::Connection {
+            state: ConnectionState::Connecting
+        })
+    );
+    assert!(seen.contains(&JobUpdate::Connection {
+        state: ConnectionState::Live
+    }));
+    let last_event = seen.iter().rev().find_map(|u| match u {
+        JobUpdate::Event { event } => Some(event.state),
+        _ => None,
+    });
+    assert_eq!(last_event, Some(JobState::Completed), "{seen:?}");
+    assert_eq!(seen.last(), Some(&JobUpdate::Closed));
+    assert!(root.join("out").join("remote.tar.zst").exists());
+
+    app.remove_agent(&agent.id).expect("removed");
+    assert!(app.list_agents().is_empty());
+    server.abort();
+}
