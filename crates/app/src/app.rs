@@ -227,11 +227,18 @@ impl App {
     /// own: the end is when history is complete, notifications go out and lists change.
     fn track(&self, job: RecordedJob, spec: JobSpec) -> JobSummary {
         let id = job.id().to_owned();
+        // A resumed job keeps the creation time it has in the history.
+        let created_at = self
+            .store()
+            .ok()
+            .and_then(|s| s.job(&id).ok().flatten())
+            .map(|r| r.created_at)
+            .unwrap_or_else(|| chrono::Utc::now().to_rfc3339());
         let active = Active {
             log: job.handle().log().clone(),
             control: job.handle().control().clone(),
             spec,
-            created_at: chrono::Utc::now().to_rfc3339(),
+            created_at,
             started: Instant::now(),
         };
         lock(&self.inner.jobs).insert(id.clone(), active);

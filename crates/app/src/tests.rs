@@ -455,6 +455,10 @@ async fn an_interrupted_job_is_found_at_start_and_resumed() {
         .expect("subscribed");
     let resumed = app.resume_job("dead-1").expect("resumed");
     assert_eq!(resumed.id, "dead-1");
+    assert_eq!(
+        resumed.created_at, found[0].created_at,
+        "still the job it was"
+    );
     wait_until_not_active(&app, "dead-1").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let detail = app.job_detail("dead-1").expect("detail");
