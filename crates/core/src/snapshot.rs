@@ -74,6 +74,21 @@ struct Walked {
     warnings: Vec<crate::event::Warning>,
 }
 
+/// What is saved: the same shapes, borrowed. Serialized straight to text: going through a
+/// `serde_json::Value` tree costs a few KiB per file, hundreds of MiB on a large tree.
+#[derive(Serialize)]
+struct WalkedRef<'a> {
+    entries: &'a [Entry],
+    warnings: &'a [crate::event::Warning],
+}
+
+#[derive(Serialize)]
+struct ManifestedRef<'a> {
+    files: &'a [ManifestEntry],
+    excluded: &'a [usize],
+    warnings: &'a [crate::event::Warning],
+}
+
 /// Saved after the manifest.
 #[derive(Debug, Deserialize)]
 struct Manifested {
@@ -161,7 +176,10 @@ pub fn run(spec: &SnapshotSpec, rep: &mut Reporter) -> Result<String, JobError> 
             let warnings = rep.warnings().to_vec();
             rep.save(
                 KEY_WALK,
-                &serde_json::json!({ "entries": &entries, "warnings": warnings }),
+                &WalkedRef {
+                    entries: &entries,
+                    warnings: &warnings,
+                },
             );
             entries
         }
@@ -185,7 +203,11 @@ pub fn run(spec: &SnapshotSpec, rep: &mut Reporter) -> Result<String, JobError> 
             let warnings = rep.warnings().to_vec();
             rep.save(
                 KEY_MANIFEST,
-                &serde_json::json!({ "files": &manifest, "excluded": &excluded, "warnings": warnings }),
+                &ManifestedRef {
+                    files: &manifest,
+                    excluded: &excluded,
+                    warnings: &warnings,
+                },
             );
             (manifest, excluded)
         }
