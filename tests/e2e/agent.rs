@@ -456,6 +456,61 @@ fn more_than_64_streams_per_token_are_refused_until_one_closes() {
     agent.wait_for(&id, JobState::Cancelled);
 }
 
+/// A quiet stream (a paused job) still carries a comment every 15 s, so proxies and clients
+/// with read timeouts (the watcher's is above two intervals) keep it open.
+#[test]
+fn a_quiet_stream_carries_a_keep_alive_comment() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let agent = start_agent(tmp.path());
+    big_source(&tmp.path().join("root"), "vault", 24);
+    let job = agent.admin("POST", "/api/v1/jobs", Some(agent.sync_spec("vault")));
+    let id = job["id"].as_str().expect("id").to_string();
+    agent.admin("POST", &format!("/api/v1/jobs/{id}/pause"), None);
+    agent.wait_for(&id, JobState::Paused);
+    let now = agent.admin("GET", &format!("/api/v1/jobs/{id}/progress"), None);
+    let seq = now["seq"].as_u64().expect("seq");
+
+    let resp = client()
+        .get(format!("{}/api/v1/jobs/{id}/progress/stream", agent.url))
+        .bearer_auth(&agent.token)
+        .header("Last-Event-ID", seq.to_string())
+        .send()
+        .expect("stream");
+    assert_eq!(resp.status().as_u16(), 200);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(resp).lines() {
+            let Ok(line) = line else { break };
+            if tx.send((Instant::now(), line)).is_err() {
+                break;
+            }
+        }
+    });
+    let mut comments = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while comments.len() < 2 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let (at, line) = rx
+            .recv_timeout(left)
+            .expect("no keep-alive comment within 40 s");
+        assert!(
+            !line.starts_with("data:"),
+            "a paused job sent an event: {line}"
+        );
+        if line.starts_with(':') {
+            comments.push((at, line));
+        }
+    }
+    assert!(comments[0].1.contains("tidemark"), "{comments:?}");
+    assert!(comments[1].1.contains("keep-alive"), "{comments:?}");
+    let gap = comments[1].0 - comments[0].0;
+    assert!(
+        gap >= Duration::from_secs(10),
+        "keep-alive after {gap:?}, long before its 15 s"
+    );
+    agent.admin("POST", &format!("/api/v1/jobs/{id}/cancel"), None);
+}
+
 #[test]
 fn an_agent_killed_mid_job_finds_it_interrupted_and_resumes_it() {
     let tmp = tempfile::tempdir().expect("tmp");
