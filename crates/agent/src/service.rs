@@ -539,37 +539,27 @@ fn state_of(job: &JobRecord) -> ProgressEvent {
         JobKind::Snapshot => 6,
         JobKind::Sync => 4,
     };
-    let terminal = job.state.is_terminal();
-    ProgressEvent {
-        job_id: job.id.clone(),
-        seq: job.last_seq,
-        kind: job.kind,
-        state: job.state,
-        step: if terminal {
-            Step::for_terminal(job.state)
-        } else {
-            Step::Waiting
-        },
-        step_number: if terminal { total_steps } else { 1 },
-        total_steps,
-        percent: job.percent,
-        processed: job.processed,
-        total: job.total,
-        bytes_done: job.bytes_done,
-        bytes_total: job.bytes_total,
-        rate_per_sec: None,
-        eta_seconds: None,
-        message: match job.state {
-            JobState::Interrupted => "Interrupted".into(),
-            s => s.as_str().to_string(),
-        },
-        items: Vec::new(),
-        warnings: Vec::new(),
-        error: job.error.clone(),
-        result_url: job.result_url.clone(),
-        timestamp: job
-            .finished_at
-            .clone()
-            .unwrap_or_else(|| job.created_at.clone()),
+    let mut ev = ProgressEvent::blank(job.id.clone(), job.kind, total_steps);
+    if job.state.is_terminal() {
+        ev.step = Step::for_terminal(job.state);
+        ev.step_number = total_steps;
     }
+    ev.seq = job.last_seq;
+    ev.state = job.state;
+    ev.percent = job.percent;
+    ev.processed = job.processed;
+    ev.total = job.total;
+    ev.bytes_done = job.bytes_done;
+    ev.bytes_total = job.bytes_total;
+    ev.message = match job.state {
+        JobState::Interrupted => "Interrupted".into(),
+        s => s.as_str().to_string(),
+    };
+    ev.error = job.error.clone();
+    ev.result_url = job.result_url.clone();
+    ev.timestamp = job
+        .finished_at
+        .clone()
+        .unwrap_or_else(|| job.created_at.clone());
+    ev
 }

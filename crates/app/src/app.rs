@@ -270,24 +270,12 @@ impl App {
             .ok()
             .and_then(|s| s.job(id).ok().flatten())
             .map(|r| summary::from_record(&r))
-            .unwrap_or_else(|| JobSummary {
-                id: id.to_owned(),
-                kind: tidemark_core::JobKind::Snapshot,
-                state: JobState::Queued,
-                title: String::new(),
-                source: String::new(),
-                destination: String::new(),
-                created_at: chrono::Utc::now().to_rfc3339(),
-                started_at: None,
-                finished_at: None,
-                percent: None,
-                processed: 0,
-                total: None,
-                bytes_done: 0,
-                bytes_total: None,
-                result_url: None,
-                error: None,
-                resumable: false,
+            .unwrap_or_else(|| {
+                summary::queued(
+                    id,
+                    tidemark_core::JobKind::Snapshot,
+                    chrono::Utc::now().to_rfc3339(),
+                )
             })
     }
 
@@ -325,23 +313,10 @@ impl App {
 
     fn summary_of(&self, id: &str, a: &Active) -> JobSummary {
         JobSummary {
-            id: id.to_owned(),
-            kind: a.spec.kind(),
-            state: JobState::Queued,
             title: summary::title(&a.spec),
             source: summary::source_text(&a.spec),
             destination: summary::destination(&a.spec),
-            created_at: a.created_at.clone(),
-            started_at: None,
-            finished_at: None,
-            percent: None,
-            processed: 0,
-            total: None,
-            bytes_done: 0,
-            bytes_total: None,
-            result_url: None,
-            error: None,
-            resumable: false,
+            ..summary::queued(id, a.spec.kind(), a.created_at.clone())
         }
     }
 

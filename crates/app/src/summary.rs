@@ -1,7 +1,7 @@
 //! Turning the store's records and the live log's events into what the UI lists.
 
 use chrono::DateTime;
-use tidemark_core::{JobSpec, JobState, ProgressEvent};
+use tidemark_core::{JobKind, JobSpec, JobState, ProgressEvent};
 use tidemark_store::JobRecord;
 
 use crate::types::{JobSummary, StepTiming};
@@ -38,6 +38,29 @@ pub fn destination(spec: &JobSpec) -> String {
     match spec {
         JobSpec::Snapshot(s) => s.destination.clone(),
         JobSpec::Sync(s) => s.destination.display().to_string(),
+    }
+}
+
+/// A job that has not started yet: nothing done, nothing known beyond its kind.
+pub fn queued(id: &str, kind: JobKind, created_at: String) -> JobSummary {
+    JobSummary {
+        id: id.to_owned(),
+        kind,
+        state: JobState::Queued,
+        title: String::new(),
+        source: String::new(),
+        destination: String::new(),
+        created_at,
+        started_at: None,
+        finished_at: None,
+        percent: None,
+        processed: 0,
+        total: None,
+        bytes_done: 0,
+        bytes_total: None,
+        result_url: None,
+        error: None,
+        resumable: false,
     }
 }
 

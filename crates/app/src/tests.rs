@@ -53,26 +53,16 @@ fn at(hhmm: &str) -> NaiveTime {
 
 fn ev(state: JobState, step: Step, n: u32, processed: u64) -> ProgressEvent {
     ProgressEvent {
-        job_id: "j1".into(),
-        seq: 0,
-        kind: JobKind::Snapshot,
         state,
         step,
         step_number: n,
-        total_steps: 6,
         percent: Some(processed as f64 / 10.0),
         processed,
         total: Some(1000),
         bytes_done: processed * 10,
         bytes_total: Some(10_000),
-        rate_per_sec: None,
-        eta_seconds: None,
-        message: String::new(),
-        items: vec![],
-        warnings: vec![],
-        error: None,
-        result_url: None,
         timestamp: "2026-11-23T10:00:00.000Z".into(),
+        ..ProgressEvent::blank("j1", JobKind::Snapshot, 6)
     }
 }
 

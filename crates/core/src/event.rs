@@ -165,11 +165,39 @@ pub struct ProgressEvent {
 }
 
 impl ProgressEvent {
+    /// A job's event before anything is known of it: queued at its first step, nothing done,
+    /// totals unknown, stamped now. What stand-ins for missing events are built from.
+    pub fn blank(job_id: impl Into<String>, kind: JobKind, total_steps: u32) -> ProgressEvent {
+        ProgressEvent {
+            job_id: job_id.into(),
+            seq: 0,
+            kind,
+            state: JobState::Queued,
+            step: Step::Waiting,
+            step_number: 1,
+            total_steps,
+            percent: None,
+            processed: 0,
+            total: None,
+            bytes_done: 0,
+            bytes_total: None,
+            rate_per_sec: None,
+            eta_seconds: None,
+            message: String::new(),
+            items: Vec::new(),
+            warnings: Vec::new(),
+            error: None,
+            result_url: None,
+            timestamp: now_timestamp(),
+        }
+    }
+
     pub fn is_terminal(&self) -> bool {
         self.state.is_terminal()
     }
 }
 
-pub(crate) fn now_timestamp() -> String {
+/// The `timestamp` of an event made now.
+pub fn now_timestamp() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }

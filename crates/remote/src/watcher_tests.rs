@@ -16,9 +16,7 @@ use crate::watcher::*;
 fn ev(seq: u64, last: u64) -> ProgressEvent {
     let terminal = seq == last;
     ProgressEvent {
-        job_id: "j".into(),
         seq,
-        kind: JobKind::Sync,
         state: if terminal {
             JobState::Completed
         } else {
@@ -30,20 +28,12 @@ fn ev(seq: u64, last: u64) -> ProgressEvent {
             Step::Copying
         },
         step_number: 3,
-        total_steps: 4,
         percent: Some(seq as f64),
         processed: seq,
         total: Some(last),
-        bytes_done: 0,
-        bytes_total: None,
-        rate_per_sec: None,
-        eta_seconds: None,
-        message: String::new(),
-        items: vec![],
-        warnings: vec![],
-        error: None,
-        result_url: None,
+        // Fixed, so that events built twice compare equal.
         timestamp: String::new(),
+        ..ProgressEvent::blank("j", JobKind::Sync, 4)
     }
 }
 

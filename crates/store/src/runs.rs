@@ -14,7 +14,7 @@ use std::thread::JoinHandle;
 
 use tidemark_core::job::new_job_id;
 use tidemark_core::{
-    JobHandle, JobOptions, JobSpec, JobState, ProgressEvent, ResumePoint, ResumeState, Step, pump,
+    JobHandle, JobOptions, JobSpec, JobState, ProgressEvent, ResumePoint, ResumeState, pump,
 };
 
 use crate::error::StoreError;
@@ -193,34 +193,13 @@ fn interrupted_event(
     last_seq: u64,
     last: Option<ProgressEvent>,
 ) -> ProgressEvent {
-    let mut ev = last.unwrap_or_else(|| ProgressEvent {
-        job_id: id.to_owned(),
-        seq: 0,
-        kind,
-        state: JobState::Queued,
-        step: Step::Waiting,
-        step_number: 1,
-        total_steps: 1,
-        percent: None,
-        processed: 0,
-        total: None,
-        bytes_done: 0,
-        bytes_total: None,
-        rate_per_sec: None,
-        eta_seconds: None,
-        message: String::new(),
-        items: Vec::new(),
-        warnings: Vec::new(),
-        error: None,
-        result_url: None,
-        timestamp: String::new(),
-    });
+    let mut ev = last.unwrap_or_else(|| ProgressEvent::blank(id, kind, 1));
     ev.seq = last_seq + 1;
     ev.state = JobState::Interrupted;
     ev.rate_per_sec = None;
     ev.eta_seconds = None;
     ev.message = "Interrupted: Tidemark stopped before the job ended; it can be resumed".into();
-    ev.timestamp = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    ev.timestamp = tidemark_core::event::now_timestamp();
     ev
 }
 

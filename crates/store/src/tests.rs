@@ -42,26 +42,13 @@ fn sync_spec() -> JobSpec {
 
 fn event(job: &str, seq: u64, state: JobState, step: Step) -> Arc<ProgressEvent> {
     Arc::new(ProgressEvent {
-        job_id: job.into(),
         seq,
-        kind: JobKind::Snapshot,
         state,
         step,
-        step_number: 1,
-        total_steps: 6,
-        percent: None,
         processed: seq,
-        total: None,
         bytes_done: seq * 10,
-        bytes_total: None,
-        rate_per_sec: None,
-        eta_seconds: None,
-        message: String::new(),
-        items: Vec::new(),
-        warnings: Vec::new(),
-        error: None,
-        result_url: None,
         timestamp: timestamp(seq),
+        ..ProgressEvent::blank(job, JobKind::Snapshot, 6)
     })
 }
 
