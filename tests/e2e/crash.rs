@@ -92,17 +92,22 @@ fn kill_and_resume(
 ) {
     let seed = seed();
     let tmp = tempfile::tempdir().expect("tmp");
-    // One undisturbed run tells how long the job takes here.
-    let probe = tmp.path().join("probe");
-    setup(&probe);
-    let t0 = Instant::now();
-    let args0 = args(&probe);
-    let run = run_json(
-        tidemark(),
-        &args0.iter().map(String::as_str).collect::<Vec<_>>(),
-    );
-    assert_eq!(run.code, 0, "undisturbed run: {}", run.stderr);
-    let span = t0.elapsed();
+    // Undisturbed runs tell how long the job takes here. The first one is slow (a cold
+    // database and page cache), so the faster of two sets the span: measured on the first
+    // alone, most kills landed after the end of the (warm) runs that follow.
+    let mut span = Duration::MAX;
+    for probe in ["probe-1", "probe-2"] {
+        let probe = tmp.path().join(probe);
+        setup(&probe);
+        let t0 = Instant::now();
+        let args0 = args(&probe);
+        let run = run_json(
+            tidemark(),
+            &args0.iter().map(String::as_str).collect::<Vec<_>>(),
+        );
+        assert_eq!(run.code, 0, "undisturbed run: {}", run.stderr);
+        span = span.min(t0.elapsed());
+    }
     let points = moments(seed, KILLS, span);
     eprintln!("{name}: seed {seed}, job takes {span:?}, kills at {points:?}");
 
