@@ -12,7 +12,7 @@ mod tests;
 
 pub use error::StoreError;
 pub use runs::{DEFAULT_KEEP_RUNS, RecordedJob, RunError, recover};
-pub use store::{JobFilter, JobRecord, SCHEMA_VERSION, Store};
+pub use store::{JobFilter, JobRecord, RemoteAppend, RemoteOrigin, SCHEMA_VERSION, Store};
 pub use writer::EventWriter;
 
 /// Where the history lives unless told otherwise: `<data folder>/tidemark/history.db`

@@ -91,6 +91,13 @@ impl RecordedJob {
         let job = store
             .job(id)?
             .ok_or_else(|| RunError::NotFound(id.to_owned()))?;
+        if job.remote.is_some() {
+            // It runs on an agent: resuming it here would run the agent's paths locally.
+            return Err(RunError::NotResumable {
+                id: id.to_owned(),
+                state: "running on an agent",
+            });
+        }
         if job.state != JobState::Interrupted {
             return Err(RunError::NotResumable {
                 id: id.to_owned(),
@@ -161,7 +168,7 @@ impl RecordedJob {
     }
 }
 
-/// Finds the jobs whose process is gone (no one holds their lock) and records them as
+/// Finds the local jobs whose process is gone (no one holds their lock) and records them as
 /// `interrupted`, with an event saying so after their last stored one. Returns their ids.
 pub fn recover(store: &mut Store) -> Result<Vec<String>, StoreError> {
     let mut found = Vec::new();
@@ -171,6 +178,10 @@ pub fn recover(store: &mut Store) -> Result<Vec<String>, StoreError> {
             ..JobFilter::default()
         };
         for job in store.list_jobs(&filter)? {
+            // A remote job's process is the agent's, not ours: its state is the agent's to tell.
+            if job.remote.is_some() {
+                continue;
+            }
             let Some(lock) = lock_job(store.path(), &job.id)? else {
                 continue;
             };

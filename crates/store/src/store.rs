@@ -14,7 +14,7 @@ use crate::error::{StoreError, classify};
 use crate::writer::EventWriter;
 
 /// The schema version this build writes; `MIGRATIONS[v]` takes a database from `v` to `v + 1`.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 pub(crate) const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     r#"
@@ -55,13 +55,22 @@ CREATE TABLE checkpoints (
 "#,
     // v2: who started a job (an agent's named token); NULL for local jobs.
     "ALTER TABLE jobs ADD COLUMN owner TEXT;",
+    // v3: jobs recorded while watching an agent: which agent, and the job's id there.
+    r#"
+ALTER TABLE jobs ADD COLUMN remote_agent_id TEXT;
+ALTER TABLE jobs ADD COLUMN remote_agent_name TEXT;
+ALTER TABLE jobs ADD COLUMN remote_job_id TEXT;
+CREATE UNIQUE INDEX jobs_by_remote ON jobs (remote_agent_id, remote_job_id)
+    WHERE remote_job_id IS NOT NULL;
+"#,
 ];
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 
 const JOB_COLUMNS: &str = "id, kind, spec, state, created_at, started_at, finished_at, percent, \
-     processed, total, bytes_done, bytes_total, result_url, error_code, error_message, last_seq, owner";
+     processed, total, bytes_done, bytes_total, result_url, error_code, error_message, last_seq, owner, \
+     remote_agent_id, remote_agent_name, remote_job_id";
 /// Newest first; rowid breaks ties between jobs created in the same millisecond.
 const NEWEST_FIRST: &str = "ORDER BY created_at DESC, rowid DESC";
 
@@ -87,6 +96,38 @@ pub struct JobRecord {
     pub last_seq: u64,
     /// The agent token name that started the job; `None` for local jobs.
     pub owner: Option<String>,
+    /// Set for a job that runs on an agent and was recorded while the app watched it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<RemoteOrigin>,
+}
+
+/// Where a recorded remote job runs: the agent (as the app knows it) and the job's id there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RemoteOrigin {
+    /// The app's id for the agent.
+    pub agent_id: String,
+    /// The agent's name when the job was recorded (it stays readable if the agent is removed).
+    pub agent_name: String,
+    /// The job's id on the agent.
+    pub job_id: String,
+}
+
+impl RemoteOrigin {
+    /// The local id of the job: one per (agent, job there), never equal to a local job's id
+    /// (those are bare UUIDs). Deterministic, so every watch of the job finds the same row.
+    pub fn local_id(&self) -> String {
+        format!("remote-{}-{}", self.agent_id, self.job_id)
+    }
+}
+
+/// What [`Store::append_remote_events`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RemoteAppend {
+    /// seq of the newest stored event of the job after the call.
+    pub stored_up_to: u64,
+    /// The seq of the first event not stored because events before it are missing.
+    pub gap_at: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -236,49 +277,134 @@ impl Store {
         }
         self.run_mut("appending events", |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            {
-                let mut insert = tx.prepare_cached(
-                    "INSERT INTO events (job_id, seq, state, step, timestamp, json) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
-                )?;
-                for ev in events {
-                    insert.execute(params![
-                        ev.job_id,
-                        ev.seq,
-                        ev.state.as_str(),
-                        enum_text(&ev.step),
-                        ev.timestamp,
-                        to_json(&**ev)?,
-                    ])?;
-                }
-                let mut update = tx.prepare_cached(
-                    "UPDATE jobs SET state = ?2, percent = ?3, processed = ?4, total = ?5, \
-                     bytes_done = ?6, bytes_total = ?7, result_url = ?8, error_code = ?9, \
-                     error_message = ?10, last_seq = ?11, \
-                     started_at = COALESCE(started_at, ?12), finished_at = ?13 \
-                     WHERE id = ?1 AND last_seq < ?11",
-                )?;
-                for s in summaries(events) {
-                    let ev = s.newest;
-                    update.execute(params![
-                        ev.job_id,
-                        ev.state.as_str(),
-                        ev.percent,
-                        ev.processed,
-                        ev.total,
-                        ev.bytes_done,
-                        ev.bytes_total,
-                        ev.result_url,
-                        ev.error.as_ref().map(|e| e.code.as_str()),
-                        ev.error.as_ref().map(|e| &e.message),
-                        ev.seq,
-                        s.first_running.map(|e| &e.timestamp),
-                        // Cleared again when a resumed run starts.
-                        ev.is_terminal().then_some(&ev.timestamp),
-                    ])?;
-                }
+            for ev in events {
+                insert_event(&tx, &ev.job_id, ev)?;
+            }
+            for s in summaries(events) {
+                update_summary(&tx, &s.newest.job_id, s.newest, s.first_running, false)?;
             }
             tx.commit()
+        })
+    }
+
+    /// Records a job watched on an agent, `queued` until its events come; returns its local
+    /// id ([`RemoteOrigin::local_id`]). Recording the same job again changes nothing, so two
+    /// watches of one job share one row.
+    pub fn create_remote_job(
+        &self,
+        origin: &RemoteOrigin,
+        spec: &JobSpec,
+        created_at: &str,
+    ) -> Result<String, StoreError> {
+        let id = origin.local_id();
+        self.run("recording a remote job", |c| {
+            c.execute(
+                "INSERT INTO jobs (id, kind, spec, state, created_at, processed, bytes_done, \
+                 remote_agent_id, remote_agent_name, remote_job_id) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, 0, 0, ?6, ?7, ?8) ON CONFLICT DO NOTHING",
+                params![
+                    id,
+                    enum_text(&spec.kind()),
+                    to_json(spec)?,
+                    JobState::Queued.as_str(),
+                    normalize_timestamp(created_at),
+                    origin.agent_id,
+                    origin.agent_name,
+                    origin.job_id,
+                ],
+            )
+            .map(drop)
+        })?;
+        Ok(id)
+    }
+
+    /// Stores events of the remote job `id` as the agent numbered them (their `jobId` stays
+    /// the agent's), in one transaction. An event at or below the newest stored seq is
+    /// skipped (another watch stored it); one right after it is stored; one further on is a
+    /// gap: it and everything after it are left out, so what is stored never has a hole.
+    pub fn append_remote_events(
+        &mut self,
+        id: &str,
+        events: &[ProgressEvent],
+    ) -> Result<RemoteAppend, StoreError> {
+        self.run_mut("appending remote events", |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut last: u64 = tx
+                .query_row(
+                    "SELECT last_seq FROM jobs WHERE id = ?1 AND remote_job_id IS NOT NULL",
+                    [id],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .ok_or(rusqlite::Error::QueryReturnedNoRows)?;
+            let mut gap_at = None;
+            let mut newest = None;
+            let mut first_running = None;
+            for ev in events {
+                if ev.seq <= last {
+                    continue;
+                }
+                if ev.seq != last + 1 {
+                    gap_at = Some(ev.seq);
+                    break;
+                }
+                insert_event(&tx, id, ev)?;
+                last = ev.seq;
+                newest = Some(ev);
+                if ev.state == JobState::Running && first_running.is_none() {
+                    first_running = Some(ev);
+                }
+            }
+            if let Some(ev) = newest {
+                update_summary(&tx, id, ev, first_running, false)?;
+            }
+            tx.commit()?;
+            Ok(RemoteAppend {
+                stored_up_to: last,
+                gap_at,
+            })
+        })
+    }
+
+    /// For a remote job whose agent no longer keeps events this store lacks: the stored
+    /// events become exactly `events` (the agent's whole list, up to its first gap) and the
+    /// summary becomes `state` (the agent's full state), so the copy has no hole and the next
+    /// events follow `state`.
+    pub fn replace_remote_events(
+        &mut self,
+        id: &str,
+        events: &[ProgressEvent],
+        state: &ProgressEvent,
+    ) -> Result<RemoteAppend, StoreError> {
+        self.run_mut("replacing remote events", |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute(
+                "DELETE FROM events WHERE job_id = ?1 AND \
+                 EXISTS (SELECT 1 FROM jobs WHERE id = ?1 AND remote_job_id IS NOT NULL)",
+                [id],
+            )?;
+            let mut last = None::<&ProgressEvent>;
+            let mut first_running = None;
+            for ev in events {
+                if last.is_some_and(|l| ev.seq != l.seq + 1) {
+                    break;
+                }
+                insert_event(&tx, id, ev)?;
+                if ev.state == JobState::Running && first_running.is_none() {
+                    first_running = Some(ev);
+                }
+                last = Some(ev);
+            }
+            let newest = match last {
+                Some(ev) if ev.seq > state.seq => ev,
+                _ => state,
+            };
+            update_summary(&tx, id, newest, first_running, true)?;
+            tx.commit()?;
+            Ok(RemoteAppend {
+                stored_up_to: newest.seq,
+                gap_at: None,
+            })
         })
     }
 
@@ -329,13 +455,15 @@ impl Store {
         })
     }
 
-    /// Marks every job that never reached an end (the process stopped under it) as
-    /// `interrupted`; returns their ids. Meant for startup, before any job runs.
+    /// Marks every local job that never reached an end (the process stopped under it) as
+    /// `interrupted`; returns their ids. Meant for startup, before any job runs. A remote
+    /// job's state is the agent's to tell, so it is left as it is.
     pub fn mark_interrupted(&self) -> Result<Vec<String>, StoreError> {
         self.run("marking interrupted jobs", |c| {
             let mut stmt = c.prepare(
                 "UPDATE jobs SET state = 'interrupted' \
-                 WHERE state IN ('queued', 'running', 'paused') RETURNING id",
+                 WHERE state IN ('queued', 'running', 'paused') AND remote_job_id IS NULL \
+                 RETURNING id",
             )?;
             let ids = stmt.query_map([], |r| r.get(0))?;
             ids.collect()
@@ -481,6 +609,57 @@ fn summaries(events: &[Arc<ProgressEvent>]) -> Vec<Summary<'_>> {
     out
 }
 
+fn insert_event(c: &Connection, job_id: &str, ev: &ProgressEvent) -> rusqlite::Result<()> {
+    c.prepare_cached(
+        "INSERT INTO events (job_id, seq, state, step, timestamp, json) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+    )?
+    .execute(params![
+        job_id,
+        ev.seq,
+        ev.state.as_str(),
+        enum_text(&ev.step),
+        ev.timestamp,
+        to_json(ev)?,
+    ])
+    .map(drop)
+}
+
+/// Brings the job's summary up to `ev`, unless a newer one is there (`force`: regardless).
+fn update_summary(
+    c: &Connection,
+    job_id: &str,
+    ev: &ProgressEvent,
+    first_running: Option<&ProgressEvent>,
+    force: bool,
+) -> rusqlite::Result<()> {
+    c.prepare_cached(
+        "UPDATE jobs SET state = ?2, percent = ?3, processed = ?4, total = ?5, \
+         bytes_done = ?6, bytes_total = ?7, result_url = ?8, error_code = ?9, \
+         error_message = ?10, last_seq = ?11, \
+         started_at = COALESCE(started_at, ?12), finished_at = ?13 \
+         WHERE id = ?1 AND (?14 OR last_seq < ?11)",
+    )?
+    .execute(params![
+        job_id,
+        ev.state.as_str(),
+        ev.percent,
+        ev.processed,
+        ev.total,
+        ev.bytes_done,
+        ev.bytes_total,
+        ev.result_url,
+        ev.error.as_ref().map(|e| e.code.as_str()),
+        ev.error.as_ref().map(|e| &e.message),
+        ev.seq,
+        first_running.map(|e| &e.timestamp),
+        // Cleared again when a resumed run starts.
+        ev.is_terminal().then_some(&ev.timestamp),
+        force,
+    ])
+    .map(drop)
+}
+
 fn job_from_row(r: &Row<'_>) -> rusqlite::Result<JobRecord> {
     let error = match r.get::<_, Option<String>>(13)? {
         None => None,
@@ -507,6 +686,14 @@ fn job_from_row(r: &Row<'_>) -> rusqlite::Result<JobRecord> {
         error,
         last_seq: r.get(15)?,
         owner: r.get(16)?,
+        remote: match (r.get(17)?, r.get::<_, Option<String>>(18)?, r.get(19)?) {
+            (Some(agent_id), agent_name, Some(job_id)) => Some(RemoteOrigin {
+                agent_id,
+                agent_name: agent_name.unwrap_or_default(),
+                job_id,
+            }),
+            _ => None,
+        },
     })
 }
 

@@ -544,3 +544,151 @@ fn a_version_1_history_is_migrated_with_its_jobs() {
         (JobState::Completed, 3, None)
     );
 }
+
+fn origin() -> crate::RemoteOrigin {
+    crate::RemoteOrigin {
+        agent_id: "agent-1".into(),
+        agent_name: "nas".into(),
+        job_id: "j1".into(),
+    }
+}
+
+fn remote_events(seqs: std::ops::RangeInclusive<u64>) -> Vec<ProgressEvent> {
+    seqs.map(|s| (*running("j1", s)).clone()).collect()
+}
+
+#[test]
+fn a_version_2_history_is_migrated_and_its_jobs_are_local() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("v2.db");
+    {
+        let conn = rusqlite::Connection::open(&path).expect("open");
+        conn.execute_batch(crate::store::MIGRATIONS[0])
+            .expect("v1 schema");
+        conn.execute_batch(crate::store::MIGRATIONS[1])
+            .expect("v2 schema");
+        conn.execute(
+            "INSERT INTO jobs (id, kind, spec, state, created_at, processed, bytes_done, owner) \
+             VALUES ('old', 'sync', '{\"kind\":\"sync\",\"sources\":[\"/a\"],\"destination\":\"/b\"}', \
+             'running', '2026-01-01T00:00:00.000Z', 3, 30, 'ci')",
+            [],
+        )
+        .expect("v2 job");
+        conn.pragma_update(None, "user_version", 2)
+            .expect("version");
+    }
+    let mut store = Store::open(&path).expect("migrates");
+    assert_eq!(raw_user_version(&path), SCHEMA_VERSION);
+    let job = store.job("old").expect("read").expect("kept");
+    assert_eq!(
+        (job.state, job.owner.as_deref(), job.remote),
+        (JobState::Running, Some("ci"), None)
+    );
+    // Still a local job: recovery finds it.
+    assert_eq!(crate::recover(&mut store).expect("recover"), ["old"]);
+}
+
+#[test]
+fn remote_events_are_stored_once_in_order_and_never_with_a_hole() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut store = Store::open(&db_path(&dir)).expect("open");
+    let id = store
+        .create_remote_job(&origin(), &snapshot_spec(), &timestamp(0))
+        .expect("create");
+    assert_eq!(id, "remote-agent-1-j1");
+    assert_eq!(
+        store
+            .create_remote_job(&origin(), &snapshot_spec(), &timestamp(5))
+            .expect("again"),
+        id,
+        "a second watch finds the same row"
+    );
+    let got = store
+        .append_remote_events(&id, &remote_events(1..=3))
+        .expect("append");
+    assert_eq!((got.stored_up_to, got.gap_at), (3, None));
+    // A second watch delivering the same events, then more.
+    let got = store
+        .append_remote_events(&id, &remote_events(2..=5))
+        .expect("replay");
+    assert_eq!((got.stored_up_to, got.gap_at), (5, None));
+    // A hole: nothing from 8 on is stored.
+    let mut holed = remote_events(6..=6);
+    holed.extend(remote_events(8..=9));
+    let got = store.append_remote_events(&id, &holed).expect("gap");
+    assert_eq!((got.stored_up_to, got.gap_at), (6, Some(8)));
+    assert_eq!(seqs(&store, &id), [1, 2, 3, 4, 5, 6]);
+    let stored = store.events_since(&id, 0).expect("events");
+    assert!(
+        stored.iter().all(|e| e.job_id == "j1"),
+        "stored as the agent sent them"
+    );
+    let job = store.job(&id).expect("read").expect("exists");
+    assert_eq!((job.last_seq, job.state), (6, JobState::Running));
+    assert_eq!(job.remote, Some(origin()));
+    // Local ids never take the remote path.
+    store
+        .create_job("local", &snapshot_spec(), &timestamp(1))
+        .expect("local");
+    assert!(
+        store
+            .append_remote_events("local", &remote_events(1..=1))
+            .is_err()
+    );
+}
+
+#[test]
+fn a_resync_replaces_the_remote_copy_with_the_agents_list() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut store = Store::open(&db_path(&dir)).expect("open");
+    let id = store
+        .create_remote_job(&origin(), &snapshot_spec(), &timestamp(0))
+        .expect("create");
+    store
+        .append_remote_events(&id, &remote_events(1..=2))
+        .expect("append");
+    let state = (*running("j1", 12)).clone();
+    let got = store
+        .replace_remote_events(&id, &remote_events(10..=12), &state)
+        .expect("replace");
+    assert_eq!(got.stored_up_to, 12);
+    assert_eq!(seqs(&store, &id), [10, 11, 12]);
+    // Nothing kept by the agent: no event, the summary is the full state.
+    let state = (*running("j1", 20)).clone();
+    store
+        .replace_remote_events(&id, &[], &state)
+        .expect("replace");
+    assert!(seqs(&store, &id).is_empty());
+    assert_eq!(store.job(&id).expect("read").expect("job").last_seq, 20);
+    let got = store
+        .append_remote_events(&id, &remote_events(21..=21))
+        .expect("next");
+    assert_eq!((got.stored_up_to, got.gap_at), (21, None));
+}
+
+#[test]
+fn a_remote_job_is_neither_recovered_nor_resumed_locally() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = db_path(&dir);
+    let mut store = Store::open(&path).expect("open");
+    let id = store
+        .create_remote_job(&origin(), &snapshot_spec(), &timestamp(0))
+        .expect("create");
+    store
+        .append_remote_events(&id, &remote_events(1..=2))
+        .expect("append");
+    assert!(crate::recover(&mut store).expect("recover").is_empty());
+    assert!(store.mark_interrupted().expect("mark").is_empty());
+    assert_eq!(
+        store.job(&id).expect("read").expect("job").state,
+        JobState::Running
+    );
+    let mut interrupted = (*running("j1", 3)).clone();
+    interrupted.state = JobState::Interrupted;
+    store
+        .append_remote_events(&id, &[interrupted])
+        .expect("append");
+    let err = crate::RecordedJob::resume(&path, &id).expect_err("not here");
+    assert_eq!(err.code(), "job_not_resumable", "{err}");
+    assert_eq!(seqs(&store, &id), [1, 2, 3]);
+}
