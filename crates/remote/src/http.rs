@@ -63,6 +63,25 @@ impl HttpTransport {
             client,
         })
     }
+
+    /// The job's detail, spec included.
+    pub async fn job(&self) -> Result<crate::RemoteJobDetail, TransportError> {
+        let url = format!("{}/api/v1/jobs/{}", self.base, self.job);
+        let resp = self
+            .client
+            .get(&url)
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(failed)?;
+        let status = resp.status().as_u16();
+        if status != 200 {
+            return Err(by_status(status, &self.job));
+        }
+        resp.json()
+            .await
+            .map_err(|e| failed(format!("malformed job: {e}")))
+    }
 }
 
 fn failed(e: impl std::fmt::Display) -> TransportError {

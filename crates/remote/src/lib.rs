@@ -13,7 +13,7 @@ pub mod watcher;
 use std::time::Duration;
 
 use serde::Deserialize;
-use tidemark_core::{JobKind, JobState};
+use tidemark_core::{JobKind, JobSpec, JobState};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -44,6 +44,18 @@ pub struct RemoteJob {
     pub kind: JobKind,
     pub state: JobState,
     pub created_at: String,
+}
+
+/// One job as the agent details it (`GET /api/v1/jobs/{id}`): the listing's fields and the
+/// spec it runs, with the agent's paths.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RemoteJobDetail {
+    pub id: String,
+    pub kind: JobKind,
+    pub state: JobState,
+    pub created_at: String,
+    pub spec: JobSpec,
 }
 
 /// The agent's jobs, newest first.
