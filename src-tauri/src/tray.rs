@@ -196,6 +196,7 @@ mod tests {
             result_url: None,
             error: None,
             resumable: false,
+            remote: None,
         }
     }
 

@@ -12,13 +12,14 @@ use tidemark_core::snapshot::is_url;
 use tidemark_core::{
     Control, EventLog, JobSpec, JobState, ProgressEvent, SnapshotSpec, SyncSpec, fsutil,
 };
-use tidemark_store::{JobFilter, RecordedJob, Store, recover};
+use tidemark_store::{JobFilter, RecordedJob, RemoteOrigin, Store, recover};
 use tokio::runtime::Handle;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
 use crate::error::{Error, Result};
 use crate::notify::{self, Notification, Notifier};
+use crate::record::RemoteRecorder;
 use crate::settings::{self, AGENTS_FILE, SETTINGS_FILE};
 use crate::subscribe::{self, UpdateSink};
 use crate::summary;
@@ -350,6 +351,7 @@ impl App {
             a.control.cancel();
             return Ok(());
         }
+        self.refuse_remote(id, "cancelled", Error::InvalidInput)?;
         // Already over (a race with its end, or a second click): nothing left to cancel.
         self.known(id).map(|_| ())
     }
@@ -361,6 +363,7 @@ impl App {
                 Ok(())
             }
             None => {
+                self.refuse_remote(id, "paused", Error::InvalidInput)?;
                 let s = self.known(id)?;
                 Err(Error::InvalidInput(format!(
                     "{} is {}, not running: it cannot be paused",
@@ -382,6 +385,7 @@ impl App {
         let Some(record) = record else {
             return Err(Error::NotFound(format!("no job {id}")));
         };
+        self.refuse_remote(id, "resumed", Error::NotResumable)?;
         if record.state != JobState::Interrupted {
             return Err(Error::NotResumable(format!(
                 "{} is {}; only a paused or interrupted job can be resumed",
@@ -402,6 +406,7 @@ impl App {
             .store()?
             .job(id)?
             .ok_or_else(|| Error::NotFound(format!("no job {id}")))?;
+        self.refuse_remote(id, "retried", Error::NotResumable)?;
         if !record.state.is_terminal() {
             return Err(Error::NotResumable(format!(
                 "{} is {}; resume it instead of retrying",
@@ -422,6 +427,32 @@ impl App {
         for a in lock(&self.inner.jobs).values() {
             a.control.resume();
         }
+    }
+
+    /// A run recorded from an agent is the agent's: this app neither runs nor controls it.
+    fn refuse_remote(&self, id: &str, what: &str, err: fn(String) -> Error) -> Result<()> {
+        let Some(record) = self.store()?.job(id)? else {
+            return Ok(());
+        };
+        match record.remote {
+            Some(o) => Err(err(format!(
+                "{} runs on the agent {} (job {} there): it cannot be {what} from this history",
+                summary::title(&record.spec),
+                o.agent_name,
+                o.job_id
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// The history's id for job `job_id` of agent `agent_id`, once watched.
+    pub fn remote_history_id(agent_id: &str, job_id: &str) -> String {
+        RemoteOrigin {
+            agent_id: agent_id.to_owned(),
+            agent_name: String::new(),
+            job_id: job_id.to_owned(),
+        }
+        .local_id()
     }
 
     fn gone(&self, id: &str) -> Error {
@@ -615,6 +646,8 @@ impl App {
     }
 
     /// Follows a job of an agent: connection states and events, throttled like local ones.
+    /// Every event is also recorded in the history, under the id
+    /// [`Self::remote_history_id`], as a gap-free copy of the agent's event list.
     pub fn watch_remote_job(
         &self,
         agent_id: &str,
@@ -622,6 +655,24 @@ impl App {
         sink: Box<dyn UpdateSink>,
     ) -> Result<u32> {
         let agent = self.agent(agent_id)?;
+        let origin = RemoteOrigin {
+            agent_id: agent.id.clone(),
+            agent_name: agent.name.clone(),
+            job_id: job_id.to_owned(),
+        };
+        let transport = tidemark_remote::HttpTransport::new(
+            &agent.url,
+            &agent.token,
+            job_id,
+            tidemark_remote::Timeouts::default(),
+        )
+        .map_err(|e| remote_error(&agent.url, e))?;
+        let (recorder, not_recorded) = RemoteRecorder::spawn(
+            self.db().to_owned(),
+            origin,
+            transport,
+            self.inner.runtime.clone(),
+        )?;
         let _in_runtime = self.inner.runtime.enter();
         let (rx, watcher) = tidemark_remote::watch(
             &agent.url,
@@ -632,7 +683,15 @@ impl App {
             tidemark_remote::Timeouts::default(),
         )
         .map_err(|e| remote_error(&agent.url, e))?;
-        let task = subscribe::remote(self.clone(), agent.name, rx, watcher, sink);
+        let task = subscribe::remote(
+            self.clone(),
+            agent.name,
+            rx,
+            watcher,
+            sink,
+            recorder,
+            not_recorded,
+        );
         Ok(self.register(task))
     }
 

@@ -34,6 +34,7 @@ pub fn write_all(dir: &Path) -> io::Result<Vec<String>> {
         StartSnapshot,
         StartSync,
         JobSummary,
+        RemoteRun,
         HistoryFilter,
         StepTiming,
         JobDetail,

@@ -6,6 +6,7 @@ mod app;
 pub mod bindings;
 pub mod error;
 pub mod notify;
+mod record;
 pub mod settings;
 pub mod subscribe;
 pub mod summary;

@@ -12,7 +12,12 @@ use tokio::task::JoinHandle;
 
 use crate::app::{App, UPDATE_INTERVAL};
 use crate::notify;
-use crate::types::{ConnectionState, JobUpdate};
+use crate::record::{Record, RemoteRecorder};
+use crate::types::{AppError, ConnectionState, JobUpdate};
+
+/// How long a closing remote subscription waits for its events to reach the history, so
+/// that `closed` means "recorded" whenever the store keeps up.
+const RECORDING_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The receiving end has gone (its window closed): the subscription stops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,12 +125,15 @@ pub fn connection(state: &ConnState) -> ConnectionState {
     }
 }
 
+/// Follows a remote job for a window, and hands every event to `recorder` (the history).
 pub(crate) fn remote(
     app: App,
     agent_name: String,
     mut rx: mpsc::Receiver<WatchItem>,
     watcher: JoinHandle<WatchEnd>,
     sink: Box<dyn UpdateSink>,
+    recorder: RemoteRecorder,
+    mut not_recorded: mpsc::UnboundedReceiver<AppError>,
 ) -> JoinHandle<()> {
     let runtime = app.inner.runtime.clone();
     runtime.spawn(async move {
@@ -146,6 +154,7 @@ pub(crate) fn remote(
         loop {
             let deadline = throttle.deadline();
             if !open && deadline.is_none() {
+                recorder.finish(RECORDING_GRACE).await;
                 let _gone = sink.send(JobUpdate::Closed);
                 return;
             }
@@ -158,9 +167,14 @@ pub(crate) fn remote(
             let out: Option<JobUpdate> = tokio::select! {
                 item = rx.recv(), if open => match item {
                     None => { open = false; None }
-                    Some(WatchItem::Event(ev) | WatchItem::Resync(ev)) => throttle
-                        .offer(Arc::new(ev), now())
-                        .map(|ev| event(&ev)),
+                    Some(WatchItem::Event(ev)) => {
+                        recorder.offer(Record::Event(ev.clone()));
+                        throttle.offer(Arc::new(ev), now()).map(|ev| event(&ev))
+                    }
+                    Some(WatchItem::Resync(ev)) => {
+                        recorder.offer(Record::Resync(ev.clone()));
+                        throttle.offer(Arc::new(ev), now()).map(|ev| event(&ev))
+                    }
                     Some(WatchItem::State(s)) => {
                         match &s {
                             ConnState::Offline { reason } if !told_offline => {
@@ -173,6 +187,7 @@ pub(crate) fn remote(
                         Some(JobUpdate::Connection { state: connection(&s) })
                     }
                 },
+                Some(error) = not_recorded.recv() => Some(JobUpdate::NotRecorded { error }),
                 _ = sleep => throttle.flush_due(now()).map(|ev| event(&ev)),
             };
             if let Some(update) = out

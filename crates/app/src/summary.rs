@@ -4,7 +4,7 @@ use chrono::DateTime;
 use tidemark_core::{JobKind, JobSpec, JobState, ProgressEvent};
 use tidemark_store::JobRecord;
 
-use crate::types::{JobSummary, StepTiming};
+use crate::types::{JobSummary, RemoteRun, StepTiming};
 
 pub fn title(spec: &JobSpec) -> String {
     match spec {
@@ -61,6 +61,7 @@ pub fn queued(id: &str, kind: JobKind, created_at: String) -> JobSummary {
         result_url: None,
         error: None,
         resumable: false,
+        remote: None,
     }
 }
 
@@ -82,7 +83,12 @@ pub fn from_record(r: &JobRecord) -> JobSummary {
         bytes_total: r.bytes_total,
         result_url: r.result_url.clone(),
         error: r.error.clone(),
-        resumable: r.state == JobState::Interrupted,
+        resumable: r.state == JobState::Interrupted && r.remote.is_none(),
+        remote: r.remote.as_ref().map(|o| RemoteRun {
+            agent_id: o.agent_id.clone(),
+            agent_name: o.agent_name.clone(),
+            job_id: o.job_id.clone(),
+        }),
     }
 }
 

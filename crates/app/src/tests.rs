@@ -160,6 +160,7 @@ fn summary(state: JobState) -> JobSummary {
         result_url: Some("/a/photos.tar.zst".into()),
         error: None,
         resumable: false,
+        remote: None,
     }
 }
 
@@ -657,4 +658,349 @@ async fn an_agent_is_checked_added_and_its_job_watched() {
     app.remove_agent(&agent.id).expect("removed");
     assert!(app.list_agents().is_empty());
     server.abort();
+}
+
+/// A real agent on a loopback port with a folder of photos under its root.
+struct TestAgent {
+    url: String,
+    token: String,
+    root: std::path::PathBuf,
+    photos: std::path::PathBuf,
+    server: tokio::task::JoinHandle<Result<(), tidemark_agent::AgentError>>,
+}
+
+async fn start_agent(dir: &Path) -> TestAgent {
+    let root = dir.join("root");
+    std::fs::create_dir_all(root.join("out")).expect("mkdir");
+    let photos = sample_tree(&root);
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let server = tokio::spawn(tidemark_agent::serve(
+        tidemark_agent::AgentConfig {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            roots: vec![root.clone()],
+            db: dir.join("agent.db"),
+            tokens: dir.join("agent-tokens.json"),
+            insecure_listen: false,
+            max_streams_per_token: 8,
+        },
+        move |started| {
+            let _ = tx.send(started);
+        },
+    ));
+    let started = rx.await.expect("the agent started");
+    TestAgent {
+        url: format!("http://{}", started.addr),
+        token: started.new_admin_token.expect("a new admin token"),
+        root,
+        photos,
+        server,
+    }
+}
+
+impl TestAgent {
+    async fn start_snapshot(&self, name: &str) -> String {
+        let started: serde_json::Value = reqwest::Client::new()
+            .post(format!("{}/api/v1/jobs", self.url))
+            .bearer_auth(&self.token)
+            .json(&serde_json::json!({
+                "kind": "snapshot", "source": self.photos,
+                "destination": self.root.join("out"), "name": name
+            }))
+            .send()
+            .await
+            .expect("POST")
+            .json()
+            .await
+            .expect("json");
+        started["id"].as_str().expect("job id").to_owned()
+    }
+
+    async fn events(&self, job: &str) -> Vec<ProgressEvent> {
+        reqwest::Client::new()
+            .get(format!("{}/api/v1/jobs/{job}/events?since=0", self.url))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .expect("GET events")
+            .json()
+            .await
+            .expect("events json")
+    }
+}
+
+/// Waits for a subscription's `closed`, returning everything it received.
+async fn until_closed(rec: &Recorder) -> Vec<JobUpdate> {
+    let mut seen = Vec::new();
+    for _ in 0..600 {
+        seen.extend(rec.take());
+        if seen.last() == Some(&JobUpdate::Closed) {
+            return seen;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the watch did not close: {seen:?}");
+}
+
+/// Two windows watch one job of a real agent to its end: the history holds the job once,
+/// marked remote, with exactly the agent's events; a restart does not touch it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watched_remote_job_is_recorded_once_with_the_agents_events() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let agent_proc = start_agent(dir.path()).await;
+    let app = app_in(dir.path());
+    let agent = app
+        .add_agent(AddAgent {
+            name: "nas".into(),
+            url: agent_proc.url.clone(),
+            token: agent_proc.token.clone(),
+        })
+        .await
+        .expect("added");
+    let job_id = agent_proc.start_snapshot("remote").await;
+    let (a, b) = (Recorder::default(), Recorder::default());
+    app.watch_remote_job(&agent.id, &job_id, Box::new(a.clone()))
+        .expect("first watch");
+    app.watch_remote_job(&agent.id, &job_id, Box::new(b.clone()))
+        .expect("second watch");
+    let (seen_a, seen_b) = (until_closed(&a).await, until_closed(&b).await);
+    for seen in [&seen_a, &seen_b] {
+        assert!(
+            !seen
+                .iter()
+                .any(|u| matches!(u, JobUpdate::NotRecorded { .. })),
+            "{seen:?}"
+        );
+    }
+
+    let local = App::remote_history_id(&agent.id, &job_id);
+    let stored = app.job_events(&local, 0).expect("stored events");
+    let theirs = agent_proc.events(&job_id).await;
+    assert!(!theirs.is_empty());
+    assert_eq!(stored, theirs, "the history is the agent's list, once");
+    assert!(
+        stored.iter().zip(1..).all(|(e, n)| e.seq == n),
+        "seq 1, 2, … without a gap"
+    );
+    assert_eq!(
+        stored.last().map(|e| e.state),
+        Some(JobState::Completed),
+        "{stored:?}"
+    );
+
+    let history = app.list_history(HistoryFilter::default()).expect("history");
+    let row = history
+        .iter()
+        .find(|j| j.id == local)
+        .expect("the remote run is listed");
+    assert_eq!(history.iter().filter(|j| j.id == local).count(), 1);
+    assert_eq!(
+        row.remote,
+        Some(RemoteRun {
+            agent_id: agent.id.clone(),
+            agent_name: "nas".into(),
+            job_id: job_id.clone(),
+        })
+    );
+    assert_eq!(
+        (row.state, row.title.as_str(), row.resumable),
+        (JobState::Completed, "Snapshot of photos", false)
+    );
+    assert_eq!(row.source, agent_proc.photos.display().to_string());
+    let detail = app.job_detail(&local).expect("detail");
+    let steps: Vec<Step> = detail.steps.iter().map(|s| s.step).collect();
+    assert_eq!(steps.first(), Some(&Step::Waiting), "{steps:?}");
+    assert_eq!(steps.last(), Some(&Step::Completed), "{steps:?}");
+    assert_eq!(detail.last.as_ref(), theirs.last());
+
+    // Watching again later (a new window) stores nothing twice.
+    let c = Recorder::default();
+    app.watch_remote_job(&agent.id, &job_id, Box::new(c.clone()))
+        .expect("third watch");
+    until_closed(&c).await;
+    assert_eq!(app.job_events(&local, 0).expect("events"), theirs);
+
+    // A restart of the app leaves the remote run as the agent said.
+    let again = app_in(dir.path());
+    let row = again.job_detail(&local).expect("after a restart").job;
+    assert_eq!(row.state, JobState::Completed);
+    assert_eq!(again.job_events(&local, 0).expect("events"), theirs);
+    let err = again.retry_job(&local).expect_err("not retried here");
+    assert_eq!(err.code(), ErrorCode::NotResumable, "{err}");
+    agent_proc.server.abort();
+}
+
+/// A remote run the app stopped watching mid-job is neither marked interrupted at the next
+/// start nor resumed, paused or cancelled locally.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_remote_run_survives_a_restart_and_is_not_controlled_locally() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("history.db");
+    let origin = tidemark_store::RemoteOrigin {
+        agent_id: "a1".into(),
+        agent_name: "nas".into(),
+        job_id: "j1".into(),
+    };
+    let local = {
+        let mut store = tidemark_store::Store::open(&db).expect("store");
+        let id = store
+            .create_remote_job(
+                &origin,
+                &JobSpec::Snapshot(SnapshotSpec {
+                    source: "/srv/photos".into(),
+                    destination: "/srv/out".into(),
+                    name: None,
+                }),
+                "2026-11-23T10:00:00.000Z",
+            )
+            .expect("remote job");
+        let mut events = vec![
+            ev(JobState::Running, Step::Browsing, 2, 0),
+            ev(JobState::Running, Step::Compressing, 4, 10),
+        ];
+        for (e, seq) in events.iter_mut().zip(1..) {
+            e.seq = seq;
+        }
+        store
+            .append_remote_events(&id, &events)
+            .expect("remote events");
+        id
+    };
+    assert_eq!(local, App::remote_history_id("a1", "j1"));
+    let app = app_in(dir.path());
+    let row = app.job_detail(&local).expect("detail").job;
+    assert_eq!(row.state, JobState::Running, "not interrupted by recovery");
+    assert_eq!(app.job_events(&local, 0).expect("events").len(), 2);
+    for err in [
+        app.resume_job(&local).expect_err("resume"),
+        app.retry_job(&local).expect_err("retry"),
+    ] {
+        assert_eq!(err.code(), ErrorCode::NotResumable, "{err}");
+        assert!(err.to_string().contains("agent nas"), "{err}");
+    }
+    for err in [
+        app.pause_job(&local).expect_err("pause"),
+        app.cancel_job(&local).expect_err("cancel"),
+    ] {
+        assert_eq!(err.code(), ErrorCode::InvalidInput, "{err}");
+    }
+    assert!(app.active_jobs().is_empty());
+}
+
+/// A history that cannot be written while a job is watched: the window is told, progress
+/// still shows, and once the history works again every event is there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_history_write_is_shown_and_retried_without_loss() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let agent_proc = start_agent(dir.path()).await;
+    let job_id = agent_proc.start_snapshot("remote").await;
+    // The history file is a folder for now: nothing can be written.
+    let db = dir.path().join("history.db");
+    std::fs::create_dir(&db).expect("a folder in its place");
+    let app = app_in(dir.path());
+    let agent = app
+        .add_agent(AddAgent {
+            name: "nas".into(),
+            url: agent_proc.url.clone(),
+            token: agent_proc.token.clone(),
+        })
+        .await
+        .expect("added");
+    let rec = Recorder::default();
+    app.watch_remote_job(&agent.id, &job_id, Box::new(rec.clone()))
+        .expect("watching");
+    let mut seen = Vec::new();
+    for _ in 0..200 {
+        seen.extend(rec.take());
+        if seen
+            .iter()
+            .any(|u| matches!(u, JobUpdate::NotRecorded { .. }))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let failure = seen.iter().find_map(|u| match u {
+        JobUpdate::NotRecorded { error } => Some(error.clone()),
+        _ => None,
+    });
+    assert_eq!(
+        failure.map(|e| e.code),
+        Some(ErrorCode::DbIo),
+        "the failure is shown: {seen:?}"
+    );
+    std::fs::remove_dir(&db).expect("the folder goes");
+    seen.extend(until_closed(&rec).await);
+    assert!(
+        seen.iter()
+            .any(|u| matches!(u, JobUpdate::Event { event } if event.state == JobState::Completed)),
+        "progress kept showing: {seen:?}"
+    );
+    let local = App::remote_history_id(&agent.id, &job_id);
+    assert_eq!(
+        app.job_events(&local, 0).expect("stored"),
+        agent_proc.events(&job_id).await
+    );
+    agent_proc.server.abort();
+}
+
+/// The copy differs from the agent's list (as when an agent killed before writing events it
+/// had streamed numbers its next ones again): at the job's end the agent's list wins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_that_differs_from_the_agents_list_is_replaced_at_the_end() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let agent_proc = start_agent(dir.path()).await;
+    let app = app_in(dir.path());
+    let agent = app
+        .add_agent(AddAgent {
+            name: "nas".into(),
+            url: agent_proc.url.clone(),
+            token: agent_proc.token.clone(),
+        })
+        .await
+        .expect("added");
+    let job_id = agent_proc.start_snapshot("remote").await;
+    // What a previous watch stored before the agent lost and renumbered seq 2 and 3.
+    {
+        let mut store = tidemark_store::Store::open(app.db()).expect("store");
+        let origin = tidemark_store::RemoteOrigin {
+            agent_id: agent.id.clone(),
+            agent_name: "nas".into(),
+            job_id: job_id.clone(),
+        };
+        let id = store
+            .create_remote_job(
+                &origin,
+                &JobSpec::Snapshot(SnapshotSpec {
+                    source: agent_proc.photos.clone(),
+                    destination: "/elsewhere".into(),
+                    name: None,
+                }),
+                "2026-11-23T10:00:00.000Z",
+            )
+            .expect("row");
+        let mut stale = vec![
+            ev(JobState::Running, Step::Browsing, 2, 1),
+            ev(JobState::Running, Step::Browsing, 2, 2),
+            ev(JobState::Running, Step::Browsing, 2, 3),
+        ];
+        for (e, seq) in stale.iter_mut().zip(1..) {
+            e.seq = seq;
+            e.job_id = job_id.clone();
+            e.message = "lost by the agent".into();
+        }
+        store.append_remote_events(&id, &stale).expect("stale");
+    }
+    let rec = Recorder::default();
+    app.watch_remote_job(&agent.id, &job_id, Box::new(rec.clone()))
+        .expect("watching");
+    until_closed(&rec).await;
+    let local = App::remote_history_id(&agent.id, &job_id);
+    let stored = app.job_events(&local, 0).expect("stored");
+    assert_eq!(stored, agent_proc.events(&job_id).await);
+    assert!(stored.iter().all(|e| e.message != "lost by the agent"));
+    assert_eq!(
+        app.job_detail(&local).expect("detail").job.state,
+        JobState::Completed
+    );
+    agent_proc.server.abort();
 }

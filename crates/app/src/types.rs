@@ -88,7 +88,22 @@ pub struct JobSummary {
     pub bytes_total: Option<u64>,
     pub result_url: Option<String>,
     pub error: Option<ErrorInfo>,
+    /// Resume (an interrupted run) is offered here; never for a remote run.
     pub resumable: bool,
+    /// Set for a run of an agent, recorded while it was watched; `null` for a local run.
+    pub remote: Option<RemoteRun>,
+}
+
+/// Where a remote run happens: the agent, and the job's id there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct RemoteRun {
+    pub agent_id: String,
+    /// The agent's name when the run was recorded.
+    pub agent_name: String,
+    /// The job's id on the agent (what `watch_remote_job` takes).
+    pub job_id: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,8 +166,17 @@ pub enum ConnectionState {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum JobUpdate {
-    Event { event: Box<ProgressEvent> },
-    Connection { state: ConnectionState },
+    Event {
+        event: Box<ProgressEvent>,
+    },
+    Connection {
+        state: ConnectionState,
+    },
+    /// A remote job's events could not be written to the history (progress still shows);
+    /// sent once per run of failures, and the recording keeps retrying.
+    NotRecorded {
+        error: AppError,
+    },
     Closed,
 }
 

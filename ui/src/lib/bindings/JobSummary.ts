@@ -2,6 +2,7 @@
 import type { ErrorInfo } from "./ErrorInfo";
 import type { JobKind } from "./JobKind";
 import type { JobState } from "./JobState";
+import type { RemoteRun } from "./RemoteRun";
 
 export type JobSummary = { id: string, kind: JobKind, state: JobState, 
 /**
@@ -11,4 +12,12 @@ title: string,
 /**
  * The source folder, or the sync's sources joined by ", ".
  */
-source: string, destination: string, createdAt: string, startedAt: string | null, finishedAt: string | null, percent: number | null, processed: number, total: number | null, bytesDone: number, bytesTotal: number | null, resultUrl: string | null, error: ErrorInfo | null, resumable: boolean, };
+source: string, destination: string, createdAt: string, startedAt: string | null, finishedAt: string | null, percent: number | null, processed: number, total: number | null, bytesDone: number, bytesTotal: number | null, resultUrl: string | null, error: ErrorInfo | null, 
+/**
+ * Resume (an interrupted run) is offered here; never for a remote run.
+ */
+resumable: boolean, 
+/**
+ * Set for a run of an agent, recorded while it was watched; `null` for a local run.
+ */
+remote: RemoteRun | null, };

@@ -17,6 +17,7 @@ export type { JobUpdate } from "./JobUpdate";
 export type { ProgressEvent } from "./ProgressEvent";
 export type { QuietHours } from "./QuietHours";
 export type { RemoteJobInfo } from "./RemoteJobInfo";
+export type { RemoteRun } from "./RemoteRun";
 export type { Settings } from "./Settings";
 export type { StartSnapshot } from "./StartSnapshot";
 export type { StartSync } from "./StartSync";
