@@ -297,6 +297,18 @@ describe("ProgressModal", () => {
       expect(screen.getByTestId("modal-connection").getAttribute("data-connection")).toBe("reconnecting");
     });
 
+    it("says when the history could not record the job, and keeps showing progress", async () => {
+      open(api, remote);
+      await settle();
+      await api.pushEvent({ jobId: "r-1", percent: 30 });
+      expect(screen.queryByTestId("modal-not-recorded")).toBeNull();
+      await api.push({ type: "notRecorded", error: { code: "db_locked", message: "the history is locked" } });
+      expect(text("modal-not-recorded")).toContain("Not saved to the history: the history is locked.");
+      await api.pushEvent({ jobId: "r-1", percent: 40 });
+      expect(screen.getByTestId("modal-not-recorded")).toBeTruthy();
+      expect(text("modal-percent")).toContain("40");
+    });
+
     it("polling, and how old the last update is", async () => {
       vi.useFakeTimers();
       open(api, remote);

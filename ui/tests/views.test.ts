@@ -159,6 +159,35 @@ describe("History view", () => {
     expect(screen.getByTestId("modal")).toBeTruthy();
   });
 
+  it("marks a remote run, offers no local Resume or Retry, and follows it on its agent", async () => {
+    const remote = { agentId: "a1", agentName: "nas", jobId: "r-7" };
+    const interrupted = jobSummary({ id: "remote-a1-r-7", state: "interrupted", remote });
+    const running = jobSummary({ id: "remote-a1-r-8", state: "running", remote: { ...remote, jobId: "r-8" } });
+    let shown = interrupted;
+    const api = fakeApi({
+      listHistory: vi.fn(async () => [interrupted, running, jobSummary({ id: "local-1", state: "failed" })]),
+      jobDetail: vi.fn(async () => ({ job: shown, steps: [], last: null })),
+    });
+    renderApp(api);
+    await fireEvent.click(screen.getByTestId("tab-history"));
+    await settle();
+    const badges = screen.getAllByTestId("remote-badge");
+    expect(badges.map((b) => b.textContent?.trim())).toEqual(["on nas", "on nas"]);
+    await fireEvent.click(screen.getAllByTestId("history-row")[0]);
+    await settle();
+    expect(screen.getByTestId("history-remote").textContent).toContain("r-7");
+    expect(screen.queryByTestId("resume-button")).toBeNull();
+    expect(screen.queryByTestId("retry-button")).toBeNull();
+
+    shown = running;
+    await fireEvent.click(screen.getAllByTestId("history-row")[1]);
+    await settle();
+    await fireEvent.click(screen.getByTestId("show-progress"));
+    await settle();
+    expect(api.watchRemoteJob).toHaveBeenCalledWith("a1", "r-8", expect.any(Function));
+    expect(api.subscribeJob).not.toHaveBeenCalled();
+  });
+
   it("offers Retry on a failed run, with its error", async () => {
     const failed = jobSummary({
       id: "h2",
