@@ -64,6 +64,7 @@ export function jobSummary(overrides: Partial<JobSummary> = {}): JobSummary {
     resultUrl: null,
     error: null,
     resumable: false,
+    remote: null,
     ...overrides,
   } as JobSummary;
 }
