@@ -200,10 +200,16 @@ impl App {
                 "pick at least one source folder".into(),
             ));
         }
+        // A source that is missing or unreadable does not stop the others: the job runs,
+        // and its row says what is wrong (the engine checks each source when it gets to it).
         let mut sources = Vec::new();
         for s in &req.sources {
             let s = non_empty(s, "source folder")?;
-            fsutil::source_dir(Path::new(s))?;
+            if !Path::new(s).is_absolute() {
+                return Err(Error::InvalidInput(format!(
+                    "source {s:?} must be an absolute folder path"
+                )));
+            }
             sources.push(PathBuf::from(s));
         }
         let destination = non_empty(&req.destination, "destination")?;

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use chrono::NaiveTime;
 use tidemark_core::{
-    ErrorInfo, EventLog, JobKind, JobSpec, JobState, ProgressEvent, SnapshotSpec, Step,
+    ErrorInfo, EventLog, ItemState, JobKind, JobSpec, JobState, ProgressEvent, SnapshotSpec, Step,
 };
 
 use crate::notify::{self, NotificationKind};
@@ -511,6 +511,60 @@ async fn a_cancelled_job_ends_cancelled_and_can_be_retried() {
     let history = app.list_history(HistoryFilter::default()).expect("history");
     assert_eq!(history.len(), 2);
     assert_eq!(history[0].state, JobState::Completed);
+}
+
+/// A missing source does not refuse the whole sync: the others are mirrored and its row
+/// says what is wrong, and the job as a whole reports the failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_with_a_missing_source_mirrors_the_others_and_fails_that_row() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = app_in(dir.path());
+    let good = sample_tree(dir.path());
+    let other = dir.path().join("music");
+    std::fs::create_dir_all(&other).expect("mkdir");
+    std::fs::write(other.join("a.flac"), b"la").expect("write");
+    let missing = dir.path().join("not-there");
+    let mirror = dir.path().join("mirror");
+    let job = app
+        .start_sync(StartSync {
+            sources: [&good, &missing, &other]
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
+            destination: mirror.display().to_string(),
+            delete: false,
+        })
+        .expect("started despite the missing source");
+    wait_until_not_active(&app, &job.id).await;
+    let detail = app.job_detail(&job.id).expect("detail");
+    assert_eq!(detail.job.state, JobState::Failed);
+    let last = detail.last.expect("last event");
+    let rows: Vec<(String, ItemState)> = last
+        .items
+        .iter()
+        .map(|i| (i.name.clone(), i.state))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("photos".to_owned(), ItemState::Done),
+            ("not-there".to_owned(), ItemState::Failed),
+            ("music".to_owned(), ItemState::Done),
+        ]
+    );
+    let err = last.items[1].error.as_ref().expect("the row's error");
+    assert!(err.message.contains("not-there"), "{}", err.message);
+    assert!(mirror.join("photos/2026/img-3.raw").exists());
+    assert!(mirror.join("music/a.flac").exists());
+
+    let relative = app
+        .start_sync(StartSync {
+            sources: vec!["relative/src".into()],
+            destination: mirror.display().to_string(),
+            delete: false,
+        })
+        .expect_err("relative source");
+    assert_eq!(relative.code(), ErrorCode::InvalidInput);
 }
 
 #[test]
