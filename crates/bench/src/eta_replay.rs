@@ -96,9 +96,9 @@ fn error(estimate: f64, truth: f64) -> f64 {
     (estimate - truth).abs() / truth * 100.0
 }
 
-/// Replays `profile`. `as_reporter`: feed the job's percent floored to 0.1, as the reporter
-/// does; otherwise the exact fraction (in percent).
-pub fn replay(profile: Profile, as_reporter: bool) -> ProfileResult {
+/// Replays `profile`, feeding the exact fraction of the work done (in percent), as the
+/// reporter does; `floored`: the percent floored to 0.1 instead, as the reporter shows it.
+pub fn replay(profile: Profile, floored: bool) -> ProfileResult {
     let (samples, end) = simulate(profile);
     let t0 = Instant::now();
     let mut est = EtaEstimator::new();
@@ -109,7 +109,7 @@ pub fn replay(profile: Profile, as_reporter: bool) -> ProfileResult {
     let mut estimated = [0u32; 3];
     for &(t, done) in &samples {
         let now = t0 + Duration::from_millis((t * 1000.0).round() as u64);
-        let percent = if as_reporter {
+        let percent = if floored {
             (done * 1000.0).floor() / 10.0
         } else {
             done * 100.0
@@ -140,10 +140,10 @@ pub fn replay(profile: Profile, as_reporter: bool) -> ProfileResult {
     }
 }
 
-pub fn replay_all(as_reporter: bool) -> Vec<ProfileResult> {
+pub fn replay_all(floored: bool) -> Vec<ProfileResult> {
     Profile::ALL
         .into_iter()
-        .map(|p| replay(p, as_reporter))
+        .map(|p| replay(p, floored))
         .collect()
 }
 

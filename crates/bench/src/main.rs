@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use crate::data::Shape;
-use crate::measure::{Runner, available, flush_disks};
+use crate::measure::{Pair, Runner, available, flush_disks};
 use crate::rows::{Ctx, Mirrors};
 
 const USAGE: &str = "\
@@ -34,7 +34,9 @@ usage: tidemark-bench [--smoke] [--out PATH] [--tidemark PATH] [--work-dir DIR]
   --small-files N  small files (1-16 KiB) [100000; 300 with --smoke]
   --large-files N  large files [5; 2 with --smoke]
   --large-mib N    size of each large file in MiB [240; 2 with --smoke]
-  --subscribers N,M  SSE fan-out: subscriber counts, one run each [1000,10000; 20 with --smoke]";
+  --subscribers N,M  SSE fan-out: subscriber counts, one run each [1000,10000; 20 with --smoke]
+  --rows LIST      only these rows, e.g. 1,5,6 (1 = rows 1 and 1b, 2 = rows 2 and 3; the others
+                   show n/a) [all]";
 
 #[derive(Debug)]
 struct Config {
@@ -46,6 +48,14 @@ struct Config {
     shape: Shape,
     /// SSE fan-out: how many subscribers, one measurement each.
     subscribers: Vec<usize>,
+    /// The rows to measure (`None`: all), by their number on the page.
+    rows: Option<Vec<u32>>,
+}
+
+impl Config {
+    fn wants(&self, row: u32) -> bool {
+        self.rows.as_ref().is_none_or(|r| r.contains(&row))
+    }
 }
 
 fn parse_args() -> Result<Config, String> {
@@ -64,6 +74,7 @@ fn parse_args() -> Result<Config, String> {
         work_dir: std::env::temp_dir(),
         runs: if smoke { 1 } else { 5 },
         subscribers: if smoke { vec![20] } else { vec![1_000, 10_000] },
+        rows: None,
         shape: Shape {
             small_files: if smoke { 300 } else { 100_000 },
             small_min: 1024,
@@ -97,6 +108,14 @@ fn parse_args() -> Result<Config, String> {
                     .split(',')
                     .map(|v| number(v.to_owned()).map(|n| n as usize))
                     .collect::<Result<_, _>>()?
+            }
+            "--rows" => {
+                cfg.rows = Some(
+                    value()?
+                        .split(',')
+                        .map(|v| number(v.to_owned()).map(|n| n as u32))
+                        .collect::<Result<_, _>>()?,
+                )
             }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
@@ -181,18 +200,40 @@ fn run(cfg: &Config, started: Instant) -> Result<(), String> {
         data: &data,
     };
     eprintln!("[bench] ETA replay");
-    let eta = eta_replay::replay_all(true);
-    let eta_exact = eta_replay::replay_all(false);
-    let snapshot = rows::snapshot_cli(&ctx);
-    let persistence = rows::persistence(&ctx);
-    let progress = rows::progress(&ctx);
-    let mirrors = Mirrors::new(&ctx);
-    let sync_first = rows::sync_first(&ctx, &mirrors);
-    let sync_unchanged = match &sync_first {
-        Ok(_) => rows::sync_unchanged(&ctx, &mirrors),
-        Err(why) => Err(why.clone()),
+    let eta = eta_replay::replay_all(false);
+    let eta_floored = eta_replay::replay_all(true);
+    let skipped = || Err("not selected (--rows)".to_string());
+    let snapshot = if cfg.wants(1) {
+        rows::snapshot_cli(&ctx)
+    } else {
+        Pair::default()
     };
-    let fanout = fanout::run_all(&tidemark, &work, &data.root, &cfg.subscribers);
+    let persistence = if cfg.wants(4) {
+        rows::persistence(&ctx)
+    } else {
+        Pair::default()
+    };
+    let progress = if cfg.wants(5) {
+        rows::progress(&ctx)
+    } else {
+        Pair::default()
+    };
+    let mirrors = Mirrors::new(&ctx);
+    let (sync_first, sync_unchanged) = if cfg.wants(2) {
+        let first = rows::sync_first(&ctx, &mirrors);
+        let unchanged = match &first {
+            Ok(_) => rows::sync_unchanged(&ctx, &mirrors),
+            Err(why) => Err(why.clone()),
+        };
+        (first, unchanged)
+    } else {
+        (skipped(), skipped())
+    };
+    let fanout = if cfg.wants(7) {
+        fanout::run_all(&tidemark, &work, &data.root, &cfg.subscribers)
+    } else {
+        vec![Err("not selected (--rows)".to_string())]
+    };
     eprintln!("[bench] removing the data");
     mirrors.remove();
     tmp.close().map_err(|e| io("cannot remove", &work, e))?;
@@ -217,7 +258,7 @@ fn run(cfg: &Config, started: Instant) -> Result<(), String> {
         persistence,
         progress,
         eta,
-        eta_exact,
+        eta_floored,
         fanout,
         harness_secs: started.elapsed().as_secs_f64(),
         load_at_end: machine::load_average(),

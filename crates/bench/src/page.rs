@@ -26,7 +26,7 @@ pub struct Report {
     pub persistence: Pair,
     pub progress: Pair,
     pub eta: Vec<ProfileResult>,
-    pub eta_exact: Vec<ProfileResult>,
+    pub eta_floored: Vec<ProfileResult>,
     pub fanout: Vec<Result<FanOut, String>>,
     pub harness_secs: f64,
     pub load_at_end: String,
@@ -412,22 +412,26 @@ impl Report {
         );
         let _ = writeln!(
             p,
-            "**As the reporter feeds it** — the job's percent, floored to 0.1 %:\n"
+            "**As the reporter feeds it** — the exact percent of the job's work done (from \
+             its byte and file counters, not the figure it shows):\n"
         );
         eta_table(p, &self.eta);
         let _ = writeln!(
             p,
-            "**Fed the exact fraction** — the same replay without the 0.1 % flooring, to \
-             separate the estimator from what it is fed:\n"
+            "**Fed the shown percent** — the same replay with the percent floored to 0.1 %, as \
+             events carry it, to show what a coarser input costs:\n"
         );
-        eta_table(p, &self.eta_exact);
+        eta_table(p, &self.eta_floored);
         let _ = writeln!(
             p,
             "No estimator can foresee a change of speed: before the change both see a \
              constant speed, so at 25 % of the step profiles their errors are those of \
              extrapolating the first half, and at 50 % (just after the change) those of \
              extrapolating it while the new speed sets in. The 75 % point \
-             shows how fast each follows the new speed.\n"
+             shows how fast each follows the new speed. On the constant and noisy profiles \
+             the speed never changes for good, so the overall average (the naive estimate) is \
+             the steadiest there is: there Tidemark's estimator keeps to it, and \"equal\" is \
+             the best it can do.\n"
         );
     }
 

@@ -361,7 +361,8 @@ impl Reporter {
         }
     }
 
-    fn percent(&mut self) -> Option<f64> {
+    /// The whole job's percent from the counters, unrounded; `None` while unknown.
+    fn raw_percent(&self) -> Option<f64> {
         // `+ 0.0`: an empty float sum is -0.0, which would print as "-0.0".
         let base: f64 = self
             .plan
@@ -386,6 +387,12 @@ impl Reporter {
         } else {
             self.step_fraction().map(|f| (base + weight * f) * 100.0)
         };
+        raw.map(|r| r.min(100.0))
+    }
+
+    /// The percent shown: never backwards, floored to 0.1 so it never claims more than done.
+    fn percent(&mut self) -> Option<f64> {
+        let raw = self.raw_percent();
         // Never backwards: an unknown or smaller figure keeps the best one shown so far.
         let p = match (raw, self.percent_floor) {
             (Some(r), Some(f)) => Some(r.max(f)),
@@ -406,10 +413,13 @@ impl Reporter {
                 self.processed
             };
             self.speed.observe(now, work as f64);
-            if let Some(p) = percent {
+            // The estimator gets the exact figure, not the one shown: floored to 0.1 %, a
+            // long job's percent stands still for seconds at a time, which reads as a stall.
+            let exact = self.raw_percent();
+            if let Some(p) = exact {
                 self.eta.observe(now, p);
             }
-            let eta = percent.and_then(|p| self.eta.eta(now, 100.0 - p));
+            let eta = exact.and_then(|p| self.eta.eta(now, 100.0 - p));
             (self.speed.rate(now).map(|r| r.round()), eta)
         } else {
             (None, None)
