@@ -318,6 +318,11 @@ describe("ProgressModal", () => {
       expect(text("modal-connection")).toBe("● polling every 1 s");
       await vi.advanceTimersByTimeAsync(8000);
       expect(text("modal-connection")).toBe("● polling every 1 s · last update 8 s ago");
+      // A poll that gets no answer either: still polling, and why it fails.
+      await api.push({ type: "connection", state: { state: "offline", reason: "cannot connect: Connection refused" } });
+      expect(text("modal-connection")).toBe(
+        "● polling every 1 s · agent unreachable (cannot connect: Connection refused) · last update 8 s ago",
+      );
     });
   });
 

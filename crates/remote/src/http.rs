@@ -73,7 +73,7 @@ impl HttpTransport {
             .bearer_auth(&self.token)
             .send()
             .await
-            .map_err(failed)?;
+            .map_err(|e| unreachable(&e))?;
         let status = resp.status().as_u16();
         if status != 200 {
             return Err(by_status(status, &self.job));
@@ -86,6 +86,22 @@ impl HttpTransport {
 
 fn failed(e: impl std::fmt::Display) -> TransportError {
     TransportError::Failed(e.to_string())
+}
+
+/// A request that got no answer. reqwest's own message names only the URL; what a user can
+/// act on (refused, timed out, unknown host) is at the end of its chain of causes.
+pub(crate) fn unreachable(e: &reqwest::Error) -> TransportError {
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    TransportError::Failed(if e.is_timeout() {
+        "no answer in time".to_owned()
+    } else if e.is_connect() {
+        format!("cannot connect: {cause}")
+    } else {
+        format!("{e}: {cause}")
+    })
 }
 
 fn by_status(status: u16, what: &str) -> TransportError {
@@ -170,7 +186,7 @@ impl Transport for HttpTransport {
             .bearer_auth(&self.token)
             .send()
             .await
-            .map_err(failed)?;
+            .map_err(|e| unreachable(&e))?;
         let status = resp.status().as_u16();
         if status != 200 {
             return Err(by_status(status, &self.job));

@@ -70,7 +70,7 @@ pub async fn list_jobs(agent: &str, token: &str) -> Result<Vec<RemoteJob>, Trans
         .bearer_auth(token)
         .send()
         .await
-        .map_err(|e| TransportError::Failed(e.to_string()))?;
+        .map_err(|e| http::unreachable(&e))?;
     match resp.status().as_u16() {
         200 => resp
             .json()
