@@ -2,7 +2,8 @@
 CARGO ?= cargo
 SAMPLE := target/sample
 
-.PHONY: run test tools lint unit sample bench bench-smoke types types-check ui-deps ui-build ui-test
+.PHONY: run test tools lint unit sample bench bench-smoke types types-check ui-deps ui-build ui-test \
+  bundle bundle-check
 
 tools:
 	@.ci/ensure-tools
@@ -33,7 +34,7 @@ unit: tools ui-build
 	$(CARGO) build --locked --bin tidemark
 	$(CARGO) test --workspace --locked
 
-test: lint unit types-check ui-test bench-smoke
+test: lint unit types-check ui-test bench-smoke bundle-check
 
 # Benchmarks (crates/bench): measured, never asserted on. `bench` writes docs/BENCHMARKS.md at
 # full size (about a quarter of an hour); `bench-smoke` runs the same harness once on a tiny
@@ -81,3 +82,19 @@ ui-build: ui-deps
 # Component tests (Vitest) and type checks (svelte-check, tsc).
 ui-test: ui-deps
 	cd ui && npm test && npm run check
+
+# Installers of the desktop app, release build: target/release/bundle/deb/*.deb and
+# target/release/bundle/rpm/*.rpm. Both also carry the `tidemark` command at /usr/bin/tidemark
+# (tauri.conf.json: bundle.linux.deb.files / rpm.files), so it is built first. The Tauri CLI
+# comes from ui/node_modules. Windows and macOS installers are built on their own platforms
+# (.github/workflows/ci.yml).
+TAURI := TAURI_APP_PATH=src-tauri ui/node_modules/.bin/tauri
+
+bundle: tools ui-build
+	$(CARGO) build --release --locked --bin tidemark
+	$(TAURI) build --ci --bundles deb,rpm -- --locked
+
+# Reads both bundles' metadata, installs the .deb on this machine (apt-get, sudo when not
+# root) and runs the installed `tidemark --version` and `tidemark-desktop` (under Xvfb).
+bundle-check: bundle
+	.ci/bundle-check
