@@ -2,7 +2,7 @@
 CARGO ?= cargo
 SAMPLE := target/sample
 
-.PHONY: run test tools lint unit sample bench bench-smoke types types-check ui-deps ui-build ui-test \
+.PHONY: run test tools lint unit e2e-desktop sample bench bench-smoke types types-check ui-deps ui-build ui-test \
   bundle bundle-check
 
 tools:
@@ -29,12 +29,26 @@ lint: tools ui-build
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
 # The end-to-end tests run the real `tidemark` binary, which `cargo test` does not build for
-# another package: build it first.
+# another package: build it first. The desktop suite needs a display: `e2e-desktop` runs it.
 unit: tools ui-build
 	$(CARGO) build --locked --bin tidemark
-	$(CARGO) test --workspace --locked
+	$(CARGO) test --workspace --locked --exclude tidemark-desktop-tests
 
-test: lint unit types-check ui-test bench-smoke bundle-check
+# The desktop app end to end in its real webview (tests/desktop): tauri-driver, installed by
+# cargo into target/tools, drives WebKitWebDriver under a virtual X server; every test starts
+# its own D-Bus session. One test at a time: each runs a whole WebKit. Screenshots land in
+# target/e2e/.
+TAURI_DRIVER := target/tools/bin/tauri-driver
+
+$(TAURI_DRIVER): | tools
+	$(CARGO) install tauri-driver --version 2.1.0 --locked --root target/tools
+
+e2e-desktop: tools ui-build $(TAURI_DRIVER)
+	$(CARGO) build --locked -p tidemark-desktop -p tidemark-cli
+	TAURI_DRIVER=$(abspath $(TAURI_DRIVER)) xvfb-run -a -s "-screen 0 1280x800x24" \
+	  $(CARGO) test --locked -p tidemark-desktop-tests -- --test-threads=1
+
+test: lint unit e2e-desktop types-check ui-test bench-smoke bundle-check
 
 # Benchmarks (crates/bench): measured, never asserted on. `bench` writes docs/BENCHMARKS.md at
 # full size (about a quarter of an hour); `bench-smoke` runs the same harness once on a tiny

@@ -1,1 +1,84 @@
-//! End-to-end tests live in `e2e/`; this crate has no library code of its own.
+//! Helpers shared by the end-to-end suites: `e2e/` (the `tidemark` binary) and `desktop/`
+//! (the desktop app in its webview). Trees are generated here and checked with system tools.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A tree with what trips archivers up: unicode and spaces, empty folders, empty files, a
+/// large file, deep nesting, a symlink.
+pub fn generate_tree(root: &Path, large_bytes: usize) {
+    fs::create_dir_all(root).expect("root");
+    write(root.join("plain.txt"), b"hello\n");
+    write(root.join("with space.txt"), b"spaces in names\n");
+    write(root.join("ünïcödé — 日本語.md"), "naïve café\n".as_bytes());
+    write(root.join("empty-file"), b"");
+    fs::create_dir_all(root.join("empty dir")).expect("empty dir");
+    let mut deep = root.to_path_buf();
+    for i in 0..24 {
+        deep.push(format!("level-{i:02}-with-a-rather-long-folder-name"));
+    }
+    fs::create_dir_all(&deep).expect("deep");
+    write(deep.join("bottom.txt"), b"deep down\n");
+    write(root.join("large.bin"), &pseudo_random(large_bytes, 7));
+    for i in 0..50 {
+        write(
+            root.join(format!("many/file-{i:03}.dat")),
+            &pseudo_random(i * 997, i as u64),
+        );
+    }
+    std::os::unix::fs::symlink("plain.txt", root.join("link-to-plain")).expect("symlink");
+    std::os::unix::fs::symlink("../outside/nowhere", root.join("dangling-link")).expect("symlink");
+    let exec = root.join("script.sh");
+    write(exec.clone(), b"#!/bin/sh\necho hi\n");
+    fs::set_permissions(&exec, fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
+pub fn write(path: PathBuf, data: &[u8]) {
+    if let Some(p) = path.parent() {
+        fs::create_dir_all(p).expect("parent");
+    }
+    fs::write(&path, data).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+}
+
+/// Incompressible but reproducible bytes (xorshift), so a large file is not a zstd freebie.
+pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// `diff -r` without following links: empty output means identical trees.
+pub fn diff_trees(a: &Path, b: &Path) -> String {
+    let out = Command::new("diff")
+        .args(["-r", "--no-dereference"])
+        .arg(a)
+        .arg(b)
+        .output()
+        .expect("diff");
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
+
+pub fn extract(archive: &Path, into: &Path) {
+    fs::create_dir_all(into).expect("extract dir");
+    let out = Command::new("tar")
+        .args(["--zstd", "-xf"])
+        .arg(archive)
+        .arg("-C")
+        .arg(into)
+        .output()
+        .expect("tar");
+    assert!(
+        out.status.success(),
+        "tar failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

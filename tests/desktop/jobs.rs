@@ -1,0 +1,268 @@
+//! Sync with a missing source, cancel from the modal, and the app killed mid-job.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tidemark_tests::{diff_trees, extract, generate_tree};
+
+use crate::harness::{Desktop, LONG, SHORT, tmp_dir};
+use crate::webdriver::wait_until;
+
+/// An upload target that takes its time: it reads a request body at about 1 MiB/s and
+/// answers 201 only once the whole body arrived. A snapshot to it is reliably mid-upload
+/// (step 5) when the test acts, whatever the machine's speed.
+pub struct SlowPut {
+    pub url: String,
+    /// Every whole body received, in order.
+    pub received: Arc<Mutex<Vec<Vec<u8>>>>,
+    /// Uploads that ended before their body was whole.
+    pub broken: Arc<AtomicUsize>,
+}
+
+impl SlowPut {
+    pub fn start() -> SlowPut {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}/backups", listener.local_addr().expect("addr"));
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let broken = Arc::new(AtomicUsize::new(0));
+        let (r, b) = (received.clone(), broken.clone());
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let (r, b) = (r.clone(), b.clone());
+                std::thread::spawn(move || serve_slowly(conn, &r, &b));
+            }
+        });
+        SlowPut {
+            url,
+            received,
+            broken,
+        }
+    }
+
+    pub fn whole(&self) -> Vec<Vec<u8>> {
+        self.received.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+}
+
+fn serve_slowly(mut conn: TcpStream, received: &Mutex<Vec<Vec<u8>>>, broken: &AtomicUsize) {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match conn.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return,
+        }
+    }
+    let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    let Some(len) = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse::<usize>().ok())
+    else {
+        let _ = conn.write_all(b"HTTP/1.1 411 Length Required\r\ncontent-length: 0\r\n\r\n");
+        return;
+    };
+    let mut body = Vec::with_capacity(len);
+    let mut chunk = vec![0u8; 64 << 10];
+    while body.len() < len {
+        let want = chunk.len().min(len - body.len());
+        match conn.read(&mut chunk[..want]) {
+            Ok(0) | Err(_) => {
+                broken.fetch_add(1, Ordering::SeqCst);
+                return;
+            }
+            Ok(n) => body.extend_from_slice(&chunk[..n]),
+        }
+        std::thread::sleep(Duration::from_millis(60));
+    }
+    if let Ok(mut r) = received.lock() {
+        r.push(body);
+    }
+    let _ = conn.write_all(b"HTTP/1.1 201 Created\r\ncontent-length: 0\r\n\r\n");
+}
+
+/// A source whose archive is about 8 MiB (random bytes: zstd keeps their size), so an
+/// upload to [`SlowPut`] lasts several seconds.
+pub fn upload_source(root: &Path) -> PathBuf {
+    let src = root.join("vault");
+    generate_tree(&src, 8 << 20);
+    src
+}
+
+pub fn start_snapshot(app: &Desktop, src: &Path, dest: &str) {
+    app.fill("snapshot-source", &src.display().to_string());
+    app.fill("snapshot-destination", dest);
+    app.observe_modal();
+    app.click("start-snapshot");
+}
+
+/// Waits until the modal shows the archive being uploaded (step 5).
+pub fn wait_uploading(app: &Desktop) {
+    crate::webdriver::wait_until("step 5, uploading", LONG, || {
+        app.observed()
+            .iter()
+            .any(|s| s["step"].as_str().is_some_and(|t| t.starts_with("Step 5 ")))
+            .then_some(())
+    });
+}
+
+/// What the app left in its temporary folder, apart from the tray's icon files.
+fn staged(test_dir: &Path) -> Vec<String> {
+    let mut left = files_in(&tmp_dir(test_dir));
+    left.retain(|n| n != "tray-icon");
+    left
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_sync_with_a_missing_source_shows_two_rows_done_and_one_failed() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let photos = tmp.path().join("photos");
+    generate_tree(&photos, 1 << 20);
+    let music = tmp.path().join("music");
+    generate_tree(&music, 2 << 20);
+    let missing = tmp.path().join("not-there");
+    let mirror = tmp.path().join("mirror");
+
+    let app = Desktop::start(tmp.path(), "sync");
+    app.click("sync-add-source");
+    app.click("sync-add-source");
+    let fields = app.s.all("[data-testid=sync-source]");
+    assert_eq!(fields.len(), 3, "three source fields");
+    for (field, path) in fields.iter().zip([&photos, &missing, &music]) {
+        app.s.type_text(field, &path.display().to_string());
+    }
+    app.fill("sync-destination", &mirror.display().to_string());
+    app.observe_modal();
+    app.click("start-sync");
+    app.wait_modal("failed", LONG);
+    app.screenshot("modal-failed");
+
+    let last = app
+        .observed()
+        .into_iter()
+        .rfind(|s| !s.is_null())
+        .expect("a state");
+    assert_eq!(
+        last["rows"],
+        serde_json::json!(["done", "failed", "done"]),
+        "{last}"
+    );
+    let row_error = app.text("source-error");
+    assert!(
+        row_error.contains("not-there"),
+        "the row names what is wrong: {row_error}"
+    );
+    let message = app.text("modal-error-message");
+    assert!(message.contains("1 of 3 sources failed"), "{message}");
+    assert!(
+        app.s.find("[data-testid=retry-button]").is_some(),
+        "Retry offered"
+    );
+    assert_eq!(diff_trees(&photos, &mirror.join("photos")), "");
+    assert_eq!(diff_trees(&music, &mirror.join("music")), "");
+    assert!(!mirror.join("not-there").exists());
+
+    let (summary, body) = app.bus.wait_notification("failed");
+    assert!(summary.starts_with("Sync"), "{summary}");
+    assert!(
+        body.contains("not-there"),
+        "the error in the notification: {body}"
+    );
+
+    app.click("close-button");
+    app.tab("history");
+    let row = app.el("history-row");
+    assert!(app.s.text(&row).contains("Failed"), "{}", app.s.text(&row));
+}
+
+#[test]
+fn a_job_cancelled_from_the_modal_leaves_nothing_half_written() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let src = upload_source(tmp.path());
+    let put = SlowPut::start();
+
+    let app = Desktop::start(tmp.path(), "cancel");
+    start_snapshot(&app, &src, &put.url);
+    wait_uploading(&app);
+    app.screenshot("modal-running");
+    app.click("cancel-button");
+    app.wait_modal("cancelled", LONG);
+
+    // The upload was cut off, never completed, and the staged archive is gone.
+    wait_until("the server to see the upload cut off", SHORT, || {
+        (put.broken.load(Ordering::SeqCst) > 0).then_some(())
+    });
+    assert!(put.whole().is_empty(), "no whole upload");
+    assert_eq!(
+        staged(tmp.path()),
+        Vec::<String>::new(),
+        "nothing staged left"
+    );
+
+    app.click("close-button");
+    app.tab("history");
+    let row = app.el("history-row");
+    assert!(
+        app.s.text(&row).contains("Cancelled"),
+        "{}",
+        app.s.text(&row)
+    );
+    // A cancel is the user's own doing: no notification for it.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(app.bus.notifications(), Vec::<(String, String)>::new());
+}
+
+#[test]
+fn a_job_of_a_killed_app_is_interrupted_and_resume_completes_it() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let src = upload_source(tmp.path());
+    let put = SlowPut::start();
+
+    let mut app = Desktop::start(tmp.path(), "crash");
+    start_snapshot(&app, &src, &put.url);
+    wait_uploading(&app);
+    app.kill();
+    app.restart();
+
+    app.tab("history");
+    let row = app.el("history-row");
+    assert!(
+        app.s.text(&row).contains("Interrupted"),
+        "{}",
+        app.s.text(&row)
+    );
+    app.s.click(&row);
+    app.observe_modal();
+    app.click("resume-button");
+    app.wait_modal("completed", LONG);
+
+    // The one whole upload is the archive of the source.
+    let whole = put.whole();
+    assert_eq!(whole.len(), 1, "one whole upload");
+    let archive = tmp.path().join("uploaded.tar.zst");
+    std::fs::write(&archive, &whole[0]).expect("write");
+    let out = tmp.path().join("extracted");
+    extract(&archive, &out);
+    assert_eq!(diff_trees(&src, &out.join("vault")), "");
+    assert_eq!(
+        staged(tmp.path()),
+        Vec::<String>::new(),
+        "nothing staged left"
+    );
+}

@@ -1,0 +1,12 @@
+//! The real `tidemark-desktop` in its real webview (WebKitWebDriver through tauri-driver,
+//! under Xvfb), each test on its own history and private D-Bus session. Run it with
+//! `make e2e-desktop`, which installs and starts what it needs; screenshots land in
+//! target/e2e/.
+
+mod harness;
+mod webdriver;
+
+mod jobs;
+mod remote;
+mod snapshot;
+mod tray;

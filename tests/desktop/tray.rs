@@ -1,0 +1,124 @@
+//! The tray as a tray host sees it (StatusNotifierItem and its D-Bus menu), closing to the
+//! tray, a second launch, and two windows on one job.
+
+use serde_json::Value;
+use std::process::Command;
+
+use crate::harness::{Desktop, LONG, SHORT, close_window, desktop_bin, window_state};
+use crate::webdriver::wait_until;
+
+fn labels(menu: &Value) -> Vec<String> {
+    menu["items"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|i| i["label"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Waits until a menu item satisfies `f`; returns the menu.
+fn wait_menu(app: &Desktop, what: &str, f: impl Fn(&[String]) -> bool) -> Value {
+    wait_until(what, SHORT, || {
+        let menu = app.bus.tray_menu().ok()?;
+        f(&labels(&menu)).then_some(menu)
+    })
+}
+
+fn wait_window(state: &str) {
+    wait_until(&format!("the main window {state}"), SHORT, || {
+        (window_state("Tidemark") == state).then_some(())
+    });
+}
+
+#[test]
+fn the_tray_follows_jobs_and_the_window_closes_to_it_and_comes_back() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let src = crate::jobs::upload_source(tmp.path());
+    let put = crate::jobs::SlowPut::start();
+    let app = Desktop::start(tmp.path(), "tray");
+
+    let idle = wait_menu(&app, "the tray menu", |l| l.iter().any(|x| x == "Quit"));
+    assert_eq!(
+        labels(&idle),
+        [
+            "Show Tidemark",
+            "New window",
+            "No active jobs",
+            "Pause all",
+            "Resume all",
+            "Quit"
+        ]
+    );
+
+    crate::jobs::start_snapshot(&app, &src, &put.url);
+    crate::jobs::wait_uploading(&app);
+    let job_line = |l: &[String]| {
+        l.iter()
+            .any(|x| x.starts_with("Snapshot of vault — ") && x.ends_with('%'))
+    };
+    wait_menu(&app, "the job with its percent in the menu", job_line);
+    app.bus.tray_click("Pause all").expect("click Pause all");
+    app.wait_modal("paused", SHORT);
+    wait_menu(&app, "the job paused in the menu", |l| {
+        l.iter().any(|x| x == "Snapshot of vault — paused")
+    });
+
+    // Closing the window while a job runs keeps the app in the tray.
+    close_window("Tidemark");
+    wait_window("unmapped");
+    assert!(app.pid().is_some(), "still running");
+    // A second launch does not start a second app: it brings the first one's window back.
+    let second = Command::new(desktop_bin())
+        .env("TIDEMARK_DB", &app.db)
+        .env("DBUS_SESSION_BUS_ADDRESS", &app.bus.address)
+        .env("NO_AT_BRIDGE", "1")
+        .output()
+        .expect("second launch");
+    assert!(second.status.success(), "{second:?}");
+    wait_window("viewable");
+    close_window("Tidemark");
+    wait_window("unmapped");
+    app.bus.tray_click("Show Tidemark").expect("click Show");
+    wait_window("viewable");
+
+    // A second window on the same job shows the same state, and acts on it.
+    let first = app.s.current_window().expect("first window");
+    app.bus.tray_click("New window").expect("click New window");
+    let second = wait_until("a second window", SHORT, || {
+        app.s.windows().into_iter().find(|h| *h != first)
+    });
+    app.s.switch_to(&second).expect("switch");
+    app.s.wait("[data-testid=active-job]", SHORT);
+    app.observe_modal();
+    app.click("active-job");
+    app.wait_modal("paused", SHORT);
+    let here = app.text("modal-percent");
+    let counts = app.text("modal-counts");
+    app.s.switch_to(&first).expect("switch back");
+    assert_eq!(
+        app.text("modal-percent"),
+        here,
+        "the same percent in both windows"
+    );
+    assert_eq!(
+        app.text("modal-counts"),
+        counts,
+        "the same counts in both windows"
+    );
+    app.s.switch_to(&second).expect("switch");
+    app.click("resume-button");
+    app.wait_modal("completed", LONG);
+    app.s.switch_to(&first).expect("switch back");
+    app.wait_modal("completed", SHORT);
+    wait_menu(&app, "no active jobs once it is done", |l| {
+        l.iter().any(|x| x == "No active jobs")
+    });
+
+    app.bus.tray_click("Quit").expect("click Quit");
+    wait_until("the app to quit", SHORT, || {
+        app.pid().is_none().then_some(())
+    });
+}
