@@ -133,22 +133,35 @@ pub fn refresh<R: Runtime>(handle: &AppHandle<R>, jobs: &[JobSummary]) {
         }
     }
     let _ = tray.set_tooltip(Some(tooltip(jobs)));
+    // StatusNotifierItem trays (Linux) show no tooltip: the overall percent goes in the label
+    // beside the icon instead, and the label goes away when nothing runs.
+    #[cfg(target_os = "linux")]
+    let _ = tray.set_title(panel_label(jobs));
+}
+
+/// The mean percent of the jobs whose percent is known; unknown ones are not counted as 0.
+fn overall(jobs: &[JobSummary]) -> Option<f64> {
+    let known: Vec<f64> = jobs.iter().filter_map(|j| j.percent).collect();
+    (!known.is_empty()).then(|| known.iter().sum::<f64>() / known.len() as f64)
+}
+
+/// "45 %" beside the icon while jobs run ("…" while no total is known), nothing otherwise.
+pub fn panel_label(jobs: &[JobSummary]) -> Option<String> {
+    if jobs.is_empty() {
+        return None;
+    }
+    Some(overall(jobs).map_or_else(|| "…".to_owned(), |p| format!("{p:.0} %")))
 }
 
 /// "Tidemark — 2 jobs, 45 %": the overall percent is the mean of the jobs whose percent is
 /// known; unknown ones are not counted as 0.
 pub fn tooltip(jobs: &[JobSummary]) -> String {
-    let known: Vec<f64> = jobs.iter().filter_map(|j| j.percent).collect();
-    match (jobs.len(), known.is_empty()) {
+    let n = jobs.len();
+    let plural = if n == 1 { "" } else { "s" };
+    match (n, overall(jobs)) {
         (0, _) => "Tidemark — no active jobs".to_owned(),
-        (n, true) => format!("Tidemark — {n} job{}", if n == 1 { "" } else { "s" }),
-        (n, false) => {
-            let overall = known.iter().sum::<f64>() / known.len() as f64;
-            format!(
-                "Tidemark — {n} job{}, {overall:.0} %",
-                if n == 1 { "" } else { "s" }
-            )
-        }
+        (n, None) => format!("Tidemark — {n} job{plural}"),
+        (n, Some(p)) => format!("Tidemark — {n} job{plural}, {p:.0} %"),
     }
 }
 
@@ -213,6 +226,9 @@ mod tests {
             job("c", JobState::Running, None),
         ];
         assert_eq!(tooltip(&jobs), "Tidemark — 3 jobs, 40 %");
+        assert_eq!(panel_label(&jobs).as_deref(), Some("40 %"));
+        assert_eq!(panel_label(&jobs[2..]).as_deref(), Some("…"));
+        assert_eq!(panel_label(&[]), None);
     }
 
     #[test]

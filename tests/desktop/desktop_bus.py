@@ -160,7 +160,7 @@ def tray(out, cmd, arg):
     props = dbus.Interface(obj, dbus.PROPERTIES_IFACE)
     iface = "org.kde.StatusNotifierItem"
     info = {}
-    for p in ("Title", "Status", "IconName", "Menu"):
+    for p in ("Title", "Status", "IconName", "IconThemePath", "XAyatanaLabel", "Menu"):
         try:
             info[p] = str(props.Get(iface, p))
         except dbus.DBusException as e:

@@ -173,6 +173,18 @@ impl Bus {
         serde_json::from_str(&out).map_err(|e| format!("{e}: {out}"))
     }
 
+    /// The bytes of the image the tray icon shows now.
+    pub fn tray_icon(&self) -> Option<Vec<u8>> {
+        let menu = self.tray_menu().ok()?;
+        let name = menu["IconName"].as_str().filter(|n| !n.is_empty())?;
+        let path = if name.starts_with('/') {
+            PathBuf::from(name)
+        } else {
+            Path::new(menu["IconThemePath"].as_str()?).join(format!("{name}.png"))
+        };
+        std::fs::read(path).ok()
+    }
+
     pub fn tray_click(&self, label: &str) -> Result<(), String> {
         self.tray(&["click", label]).map(|_| ())
     }

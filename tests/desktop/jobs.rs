@@ -140,6 +140,7 @@ fn a_sync_with_a_missing_source_shows_two_rows_done_and_one_failed() {
     let mirror = tmp.path().join("mirror");
 
     let app = Desktop::start(tmp.path(), "sync");
+    let normal = wait_until("the tray icon", SHORT, || app.bus.tray_icon());
     app.click("sync-add-source");
     app.click("sync-add-source");
     let fields = app.s.all("[data-testid=sync-source]");
@@ -184,6 +185,15 @@ fn a_sync_with_a_missing_source_shows_two_rows_done_and_one_failed() {
         body.contains("not-there"),
         "the error in the notification: {body}"
     );
+
+    // The tray icon says something failed until the window is brought back from the tray.
+    wait_until("the failure icon", SHORT, || {
+        app.bus.tray_icon().filter(|i| *i != normal)
+    });
+    app.bus.tray_click("Show Tidemark").expect("click Show");
+    wait_until("the normal icon again", SHORT, || {
+        app.bus.tray_icon().filter(|i| *i == normal)
+    });
 
     app.click("close-button");
     app.tab("history");

@@ -42,6 +42,11 @@ fn the_tray_follows_jobs_and_the_window_closes_to_it_and_comes_back() {
 
     let idle = wait_menu(&app, "the tray menu", |l| l.iter().any(|x| x == "Quit"));
     assert_eq!(
+        idle["XAyatanaLabel"].as_str().unwrap_or_default(),
+        "",
+        "{idle}"
+    );
+    assert_eq!(
         labels(&idle),
         [
             "Show Tidemark",
@@ -59,7 +64,16 @@ fn the_tray_follows_jobs_and_the_window_closes_to_it_and_comes_back() {
         l.iter()
             .any(|x| x.starts_with("Snapshot of vault — ") && x.ends_with('%'))
     };
-    wait_menu(&app, "the job with its percent in the menu", job_line);
+    let running = wait_menu(&app, "the job with its percent in the menu", job_line);
+    // No tooltips on these trays: the overall percent is the label beside the icon.
+    let label = running["XAyatanaLabel"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        label.ends_with(" %"),
+        "the label beside the icon: {running}"
+    );
     app.bus.tray_click("Pause all").expect("click Pause all");
     app.wait_modal("paused", SHORT);
     wait_menu(&app, "the job paused in the menu", |l| {
@@ -115,6 +129,14 @@ fn the_tray_follows_jobs_and_the_window_closes_to_it_and_comes_back() {
     app.wait_modal("completed", SHORT);
     wait_menu(&app, "no active jobs once it is done", |l| {
         l.iter().any(|x| x == "No active jobs")
+    });
+    wait_until("no label beside the icon once it is done", SHORT, || {
+        let menu = app.bus.tray_menu().ok()?;
+        menu["XAyatanaLabel"]
+            .as_str()
+            .unwrap_or_default()
+            .is_empty()
+            .then_some(())
     });
 
     app.bus.tray_click("Quit").expect("click Quit");
