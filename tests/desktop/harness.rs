@@ -230,7 +230,7 @@ fn launch(dir: &Path, db: &Path, bus: &Bus) -> (Session, Group) {
                 .env("XDG_CACHE_HOME", dir.join("xdg-cache"))
                 .env("XDG_CONFIG_HOME", dir.join("xdg-config"))
                 .stdout(std::fs::File::create(&log).expect("log file"))
-                .stderr(std::fs::File::create(dir.join("tauri-driver.err")).expect("log file")),
+                .stderr(std::fs::File::create(log.with_extension("err")).expect("log file")),
         )
         .expect("tauri-driver (make e2e-desktop installs it)");
         wait_until("tauri-driver to listen", SHORT, || {
@@ -242,7 +242,8 @@ fn launch(dir: &Path, db: &Path, bus: &Bus) -> (Session, Group) {
                 return (s, driver);
             }
             Err(e) => {
-                let said = std::fs::read_to_string(&log).unwrap_or_default();
+                let said = std::fs::read_to_string(&log).unwrap_or_default()
+                    + &std::fs::read_to_string(log.with_extension("err")).unwrap_or_default();
                 last = format!("{e}\ntauri-driver said:\n{said}");
                 eprintln!("attempt {attempt}: no WebDriver session: {last}");
             }

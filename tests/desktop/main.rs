@@ -8,5 +8,6 @@ mod webdriver;
 
 mod jobs;
 mod remote;
+mod settings;
 mod snapshot;
 mod tray;

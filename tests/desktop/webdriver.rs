@@ -97,6 +97,14 @@ impl Session {
             .unwrap_or_default()
     }
 
+    /// Whether a checkbox is checked.
+    pub fn selected(&self, e: &Element) -> bool {
+        self.call("GET", &format!("/element/{}/selected", e.id), None)
+            .ok()
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false)
+    }
+
     pub fn attr(&self, e: &Element, name: &str) -> Option<String> {
         self.call("GET", &format!("/element/{}/attribute/{name}", e.id), None)
             .ok()
