@@ -6,6 +6,7 @@
 //! cannot rot.
 
 mod data;
+mod desktop;
 mod eta_replay;
 mod fanout;
 mod machine;
@@ -234,6 +235,11 @@ fn run(cfg: &Config, started: Instant) -> Result<(), String> {
     } else {
         vec![Err("not selected (--rows)".to_string())]
     };
+    let desktop = if cfg.wants(8) {
+        desktop::measure(&tidemark, &work)
+    } else {
+        Err("not selected (--rows)".to_string())
+    };
     eprintln!("[bench] removing the data");
     mirrors.remove();
     tmp.close().map_err(|e| io("cannot remove", &work, e))?;
@@ -260,6 +266,7 @@ fn run(cfg: &Config, started: Instant) -> Result<(), String> {
         eta,
         eta_floored,
         fanout,
+        desktop,
         harness_secs: started.elapsed().as_secs_f64(),
         load_at_end: machine::load_average(),
         reproduce: if cfg.smoke {

@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use crate::data::{DataSet, LARGE_TEXT_SHARE, SMALL_TEXT_SHARE};
+use crate::desktop::{self, Desktop};
 use crate::eta_replay::{self, CHECKPOINTS, ProfileResult};
 use crate::fanout::FanOut;
 use crate::machine::Machine;
@@ -28,6 +29,7 @@ pub struct Report {
     pub eta: Vec<ProfileResult>,
     pub eta_floored: Vec<ProfileResult>,
     pub fanout: Vec<Result<FanOut, String>>,
+    pub desktop: Result<Desktop, String>,
     pub harness_secs: f64,
     pub load_at_end: String,
     pub reproduce: &'static str,
@@ -38,6 +40,7 @@ pub const PROGRESS_GOAL_PCT: f64 = 1.0;
 pub const ETA_GOAL_PCT: f64 = 10.0;
 pub const FANOUT_P99_GOAL_MS: f64 = 100.0;
 pub const FANOUT_RSS_GOAL_MIB: f64 = 200.0;
+pub const DESKTOP_IDLE_GOAL_MIB: f64 = 80.0;
 
 fn time(secs: f64) -> String {
     if secs < 0.01 {
@@ -145,7 +148,7 @@ impl Report {
         self.results(&mut p);
         self.eta(&mut p);
         self.fanout(&mut p);
-        self.not_measured(&mut p);
+        self.desktop(&mut p);
         self.reproduce(&mut p);
         p
     }
@@ -502,13 +505,51 @@ impl Report {
         let _ = writeln!(p);
     }
 
-    fn not_measured(&self, p: &mut String) {
-        let _ = writeln!(p, "## Not measured yet\n");
-        let _ = writeln!(p, "| what | why |\n|---|---|");
+    fn desktop(&self, p: &mut String) {
+        let _ = writeln!(p, "## 8. Desktop app memory\n");
         let _ = writeln!(
             p,
-            "| desktop app RSS | not measured yet: needs the desktop app |\n"
+            "The release `tidemark-desktop` under a virtual X server (`xvfb-run -a \
+             dbus-run-session -- tidemark-desktop`, `TIDEMARK_DB` in the temp folder), with no \
+             job, read {} s after it is started: `VmRSS` of /proc/PID/status of the app's \
+             process, and separately of the WebKit processes under it (the window's page runs \
+             in those). Goal: idle < {DESKTOP_IDLE_GOAL_MIB} MB for the app's process. During a \
+             job: not measured.\n",
+            desktop::SETTLE.as_secs()
         );
+        let _ = writeln!(
+            p,
+            "| what | tidemark-desktop | WebKit processes | all together | goal |\n|---|---|---|---|---|"
+        );
+        let kib = |k: u64| mib(k as f64 * 1024.0);
+        let _ = match &self.desktop {
+            Ok(d) => {
+                let webkit: u64 = d.webkit.iter().map(|(_, k)| k).sum();
+                let each = d
+                    .webkit
+                    .iter()
+                    .map(|(n, k)| format!("{n} {}", kib(*k)))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let met = (d.app_kib as f64) < DESKTOP_IDLE_GOAL_MIB * 1024.0;
+                writeln!(
+                    p,
+                    "| idle, {:.0} s after the start | **{}** | {} ({}) | {} | idle < {} MB: **{}** |\n",
+                    d.settled_secs,
+                    kib(d.app_kib),
+                    kib(webkit),
+                    if each.is_empty() {
+                        "none found".into()
+                    } else {
+                        each
+                    },
+                    kib(d.app_kib + webkit),
+                    DESKTOP_IDLE_GOAL_MIB,
+                    if met { "met" } else { "not met" }
+                )
+            }
+            Err(why) => writeln!(p, "| idle | not measured: {why} | | | |\n"),
+        };
     }
 
     fn reproduce(&self, p: &mut String) {
