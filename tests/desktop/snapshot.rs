@@ -7,6 +7,21 @@ use tidemark_tests::{diff_trees, extract, generate_tree};
 
 use crate::harness::{Desktop, LONG, SHORT};
 
+/// Regular files under `dir`, as a snapshot counts them (links and folders are not files).
+fn walkdir_files(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| match e.file_type() {
+                    Ok(t) if t.is_dir() => walkdir_files(&e.path()),
+                    Ok(t) if t.is_file() => 1,
+                    _ => 0,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
 /// "Step 3 of 6 · Hashing" → 3.
 fn step_number(state: &Value) -> Option<u32> {
     state["step"]
@@ -52,6 +67,9 @@ fn a_snapshot_goes_through_six_steps_closes_itself_and_is_in_history() {
         "kept open while hovered"
     );
     app.screenshot("modal-completed");
+    // The finished job counts the files it archived, not the one archive it delivered.
+    let files = walkdir_files(&src);
+    assert_eq!(app.text("modal-counts"), format!("{files}/{files}"));
     // ...and once it leaves, the modal closes itself 2 s later.
     app.s.pointer_at(5, 5).expect("pointer away");
     app.wait_modal_gone(Duration::from_secs(10));

@@ -381,11 +381,14 @@ pub fn run(spec: &SnapshotSpec, rep: &mut Reporter) -> Result<String, JobError> 
         }
     };
 
+    // Delivery counts the files the archive carries, not "1 archive": its counts are what
+    // the last event, and so the finished job, shows ("57/57 files").
+    let files = in_files as u64;
     match (&target, final_path) {
         (Target::Folder(_), Some(final_path)) => {
             rep.begin(
                 Step::Uploading,
-                Some(1),
+                Some(files),
                 Some(archive_len),
                 format!("Saving {archive_name}"),
             );
@@ -399,19 +402,19 @@ pub fn run(spec: &SnapshotSpec, rep: &mut Reporter) -> Result<String, JobError> 
             )?;
             partial.persist_new(&final_path)?;
             publish_manifest(mpartial, &work_dir, &base, rep);
-            rep.advance(1, archive_len);
+            rep.advance(files, archive_len);
             Ok(final_path.to_string_lossy().into_owned())
         }
         (Target::Url(base_url), _) => {
             let url = upload::object_url(base_url, &archive_name)?;
             rep.begin(
                 Step::Uploading,
-                Some(1),
+                Some(files),
                 Some(archive_len),
                 format!("Uploading to {url}"),
             );
             let location = upload::put(&url, partial.path(), archive_len, rep)?;
-            rep.advance(1, 0);
+            rep.advance(files, 0);
             drop(partial);
             Ok(location)
         }
