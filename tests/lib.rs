@@ -82,3 +82,16 @@ pub fn extract(archive: &Path, into: &Path) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Names in `dir` (not recursive), sorted.
+pub fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tidemark_tests::{diff_trees, extract, generate_tree};
+use tidemark_tests::{diff_trees, extract, generate_tree, names};
 
 use crate::harness::{Desktop, LONG, SHORT, tmp_dir};
 use crate::webdriver::wait_until;
@@ -112,21 +112,9 @@ pub fn wait_uploading(app: &Desktop) {
 
 /// What the app left in its temporary folder, apart from the tray's icon files.
 fn staged(test_dir: &Path) -> Vec<String> {
-    let mut left = files_in(&tmp_dir(test_dir));
+    let mut left = names(&tmp_dir(test_dir));
     left.retain(|n| n != "tray-icon");
     left
-}
-
-fn files_in(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
 }
 
 #[test]

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use tidemark_tests::{diff_trees, extract, generate_tree};
+use tidemark_tests::{diff_trees, extract, generate_tree, names};
 
 use crate::harness::{Desktop, LONG, SHORT};
 
@@ -123,12 +123,7 @@ fn a_snapshot_goes_through_six_steps_closes_itself_and_is_in_history() {
     );
 
     // The archive is whole: system tar gives back the same tree.
-    let mut made: Vec<String> = std::fs::read_dir(&dest)
-        .expect("dest")
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    made.sort();
+    let made = names(&dest);
     let [manifest, archive] = &made[..] else {
         panic!("an archive and its manifest, nothing partial: {made:?}");
     };

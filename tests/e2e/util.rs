@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 
 use tidemark_core::{JobState, ProgressEvent};
-pub use tidemark_tests::{diff_trees, extract, generate_tree, pseudo_random, write};
+pub use tidemark_tests::{diff_trees, extract, generate_tree, names, pseudo_random, write};
 
 /// The `tidemark` binary cargo built next to this test (`target/<profile>/tidemark`).
 pub fn bin() -> PathBuf {
@@ -164,19 +164,6 @@ pub fn check_invariants(events: &[ProgressEvent]) {
             );
         }
     }
-}
-
-/// Names in `dir` (not recursive), sorted.
-pub fn names(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = fs::read_dir(dir)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
 }
 
 /// Every path under `dir` whose name marks it as a partial write.

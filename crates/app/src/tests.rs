@@ -782,6 +782,21 @@ impl TestAgent {
     }
 }
 
+/// A real agent, and an app on `dir` that has added it as "nas".
+async fn app_with_agent(dir: &Path) -> (TestAgent, App, AgentInfo) {
+    let agent_proc = start_agent(dir).await;
+    let app = app_in(dir);
+    let agent = app
+        .add_agent(AddAgent {
+            name: "nas".into(),
+            url: agent_proc.url.clone(),
+            token: agent_proc.token.clone(),
+        })
+        .await
+        .expect("added");
+    (agent_proc, app, agent)
+}
+
 /// Waits for a subscription's `closed`, returning everything it received.
 async fn until_closed(rec: &Recorder) -> Vec<JobUpdate> {
     let mut seen = Vec::new();
@@ -800,16 +815,7 @@ async fn until_closed(rec: &Recorder) -> Vec<JobUpdate> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_watched_remote_job_is_recorded_once_with_the_agents_events() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let agent_proc = start_agent(dir.path()).await;
-    let app = app_in(dir.path());
-    let agent = app
-        .add_agent(AddAgent {
-            name: "nas".into(),
-            url: agent_proc.url.clone(),
-            token: agent_proc.token.clone(),
-        })
-        .await
-        .expect("added");
+    let (agent_proc, app, agent) = app_with_agent(dir.path()).await;
     let job_id = agent_proc.start_snapshot("remote").await;
     let (a, b) = (Recorder::default(), Recorder::default());
     app.watch_remote_job(&agent.id, &job_id, Box::new(a.clone()))
@@ -1002,16 +1008,7 @@ async fn a_failed_history_write_is_shown_and_retried_without_loss() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_copy_that_differs_from_the_agents_list_is_replaced_at_the_end() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let agent_proc = start_agent(dir.path()).await;
-    let app = app_in(dir.path());
-    let agent = app
-        .add_agent(AddAgent {
-            name: "nas".into(),
-            url: agent_proc.url.clone(),
-            token: agent_proc.token.clone(),
-        })
-        .await
-        .expect("added");
+    let (agent_proc, app, agent) = app_with_agent(dir.path()).await;
     let job_id = agent_proc.start_snapshot("remote").await;
     // What a previous watch stored before the agent lost and renumbered seq 2 and 3.
     {

@@ -67,9 +67,18 @@ impl HttpTransport {
     /// The job's detail, spec included.
     pub async fn job(&self) -> Result<crate::RemoteJobDetail, TransportError> {
         let url = format!("{}/api/v1/jobs/{}", self.base, self.job);
+        self.get_json(&url, "job").await
+    }
+
+    /// GETs `url` and reads its JSON body (`what` names it in errors).
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+        what: &str,
+    ) -> Result<T, TransportError> {
         let resp = self
             .client
-            .get(&url)
+            .get(url)
             .bearer_auth(&self.token)
             .send()
             .await
@@ -80,7 +89,7 @@ impl HttpTransport {
         }
         resp.json()
             .await
-            .map_err(|e| failed(format!("malformed job: {e}")))
+            .map_err(|e| failed(format!("malformed {what}: {e}")))
     }
 }
 
@@ -180,19 +189,6 @@ impl Transport for HttpTransport {
             "{}/api/v1/jobs/{}/events?since={since}",
             self.base, self.job
         );
-        let resp = self
-            .client
-            .get(&url)
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .map_err(|e| unreachable(&e))?;
-        let status = resp.status().as_u16();
-        if status != 200 {
-            return Err(by_status(status, &self.job));
-        }
-        resp.json()
-            .await
-            .map_err(|e| failed(format!("malformed events: {e}")))
+        self.get_json(&url, "events").await
     }
 }
