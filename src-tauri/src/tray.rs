@@ -19,12 +19,15 @@ const ICON_FAILED: &[u8] = include_bytes!("../../icons/tray-failed.png");
 pub(crate) struct TrayState<R: Runtime> {
     jobs: Mutex<Vec<(String, MenuItem<R>)>>,
     failed: Mutex<bool>,
+    /// The tooltip and label last set: refreshes come every second, D-Bus updates only on a change.
+    hint: Mutex<Option<(String, Option<String>)>>,
 }
 
 pub fn create<R: Runtime>(handle: &AppHandle<R>) -> tauri::Result<()> {
     handle.manage(TrayState::<R> {
         jobs: Mutex::new(Vec::new()),
         failed: Mutex::new(false),
+        hint: Mutex::new(None),
     });
     let (menu, items) = build_menu(handle, &[])?;
     *lock(&handle.state::<TrayState<R>>().jobs) = items;
@@ -119,7 +122,10 @@ pub fn refresh<R: Runtime>(handle: &AppHandle<R>, jobs: &[JobSummary]) {
     let same = shown.len() == jobs.len() && shown.iter().zip(jobs).all(|((id, _), j)| *id == j.id);
     if same {
         for ((_, item), job) in shown.iter().zip(jobs) {
-            let _ = item.set_text(job_text(job));
+            let text = job_text(job);
+            if item.text().ok().as_ref() != Some(&text) {
+                let _ = item.set_text(text);
+            }
         }
     } else {
         match build_menu(handle, jobs) {
@@ -132,11 +138,17 @@ pub fn refresh<R: Runtime>(handle: &AppHandle<R>, jobs: &[JobSummary]) {
             Err(e) => eprintln!("tidemark: tray menu: {e}"),
         }
     }
-    let _ = tray.set_tooltip(Some(tooltip(jobs)));
+    let hint = (tooltip(jobs), panel_label(jobs));
+    let mut last = lock(&state.hint);
+    if last.as_ref() == Some(&hint) {
+        return;
+    }
+    let _ = tray.set_tooltip(Some(&hint.0));
     // StatusNotifierItem trays (Linux) show no tooltip: the overall percent goes in the label
     // beside the icon instead, and the label goes away when nothing runs.
     #[cfg(target_os = "linux")]
-    let _ = tray.set_title(panel_label(jobs));
+    let _ = tray.set_title(hint.1.clone());
+    *last = Some(hint);
 }
 
 /// The mean percent of the jobs whose percent is known; unknown ones are not counted as 0.
@@ -192,24 +204,10 @@ mod tests {
 
     fn job(id: &str, state: JobState, percent: Option<f64>) -> JobSummary {
         JobSummary {
-            id: id.into(),
-            kind: JobKind::Snapshot,
             state,
             title: "Snapshot of photos".into(),
-            source: String::new(),
-            destination: String::new(),
-            created_at: String::new(),
-            started_at: None,
-            finished_at: None,
             percent,
-            processed: 0,
-            total: None,
-            bytes_done: 0,
-            bytes_total: None,
-            result_url: None,
-            error: None,
-            resumable: false,
-            remote: None,
+            ..tidemark_app::summary::queued(id, JobKind::Snapshot, String::new())
         }
     }
 
