@@ -517,25 +517,28 @@ fn a_writer_failure_is_reported() {
     assert!(err.to_string().contains("appending events"), "{err}");
 }
 
+/// A database exactly as release `version` left it (its migrations, then `insert`).
+fn old_history(path: &std::path::Path, version: usize, insert: &str) {
+    let conn = rusqlite::Connection::open(path).expect("open");
+    for m in &crate::store::MIGRATIONS[..version] {
+        conn.execute_batch(m).expect("old schema");
+    }
+    conn.execute(insert, []).expect("old job");
+    conn.pragma_update(None, "user_version", version as i64)
+        .expect("version");
+}
+
 #[test]
 fn a_version_1_history_is_migrated_with_its_jobs() {
     let dir = tempfile::tempdir().expect("tmp");
     let path = dir.path().join("v1.db");
-    {
-        // A database exactly as the previous release left it.
-        let conn = rusqlite::Connection::open(&path).expect("open");
-        conn.execute_batch(crate::store::MIGRATIONS[0])
-            .expect("v1 schema");
-        conn.execute(
-            "INSERT INTO jobs (id, kind, spec, state, created_at, processed, bytes_done) VALUES \
-             ('old', 'sync', '{\"kind\":\"sync\",\"sources\":[\"/a\"],\"destination\":\"/b\"}', \
-             'completed', '2026-01-01T00:00:00.000Z', 3, 30)",
-            [],
-        )
-        .expect("v1 job");
-        conn.pragma_update(None, "user_version", 1)
-            .expect("version");
-    }
+    old_history(
+        &path,
+        1,
+        "INSERT INTO jobs (id, kind, spec, state, created_at, processed, bytes_done) VALUES \
+         ('old', 'sync', '{\"kind\":\"sync\",\"sources\":[\"/a\"],\"destination\":\"/b\"}', \
+         'completed', '2026-01-01T00:00:00.000Z', 3, 30)",
+    );
     let store = Store::open(&path).expect("migrates");
     assert_eq!(raw_user_version(&path), SCHEMA_VERSION);
     let job = store.job("old").expect("read").expect("kept");
@@ -561,22 +564,13 @@ fn remote_events(seqs: std::ops::RangeInclusive<u64>) -> Vec<ProgressEvent> {
 fn a_version_2_history_is_migrated_and_its_jobs_are_local() {
     let dir = tempfile::tempdir().expect("tmp");
     let path = dir.path().join("v2.db");
-    {
-        let conn = rusqlite::Connection::open(&path).expect("open");
-        conn.execute_batch(crate::store::MIGRATIONS[0])
-            .expect("v1 schema");
-        conn.execute_batch(crate::store::MIGRATIONS[1])
-            .expect("v2 schema");
-        conn.execute(
-            "INSERT INTO jobs (id, kind, spec, state, created_at, processed, bytes_done, owner) \
-             VALUES ('old', 'sync', '{\"kind\":\"sync\",\"sources\":[\"/a\"],\"destination\":\"/b\"}', \
-             'running', '2026-01-01T00:00:00.000Z', 3, 30, 'ci')",
-            [],
-        )
-        .expect("v2 job");
-        conn.pragma_update(None, "user_version", 2)
-            .expect("version");
-    }
+    old_history(
+        &path,
+        2,
+        "INSERT INTO jobs (id, kind, spec, state, created_at, processed, bytes_done, owner) \
+         VALUES ('old', 'sync', '{\"kind\":\"sync\",\"sources\":[\"/a\"],\"destination\":\"/b\"}', \
+         'running', '2026-01-01T00:00:00.000Z', 3, 30, 'ci')",
+    );
     let mut store = Store::open(&path).expect("migrates");
     assert_eq!(raw_user_version(&path), SCHEMA_VERSION);
     let job = store.job("old").expect("read").expect("kept");
