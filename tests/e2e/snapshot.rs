@@ -110,6 +110,12 @@ fn snapshot_extracts_with_system_tar_to_an_identical_tree() {
         files.iter().all(|f| f["path"] != "secret.key"),
         "left-out file not in manifest"
     );
+    let find = Command::new("find")
+        .args([src.as_os_str(), "-type".as_ref(), "f".as_ref()])
+        .output()
+        .expect("find");
+    let regular = String::from_utf8_lossy(&find.stdout).lines().count();
+    check_manifest(&dest.join("snap.manifest.json"), &src, regular);
 }
 
 #[test]

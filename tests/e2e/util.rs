@@ -237,3 +237,22 @@ pub fn put_server(status: u16, reason: &'static str, body: &'static str) -> PutS
     });
     PutServer { url, received }
 }
+
+/// Checks a snapshot's manifest against the tree it was made of: exactly `files` entries,
+/// each with the size and BLAKE3 of the file at its path under `root`.
+pub fn check_manifest(manifest: &Path, root: &Path, files: usize) {
+    let m: serde_json::Value =
+        serde_json::from_slice(&fs::read(manifest).expect("manifest")).expect("manifest JSON");
+    let listed = m["files"].as_array().expect("files");
+    assert_eq!(listed.len(), files, "files in the manifest");
+    for f in listed {
+        let path = f["path"].as_str().expect("path");
+        let data = fs::read(root.join(path)).expect("listed file");
+        assert_eq!(f["size"], data.len() as u64, "{path}: size");
+        assert_eq!(
+            f["blake3"],
+            blake3::hash(&data).to_hex().as_str(),
+            "{path}: hash"
+        );
+    }
+}

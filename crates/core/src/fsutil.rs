@@ -3,8 +3,9 @@
 
 use std::ffi::OsString;
 use std::fs::{self, File, Metadata, OpenOptions};
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 
 use filetime::FileTime;
 use serde::{Deserialize, Serialize};
@@ -130,16 +131,27 @@ pub struct Entry {
 /// Walks `root` depth-first, parents before children, names sorted so runs are repeatable.
 /// Symlinks are recorded, never followed; FIFOs, sockets and devices are skipped with a
 /// warning (reading a FIFO would block forever); a folder that cannot be listed is a warning.
+/// Reports each file with its size as it is examined.
 pub fn walk(root: &Path, rep: &mut Reporter) -> Result<Vec<Entry>, JobError> {
-    let root_meta = fs::metadata(root).map_err(|e| JobError::SourceUnreadable {
-        path: root.into(),
-        source: e,
-    })?;
-    let mut out = vec![Entry {
-        rel: PathBuf::new(),
-        kind: EntryKind::Dir,
-        meta: Meta::of(&root_meta),
-    }];
+    let listing = list(root, rep, false)?;
+    examine(root, listing.rels, rep)
+}
+
+/// The names under a tree, in the order [`walk`] gives them, without their metadata.
+#[derive(Debug)]
+pub struct Listing {
+    /// Paths relative to the root; the root itself (empty) first.
+    pub rels: Vec<PathBuf>,
+    /// How many of them were regular files when listed.
+    pub files: u64,
+}
+
+/// The first half of [`walk`]: lists every folder, recursing by the type the listing gives
+/// (no `stat` per entry where the filesystem reports types). With `report`, each file found
+/// advances the step by one item, so a large tree shows its count growing.
+pub fn list(root: &Path, rep: &mut Reporter, report: bool) -> Result<Listing, JobError> {
+    let mut rels = vec![PathBuf::new()];
+    let mut files = 0;
     let mut stack = vec![PathBuf::new()];
     while let Some(dir_rel) = stack.pop() {
         let dir = root.join(&dir_rel);
@@ -159,57 +171,92 @@ pub fn walk(root: &Path, rep: &mut Reporter) -> Result<Vec<Entry>, JobError> {
                 continue;
             }
         };
-        let mut names: Vec<OsString> = Vec::new();
+        let mut names: Vec<(OsString, Option<fs::FileType>)> = Vec::new();
         for item in listing {
             match item {
-                Ok(item) => names.push(item.file_name()),
+                Ok(item) => names.push((item.file_name(), item.file_type().ok())),
                 Err(e) => rep.warn(display(&dir_rel), format!("cannot list folder: {e}")),
             }
         }
-        names.sort();
+        names.sort_by(|a, b| a.0.cmp(&b.0));
         let mut subdirs = Vec::new();
-        for name in names {
+        for (name, ft) in names {
             rep.checkpoint()?;
             let rel = dir_rel.join(&name);
-            let path = root.join(&rel);
-            let meta = match fs::symlink_metadata(&path) {
-                Ok(m) => m,
-                // Vanished between listing and stat: nothing to copy, nothing to warn about.
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => {
-                    rep.warn(display(&rel), format!("cannot read: {e}"));
-                    continue;
-                }
-            };
-            let ft = meta.file_type();
-            let kind = if ft.is_dir() {
+            if ft.is_some_and(|t| t.is_dir()) {
                 subdirs.push(rel.clone());
-                EntryKind::Dir
-            } else if ft.is_file() {
-                EntryKind::File { size: meta.len() }
-            } else if ft.is_symlink() {
-                match fs::read_link(&path) {
-                    Ok(target) => EntryKind::Symlink { target },
-                    Err(e) => {
-                        rep.warn(display(&rel), format!("cannot read link: {e}"));
-                        continue;
-                    }
+            } else if ft.is_some_and(|t| t.is_file()) {
+                files += 1;
+                if report {
+                    rep.advance(1, 0);
                 }
-            } else {
-                rep.warn(display(&rel), "skipped: not a regular file, folder or link");
-                continue;
-            };
-            if let EntryKind::File { size } = kind {
-                rep.advance(1, size);
             }
-            out.push(Entry {
-                rel,
-                kind,
-                meta: Meta::of(&meta),
-            });
+            rels.push(rel);
         }
         // Reverse so the stack pops them in sorted order.
         stack.extend(subdirs.into_iter().rev());
+    }
+    Ok(Listing { rels, files })
+}
+
+/// The second half of [`walk`]: the metadata of each listed path (links not followed), each
+/// file advancing the step by one item and its size. What vanished since the listing is left
+/// out silently; what cannot be read, with a warning.
+pub fn examine(
+    root: &Path,
+    rels: Vec<PathBuf>,
+    rep: &mut Reporter,
+) -> Result<Vec<Entry>, JobError> {
+    let mut out = Vec::with_capacity(rels.len());
+    for rel in rels {
+        rep.checkpoint()?;
+        if rel.as_os_str().is_empty() {
+            let meta = fs::metadata(root).map_err(|e| JobError::SourceUnreadable {
+                path: root.into(),
+                source: e,
+            })?;
+            out.push(Entry {
+                rel,
+                kind: EntryKind::Dir,
+                meta: Meta::of(&meta),
+            });
+            continue;
+        }
+        let path = root.join(&rel);
+        let meta = match fs::symlink_metadata(&path) {
+            Ok(m) => m,
+            // Vanished between listing and stat: nothing to copy, nothing to warn about.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                rep.warn(display(&rel), format!("cannot read: {e}"));
+                continue;
+            }
+        };
+        let ft = meta.file_type();
+        let kind = if ft.is_dir() {
+            EntryKind::Dir
+        } else if ft.is_file() {
+            EntryKind::File { size: meta.len() }
+        } else if ft.is_symlink() {
+            match fs::read_link(&path) {
+                Ok(target) => EntryKind::Symlink { target },
+                Err(e) => {
+                    rep.warn(display(&rel), format!("cannot read link: {e}"));
+                    continue;
+                }
+            }
+        } else {
+            rep.warn(display(&rel), "skipped: not a regular file, folder or link");
+            continue;
+        };
+        if let EntryKind::File { size } = kind {
+            rep.advance(1, size);
+        }
+        out.push(Entry {
+            rel,
+            kind,
+            meta: Meta::of(&meta),
+        });
     }
     Ok(out)
 }
@@ -305,6 +352,84 @@ impl Drop for Partial {
         if self.armed {
             let _ignored = fs::remove_file(&self.path);
         }
+    }
+}
+
+/// A file being written that is pushed to disk in the background as it grows, so the
+/// `fsync` before publishing it has little left to do: without it, a machine with plenty of
+/// memory holds the whole archive dirty in the page cache and that last `fsync` alone takes
+/// seconds. A failed background flush is kept and returned by [`WriteBehind::finish`], since
+/// a later `fsync` may report success for pages whose write-back already failed.
+#[derive(Debug)]
+pub struct WriteBehind {
+    file: File,
+    unflushed: u64,
+    wake: Option<mpsc::SyncSender<()>>,
+    flusher: Option<std::thread::JoinHandle<io::Result<()>>>,
+}
+
+/// How much is written between two background flushes.
+const WRITE_BEHIND_STEP: u64 = 32 << 20;
+
+impl WriteBehind {
+    pub fn new(file: File) -> WriteBehind {
+        // Without a second handle the file is only flushed at the end, as before.
+        let (wake, flusher) = match file.try_clone() {
+            Ok(clone) => {
+                // One pending wake-up is enough: a flush writes everything dirty so far.
+                let (tx, rx) = mpsc::sync_channel::<()>(1);
+                let worker = std::thread::Builder::new()
+                    .name("write-behind".into())
+                    .spawn(move || {
+                        for () in rx {
+                            clone.sync_data()?;
+                        }
+                        Ok(())
+                    });
+                match worker {
+                    Ok(handle) => (Some(tx), Some(handle)),
+                    Err(_) => (None, None),
+                }
+            }
+            Err(_) => (None, None),
+        };
+        WriteBehind {
+            file,
+            unflushed: 0,
+            wake,
+            flusher,
+        }
+    }
+
+    /// Waits for the background flushes, then makes the whole file durable.
+    pub fn finish(mut self) -> io::Result<File> {
+        drop(self.wake.take());
+        if let Some(flusher) = self.flusher.take() {
+            flusher
+                .join()
+                .map_err(|_| io::Error::other("the background flush panicked"))??;
+        }
+        self.file.sync_all()?;
+        Ok(self.file)
+    }
+}
+
+impl Write for WriteBehind {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.unflushed += n as u64;
+        if self.unflushed >= WRITE_BEHIND_STEP {
+            self.unflushed = 0;
+            if let Some(wake) = &self.wake {
+                // Full: a flush is already due, and it will cover this write too.
+                let _ = wake.try_send(());
+            }
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
     }
 }
 
@@ -450,6 +575,26 @@ mod tests {
             JobError::writing(Path::new("x"), full).code(),
             ErrorCode::DiskFull
         );
+    }
+
+    #[test]
+    fn a_file_written_behind_holds_every_byte_in_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("out");
+        let mut w = WriteBehind::new(File::create(&path).expect("create"));
+        // Several background flushes' worth, in pieces that do not divide the step.
+        let piece: Vec<u8> = (0..=250u8).cycle().take(3 << 20).collect();
+        let pieces = (3 * WRITE_BEHIND_STEP as usize) / piece.len() + 2;
+        for _ in 0..pieces {
+            w.write_all(&piece).expect("write");
+        }
+        let file = w.finish().expect("finish");
+        assert_eq!(
+            file.metadata().expect("meta").len(),
+            (pieces * piece.len()) as u64
+        );
+        let back = fs::read(&path).expect("read");
+        assert!(back.chunks(piece.len()).all(|c| c == piece.as_slice()));
     }
 
     #[test]

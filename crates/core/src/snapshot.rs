@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::JobError;
 use crate::event::Step;
-use crate::fsutil::{self, Entry, EntryKind, ExactReader, Partial};
+use crate::fsutil::{self, Entry, EntryKind, ExactReader, Partial, WriteBehind};
 use crate::progress::{Reporter, StepPlan, group_digits};
 use crate::upload;
 
@@ -46,12 +46,13 @@ impl Target {
 
 pub fn plan_for(spec: &SnapshotSpec) -> StepPlan {
     let remote = matches!(Target::parse(&spec.destination), Ok(Target::Url(_)));
-    // Shares measured on a typical tree: hashing reads everything once, compressing reads it
-    // again and does the CPU work; a local delivery is a rename, an upload is the network.
+    // Shares measured on a typical tree: listing and stat-ing are metadata only; compressing
+    // reads, hashes and compresses every byte; a local delivery is a rename, an upload is the
+    // network.
     let (browse, manifest, compress, deliver) = if remote {
-        (0.05, 0.2, 0.45, 0.3)
+        (0.02, 0.03, 0.6, 0.35)
     } else {
-        (0.05, 0.3, 0.64, 0.01)
+        (0.03, 0.05, 0.91, 0.01)
     };
     StepPlan(vec![
         (Step::Waiting, 0.0),
@@ -64,7 +65,6 @@ pub fn plan_for(spec: &SnapshotSpec) -> StepPlan {
 
 const KEY_NAME: &str = "snapshot.name";
 const KEY_WALK: &str = "snapshot.walk";
-const KEY_MANIFEST: &str = "snapshot.manifest";
 const KEY_ARCHIVE: &str = "snapshot.archive";
 
 /// Saved after the walk. Entries are saved as arrays, not objects: on a large tree the
@@ -139,24 +139,19 @@ fn expand(compact: Vec<CompactEntry>) -> Option<Vec<Entry>> {
         .collect()
 }
 
-/// Saved after the manifest: the BLAKE3 hashes of the files kept, in walk order, as one hex
-/// string (the paths, sizes and times are the walk's).
-#[derive(Serialize)]
-struct ManifestedRef<'a> {
-    hashes: &'a str,
-    excluded: &'a [usize],
-    warnings: &'a [crate::event::Warning],
-}
-
-/// Saved after the manifest.
-#[derive(Debug, Deserialize)]
-struct Manifested {
+/// Saved once the archive is complete (still under its temporary name), with what the
+/// manifest needs besides the walk: the BLAKE3 of each file archived, in walk order, as one
+/// hex string, and the files left out.
+#[derive(Debug, Serialize, Deserialize)]
+struct Compressed {
+    path: PathBuf,
+    len: u64,
     hashes: String,
     excluded: Vec<usize>,
     warnings: Vec<crate::event::Warning>,
 }
 
-impl Manifested {
+impl Compressed {
     /// The manifest again, from the walk it was made of; `None` if they do not match.
     fn files(&self, entries: &[Entry]) -> Option<Vec<ManifestEntry>> {
         let mut hashes = self.hashes.as_bytes().chunks(64);
@@ -182,13 +177,6 @@ fn hashes_hex(files: &[ManifestEntry]) -> String {
         out.push_str(blake3::Hash::from_bytes(f.hash).to_hex().as_str());
     }
     out
-}
-
-/// Saved once the archive is complete (still under its temporary name).
-#[derive(Debug, Serialize, Deserialize)]
-struct Compressed {
-    path: PathBuf,
-    len: u64,
 }
 
 /// One hashed file: which walk entry, and its BLAKE3. The path, size and time stay in the
@@ -297,7 +285,12 @@ pub fn run(spec: &SnapshotSpec, rep: &mut Reporter) -> Result<String, JobError> 
         }
         None => {
             rep.start_step(Step::Browsing, None, None);
-            let entries = fsutil::walk(&source, rep)?;
+            let listing = fsutil::list(&source, rep, true)?;
+            // The manifest's paths, sizes, modes and times; its hashes are taken as each file
+            // is archived, so each file is read once and its hash describes the bytes the
+            // archive holds, even if the file changes during the run.
+            rep.start_step(Step::Manifest, Some(listing.files), None);
+            let entries = fsutil::examine(&source, listing.rels, rep)?;
             let warnings = rep.warnings().to_vec();
             rep.save(
                 KEY_WALK,
@@ -310,80 +303,46 @@ pub fn run(spec: &SnapshotSpec, rep: &mut Reporter) -> Result<String, JobError> 
         }
     };
 
-    let files: Vec<&Entry> = entries
-        .iter()
-        .filter(|e| matches!(e.kind, EntryKind::File { .. }))
-        .collect();
-    let bytes: u64 = files.iter().map(|e| file_size(e)).sum();
-    let saved_manifest = rep
-        .saved::<Manifested>(KEY_MANIFEST)
-        .and_then(|m| Some((m.files(&entries)?, m)));
-    let (manifest, excluded) = match saved_manifest {
-        Some((files, m)) => {
-            for w in m.warnings.into_iter().skip(rep.warnings().len()) {
+    let finished = rep
+        .saved::<Compressed>(KEY_ARCHIVE)
+        .filter(|c| {
+            std::fs::symlink_metadata(&c.path).is_ok_and(|m| m.is_file() && m.len() == c.len)
+        })
+        .and_then(|c| Some((c.files(&entries)?, c)));
+    let (partial, archive_len, manifest) = match finished {
+        Some((manifest, c)) => {
+            for w in c.warnings.into_iter().skip(rep.warnings().len()) {
                 rep.warn(w.path, w.message);
             }
-            (files, m.excluded)
+            (Partial::adopt(c.path), c.len, manifest)
         }
-        None => {
-            rep.start_step(Step::Manifest, Some(files.len() as u64), Some(bytes));
-            let (manifest, excluded) = build_manifest(&source, &entries, rep)?;
-            let warnings = rep.warnings().to_vec();
-            rep.save(
-                KEY_MANIFEST,
-                &ManifestedRef {
-                    hashes: &hashes_hex(&manifest),
-                    excluded: &excluded,
-                    warnings: &warnings,
-                },
-            );
-            (manifest, excluded)
-        }
-    };
-
-    let included: Vec<&Entry> = entries
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| !excluded.contains(i))
-        .map(|(_, e)| e)
-        .collect();
-    let in_files = included
-        .iter()
-        .filter(|e| matches!(e.kind, EntryKind::File { .. }))
-        .count();
-    let in_bytes: u64 = included.iter().map(|e| file_size(e)).sum();
-    let finished = rep.saved::<Compressed>(KEY_ARCHIVE).filter(|c| {
-        std::fs::symlink_metadata(&c.path).is_ok_and(|m| m.is_file() && m.len() == c.len)
-    });
-    let (partial, archive_len) = match finished {
-        Some(c) => (Partial::adopt(c.path), c.len),
         None => {
             if rep.is_resumed() {
                 fsutil::remove_stale_partials(&work_dir, Some(&archive_name));
             }
-            rep.start_step(Step::Compressing, Some(in_files as u64), Some(in_bytes));
-            let (partial, len) = compress(
-                &source,
-                &root_name,
-                &included,
-                &work_dir,
-                &archive_name,
-                rep,
-            )?;
+            let (files, bytes) = entries.iter().fold((0, 0), |(n, b), e| match e.kind {
+                EntryKind::File { size } => (n + 1, b + size),
+                _ => (n, b),
+            });
+            rep.start_step(Step::Compressing, Some(files), Some(bytes));
+            let archived = compress(&source, &root_name, &entries, &work_dir, &archive_name, rep)?;
             rep.save(
                 KEY_ARCHIVE,
                 &Compressed {
-                    path: partial.path().to_owned(),
-                    len,
+                    path: archived.partial.path().to_owned(),
+                    len: archived.len,
+                    hashes: hashes_hex(&archived.files),
+                    excluded: archived.excluded,
+                    warnings: rep.warnings().to_vec(),
                 },
             );
-            (partial, len)
+            (archived.partial, archived.len, archived.files)
         }
     };
 
     // Delivery counts the files the archive carries, not "1 archive": its counts are what
     // the last event, and so the finished job, shows ("57/57 files").
-    let files = in_files as u64;
+    let files = manifest.len() as u64;
     match (&target, final_path) {
         (Target::Folder(_), Some(final_path)) => {
             rep.begin(
@@ -488,8 +447,8 @@ fn finish_published(
             .saved::<Walked>(KEY_WALK)
             .and_then(|w| expand(w.entries))
         && let Some(files) = rep
-            .saved::<Manifested>(KEY_MANIFEST)
-            .and_then(|m| m.files(&entries))
+            .saved::<Compressed>(KEY_ARCHIVE)
+            .and_then(|c| c.files(&entries))
     {
         let partial = write_manifest(dest, base, source, &archive_name, (&entries, &files), rep)?;
         publish_manifest(partial, dest, base, rep);
@@ -528,59 +487,6 @@ fn archive_base_name(name: Option<&str>, root_name: &str) -> Result<String, JobE
     }
 }
 
-/// Hashes every file. Files that cannot be opened for lack of permission are left out with a
-/// warning (returned as indices into `entries`); any other failure stops the snapshot.
-fn build_manifest(
-    root: &Path,
-    entries: &[Entry],
-    rep: &mut Reporter,
-) -> Result<(Vec<ManifestEntry>, Vec<usize>), JobError> {
-    let mut manifest = Vec::new();
-    let mut excluded = Vec::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    for (i, entry) in entries.iter().enumerate() {
-        let EntryKind::File { size } = entry.kind else {
-            continue;
-        };
-        rep.checkpoint()?;
-        let path = root.join(&entry.rel);
-        let file = match File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
-                rep.warn(fsutil::display(&entry.rel), format!("left out: {e}"));
-                excluded.push(i);
-                rep.advance(1, size);
-                continue;
-            }
-            Err(e) => return Err(JobError::reading(&path, e)),
-        };
-        let mut hasher = blake3::Hasher::new();
-        let mut reader = ExactReader::new(file, path.clone(), size, |n| {
-            rep.advance(0, n);
-            rep.checkpoint().map_err(JobError::from)
-        });
-        loop {
-            match reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    hasher.update(&buf[..n]);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(reader.blame(e, |e| JobError::reading(&path, e))),
-            }
-        }
-        rep.advance(1, 0);
-        let index = u32::try_from(i).map_err(|_| {
-            JobError::InvalidInput("more than 4 billion entries in the source".into())
-        })?;
-        manifest.push(ManifestEntry {
-            index,
-            hash: *hasher.finalize().as_bytes(),
-        });
-    }
-    Ok((manifest, excluded))
-}
-
 /// Counts what reaches the archive file, for the delivery step's size.
 struct Counting<W> {
     inner: W,
@@ -598,19 +504,57 @@ impl<W: Write> Write for Counting<W> {
     }
 }
 
+/// What [`compress`] made: the archive, still under its temporary name, and its manifest.
+struct Archived {
+    partial: Partial,
+    len: u64,
+    files: Vec<ManifestEntry>,
+    /// Files left out, as indices into the walk.
+    excluded: Vec<usize>,
+}
+
+/// Reads a source file in large chunks, hashing each chunk as it arrives: `tar` copies
+/// through a small buffer, and a read and a hash update per 8 KiB would cost more system
+/// calls and slower hashing than one per chunk.
+struct Hashing<'b, R> {
+    inner: R,
+    chunk: &'b mut [u8],
+    pos: usize,
+    len: usize,
+    hasher: blake3::Hasher,
+}
+
+impl<R: Read> Read for Hashing<'_, R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.pos == self.len {
+            let n = self.inner.read(self.chunk)?;
+            self.hasher.update(&self.chunk[..n]);
+            self.pos = 0;
+            self.len = n;
+        }
+        let n = out.len().min(self.len - self.pos);
+        out[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// Archives `entries` into `<work_dir>/<archive_name>` (temporary name), hashing each file
+/// on the way. Files that cannot be opened for lack of permission are left out with a
+/// warning; any other failure stops the snapshot.
 fn compress(
     root: &Path,
     root_name: &str,
-    entries: &[&Entry],
+    entries: &[Entry],
     work_dir: &Path,
     archive_name: &str,
     rep: &mut Reporter,
-) -> Result<(Partial, u64), JobError> {
+) -> Result<Archived, JobError> {
     let (partial, file) = Partial::create(work_dir, archive_name)?;
     let out_path = partial.path().to_owned();
     let werr = |e: io::Error| JobError::writing(&out_path, e);
     let counting = Counting {
-        inner: BufWriter::with_capacity(1 << 20, file),
+        inner: BufWriter::with_capacity(1 << 20, WriteBehind::new(file)),
         written: 0,
     };
     let mut encoder = zstd::Encoder::new(counting, 3).map_err(werr)?;
@@ -626,7 +570,10 @@ fn compress(
         .map_err(werr)?;
     let mut tar = tar::Builder::new(encoder);
     let prefix = PathBuf::from(root_name);
-    for entry in entries {
+    let mut chunk = vec![0u8; 256 * 1024];
+    let mut files = Vec::new();
+    let mut excluded = Vec::new();
+    for (i, entry) in entries.iter().enumerate() {
         rep.checkpoint()?;
         let name = prefix.join(&entry.rel);
         let mut header = tar::Header::new_gnu();
@@ -648,15 +595,38 @@ fn compress(
             }
             EntryKind::File { size } => {
                 let path = root.join(&entry.rel);
-                let file = File::open(&path).map_err(|e| JobError::reading(&path, e))?;
+                let file = match File::open(&path) {
+                    Ok(f) => f,
+                    Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                        rep.warn(fsutil::display(&entry.rel), format!("left out: {e}"));
+                        excluded.push(i);
+                        rep.advance(1, *size);
+                        continue;
+                    }
+                    Err(e) => return Err(JobError::reading(&path, e)),
+                };
+                let index = u32::try_from(i).map_err(|_| {
+                    JobError::InvalidInput("more than 4 billion entries in the source".into())
+                })?;
                 header.set_size(*size);
-                let mut reader = ExactReader::new(file, path.clone(), *size, |n| {
+                let exact = ExactReader::new(file, path.clone(), *size, |n| {
                     rep.advance(0, n);
                     rep.checkpoint().map_err(JobError::from)
                 });
+                let mut reader = Hashing {
+                    inner: exact,
+                    chunk: &mut chunk,
+                    pos: 0,
+                    len: 0,
+                    hasher: blake3::Hasher::new(),
+                };
                 if let Err(e) = tar.append_data(&mut header, &name, &mut reader) {
-                    return Err(reader.blame(e, werr));
+                    return Err(reader.inner.blame(e, werr));
                 }
+                files.push(ManifestEntry {
+                    index,
+                    hash: *reader.hasher.finalize().as_bytes(),
+                });
                 rep.advance(1, 0);
             }
         }
@@ -667,18 +637,23 @@ fn compress(
     let mut counting = encoder.finish().map_err(werr)?;
     counting.flush().map_err(werr)?;
     let len = counting.written;
-    let file = counting
+    let behind = counting
         .inner
         .into_inner()
         .map_err(|e| werr(e.into_error()))?;
     // The rename that follows must never publish a file whose data is still in flight.
-    file.sync_all().map_err(werr)?;
+    behind.finish().map_err(werr)?;
     rep.set_message(format!(
         "Compressed {} files into {} bytes",
         group_digits(rep.processed()),
         group_digits(len)
     ));
-    Ok((partial, len))
+    Ok(Archived {
+        partial,
+        len,
+        files,
+        excluded,
+    })
 }
 
 #[cfg(test)]
@@ -741,13 +716,15 @@ mod tests {
                 hash: *blake3::hash(b"").as_bytes(),
             },
         ];
-        let text = serde_json::to_string(&ManifestedRef {
-            hashes: &hashes_hex(&files),
-            excluded: &[3],
-            warnings: &[],
+        let text = serde_json::to_string(&Compressed {
+            path: PathBuf::from("a.tar.zst"),
+            len: 1,
+            hashes: hashes_hex(&files),
+            excluded: vec![3],
+            warnings: vec![],
         })
         .expect("encode");
-        let m: Manifested = serde_json::from_str(&text).expect("decode");
+        let m: Compressed = serde_json::from_str(&text).expect("decode");
         let back = m.files(&entries).expect("files");
         let pairs = |f: &[ManifestEntry]| f.iter().map(|f| (f.index, f.hash)).collect::<Vec<_>>();
         assert_eq!(pairs(&back), pairs(&files));
