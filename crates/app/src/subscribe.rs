@@ -155,6 +155,13 @@ pub(crate) fn remote(
             let deadline = throttle.deadline();
             if !open && deadline.is_none() {
                 recorder.finish(RECORDING_GRACE).await;
+                // A job that ended before its first failed write was reported must still say
+                // that the history did not keep it.
+                while let Ok(error) = not_recorded.try_recv() {
+                    if sink.send(JobUpdate::NotRecorded { error }).is_err() {
+                        return;
+                    }
+                }
                 let _gone = sink.send(JobUpdate::Closed);
                 return;
             }
