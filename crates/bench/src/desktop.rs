@@ -15,6 +15,12 @@ pub const SETTLE: Duration = Duration::from_secs(15);
 pub struct Desktop {
     /// `VmRSS` of the `tidemark-desktop` process, KiB.
     pub app_kib: u64,
+    /// Its `RssAnon` (its own heap and stacks) and `RssFile` (pages of mapped files: its
+    /// binary and the libraries, shared with other processes that map them), KiB.
+    pub app_anon_kib: u64,
+    pub app_file_kib: u64,
+    /// The mapped files holding the most of its RSS (file name, KiB), largest first.
+    pub app_top_files: Vec<(String, u64)>,
     /// `VmRSS` of each WebKit process under it (name, KiB).
     pub webkit: Vec<(String, u64)>,
     /// From the spawn to the reading.
@@ -74,18 +80,21 @@ pub fn measure(tidemark: &Path, work: &Path) -> Result<Desktop, String> {
     }
     let settled_secs = start.elapsed().as_secs_f64();
     let reading = found.and_then(|app| {
-        let app_kib = rss_kib(app)?;
+        let app_kib = status_kib(app, "VmRSS:")?;
         let webkit = descendants(app)
             .into_iter()
             .filter_map(|p| {
                 let name = comm(p)?;
                 name.starts_with("WebKit")
-                    .then(|| Some((name, rss_kib(p)?)))
+                    .then(|| Some((name, status_kib(p, "VmRSS:")?)))
                     .flatten()
             })
             .collect();
         Some(Desktop {
             app_kib,
+            app_anon_kib: status_kib(app, "RssAnon:").unwrap_or(0),
+            app_file_kib: status_kib(app, "RssFile:").unwrap_or(0),
+            app_top_files: top_files(app, 4),
             webkit,
             settled_secs,
         })
@@ -115,10 +124,39 @@ fn comm(pid: u32) -> Option<String> {
         .map(|c| c.trim().to_owned())
 }
 
-fn rss_kib(pid: u32) -> Option<u64> {
+fn status_kib(pid: u32, field: &str) -> Option<u64> {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The `n` mapped files with the most resident pages in `pid`, from /proc/PID/smaps.
+fn top_files(pid: u32, n: usize) -> Vec<(String, u64)> {
+    let Ok(smaps) = fs::read_to_string(format!("/proc/{pid}/smaps")) else {
+        return Vec::new();
+    };
+    let mut by_file: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    let mut current: Option<String> = None;
+    for line in smaps.lines() {
+        let mut words = line.split_whitespace();
+        let Some(first) = words.next() else { continue };
+        if first.contains('-') && !first.ends_with(':') {
+            // A mapping's header: address range, perms, offset, device, inode, path.
+            current = words
+                .nth(4)
+                .filter(|p| p.starts_with('/'))
+                .map(|p| p.rsplit('/').next().unwrap_or(p).to_owned());
+        } else if first == "Rss:"
+            && let Some(file) = &current
+            && let Some(kib) = words.next().and_then(|k| k.parse::<u64>().ok())
+        {
+            *by_file.entry(file.clone()).or_default() += kib;
+        }
+    }
+    let mut files: Vec<(String, u64)> = by_file.into_iter().collect();
+    files.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    files.truncate(n);
+    files
 }
 
 fn parent(pid: u32) -> Option<u32> {

@@ -318,10 +318,10 @@ impl Report {
         };
         let _ = writeln!(
             p,
-            "| 1 | snapshot of the tree (walk, BLAKE3 manifest, tar + zstd -3 on all cores, \
-             deliver): `tidemark snapshot SRC --to DEST --name N` | {} | `tar -I 'zstd -T0 -3' -cf \
-             out.tar.zst -C parent tree` | {} | {} | {} vs {}; {sizes}; Tidemark also hashes every \
-             file{fsynced} |",
+            "| 1 | snapshot of the tree (list, stat, then each file read once for its BLAKE3 and \
+             tar + zstd -3 on all cores, archive fsynced, deliver): `tidemark snapshot SRC --to \
+             DEST --name N` | {} | `tar -I 'zstd -T0 -3' -cf out.tar.zst -C parent tree` | {} | {} \
+             | {} vs {}; {sizes}; Tidemark also hashes every file and writes a manifest{fsynced} |",
             time_stats(snap.ours.time()),
             time_stats(snap.peer.time()),
             ratio(snap),
@@ -550,6 +550,28 @@ impl Report {
             }
             Err(why) => writeln!(p, "| idle | not measured: {why} | | | |\n"),
         };
+        if let Ok(d) = &self.desktop {
+            let files = d
+                .app_top_files
+                .iter()
+                .map(|(n, k)| format!("`{n}` {}", kib(*k)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let _ = writeln!(
+                p,
+                "Of the app's {}: **{}** its own memory (`RssAnon`: heap, stacks) and {} pages of \
+                 mapped files (`RssFile`: its binary and the libraries, shared with every other \
+                 process that maps them). The files holding the most: {}.\n",
+                kib(d.app_kib),
+                kib(d.app_anon_kib),
+                kib(d.app_file_kib),
+                if files.is_empty() {
+                    "not read".into()
+                } else {
+                    files
+                }
+            );
+        }
     }
 
     fn reproduce(&self, p: &mut String) {
