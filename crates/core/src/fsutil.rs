@@ -5,6 +5,7 @@ use std::ffi::OsString;
 use std::fs::{self, File, Metadata, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 
 use filetime::FileTime;
@@ -134,7 +135,7 @@ pub struct Entry {
 /// Reports each file with its size as it is examined.
 pub fn walk(root: &Path, rep: &mut Reporter) -> Result<Vec<Entry>, JobError> {
     let listing = list(root, rep, false)?;
-    examine(root, listing.rels, rep)
+    examine(root, &listing.rels, rep)
 }
 
 /// The names under a tree, in the order [`walk`] gives them, without their metadata.
@@ -199,66 +200,144 @@ pub fn list(root: &Path, rep: &mut Reporter, report: bool) -> Result<Listing, Jo
     Ok(Listing { rels, files })
 }
 
-/// The second half of [`walk`]: the metadata of each listed path (links not followed), each
-/// file advancing the step by one item and its size. What vanished since the listing is left
-/// out silently; what cannot be read, with a warning.
-pub fn examine(
-    root: &Path,
-    rels: Vec<PathBuf>,
-    rep: &mut Reporter,
-) -> Result<Vec<Entry>, JobError> {
-    let mut out = Vec::with_capacity(rels.len());
-    for rel in rels {
-        rep.checkpoint()?;
-        if rel.as_os_str().is_empty() {
-            let meta = fs::metadata(root).map_err(|e| JobError::SourceUnreadable {
-                path: root.into(),
-                source: e,
-            })?;
-            out.push(Entry {
-                rel,
+/// What [`examine`] found at one path.
+enum Looked {
+    Entry(Entry),
+    /// Vanished between listing and stat: nothing to copy, nothing to warn about.
+    Gone,
+    Warn(String),
+    Fatal(JobError),
+}
+
+fn look(root: &Path, rel: &Path) -> Looked {
+    if rel.as_os_str().is_empty() {
+        return match fs::metadata(root) {
+            Ok(meta) => Looked::Entry(Entry {
+                rel: PathBuf::new(),
                 kind: EntryKind::Dir,
                 meta: Meta::of(&meta),
-            });
-            continue;
-        }
-        let path = root.join(&rel);
-        let meta = match fs::symlink_metadata(&path) {
-            Ok(m) => m,
-            // Vanished between listing and stat: nothing to copy, nothing to warn about.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => {
-                rep.warn(display(&rel), format!("cannot read: {e}"));
-                continue;
-            }
+            }),
+            Err(e) => Looked::Fatal(JobError::SourceUnreadable {
+                path: root.into(),
+                source: e,
+            }),
         };
-        let ft = meta.file_type();
-        let kind = if ft.is_dir() {
-            EntryKind::Dir
-        } else if ft.is_file() {
-            EntryKind::File { size: meta.len() }
-        } else if ft.is_symlink() {
-            match fs::read_link(&path) {
-                Ok(target) => EntryKind::Symlink { target },
-                Err(e) => {
-                    rep.warn(display(&rel), format!("cannot read link: {e}"));
-                    continue;
+    }
+    let path = root.join(rel);
+    let meta = match fs::symlink_metadata(&path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Looked::Gone,
+        Err(e) => return Looked::Warn(format!("cannot read: {e}")),
+    };
+    let ft = meta.file_type();
+    let kind = if ft.is_dir() {
+        EntryKind::Dir
+    } else if ft.is_file() {
+        EntryKind::File { size: meta.len() }
+    } else if ft.is_symlink() {
+        match fs::read_link(&path) {
+            Ok(target) => EntryKind::Symlink { target },
+            Err(e) => return Looked::Warn(format!("cannot read link: {e}")),
+        }
+    } else {
+        return Looked::Warn("skipped: not a regular file, folder or link".into());
+    };
+    Looked::Entry(Entry {
+        rel: rel.to_owned(),
+        kind,
+        meta: Meta::of(&meta),
+    })
+}
+
+/// The second half of [`walk`]: the metadata of each listed path (links not followed), on
+/// all cores, each file advancing the step by one item and its size. What vanished since the
+/// listing is left out silently; what cannot be read, with a warning.
+pub fn examine(root: &Path, rels: &[PathBuf], rep: &mut Reporter) -> Result<Vec<Entry>, JobError> {
+    let mut out = Vec::with_capacity(rels.len());
+    let mut at = 0;
+    par_chunks(
+        rels,
+        |rel| look(root, rel),
+        |looked| {
+            rep.checkpoint()?;
+            for l in looked {
+                let rel = &rels[at];
+                at += 1;
+                match l {
+                    Looked::Entry(e) => {
+                        if let EntryKind::File { size } = e.kind {
+                            rep.advance(1, size);
+                        }
+                        out.push(e);
+                    }
+                    Looked::Gone => {}
+                    Looked::Warn(message) => rep.warn(display(rel), message),
+                    Looked::Fatal(e) => return Err(e),
                 }
             }
-        } else {
-            rep.warn(display(&rel), "skipped: not a regular file, folder or link");
-            continue;
-        };
-        if let EntryKind::File { size } = kind {
-            rep.advance(1, size);
-        }
-        out.push(Entry {
-            rel,
-            kind,
-            meta: Meta::of(&meta),
-        });
-    }
+            Ok(())
+        },
+    )?;
     Ok(out)
+}
+
+/// How many items a worker of [`par_chunks`] takes at a time.
+const PAR_CHUNK: usize = 512;
+
+/// Runs `f` on every item on all cores, and hands the results to `take` on the calling
+/// thread (which alone holds the reporter), one chunk at a time, in the items' order. A
+/// scan's work per entry is a system call on a path: on a large tree those calls, not the
+/// disk, are its time, and they run in parallel. An error from `take` (a cancel, say) stops
+/// the workers after the chunk each is on.
+pub fn par_chunks<T: Sync, R: Send>(
+    items: &[T],
+    f: impl Fn(&T) -> R + Sync,
+    mut take: impl FnMut(Vec<R>) -> Result<(), JobError>,
+) -> Result<(), JobError> {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    if workers < 2 || items.len() <= PAR_CHUNK {
+        for chunk in items.chunks(PAR_CHUNK) {
+            take(chunk.iter().map(&f).collect())?;
+        }
+        return Ok(());
+    }
+    let chunks: Vec<&[T]> = items.chunks(PAR_CHUNK).collect();
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        // Bounded: while `take` waits (a pause), the workers soon wait too.
+        let (tx, rx) = mpsc::sync_channel::<(usize, Vec<R>)>(workers * 2);
+        for _ in 0..workers {
+            let (tx, chunks, next, stop, f) = (tx.clone(), &chunks, &next, &stop, &f);
+            s.spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(chunk) = chunks.get(i) else { break };
+                    if tx.send((i, chunk.iter().map(f).collect())).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut early: std::collections::BTreeMap<usize, Vec<R>> = Default::default();
+        let mut due = 0;
+        let mut result = Ok(());
+        'recv: for (i, out) in rx.iter() {
+            early.insert(i, out);
+            while let Some(out) = early.remove(&due) {
+                due += 1;
+                if let Err(e) = take(out) {
+                    result = Err(e);
+                    break 'recv;
+                }
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        // Dropping the receiver fails the send of a worker that was waiting on it.
+        drop(rx);
+        result
+    })
 }
 
 pub fn display(rel: &Path) -> String {
@@ -595,6 +674,43 @@ mod tests {
         );
         let back = fs::read(&path).expect("read");
         assert!(back.chunks(piece.len()).all(|c| c == piece.as_slice()));
+    }
+
+    #[test]
+    fn parallel_chunks_come_back_whole_and_in_order() {
+        let items: Vec<u64> = (0..(PAR_CHUNK as u64 * 9 + 7)).collect();
+        let mut seen = Vec::new();
+        par_chunks(
+            &items,
+            |n| n * 2,
+            |chunk| {
+                seen.extend(chunk);
+                Ok(())
+            },
+        )
+        .expect("all taken");
+        assert_eq!(seen, items.iter().map(|n| n * 2).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn an_error_from_the_taker_stops_parallel_chunks() {
+        let items: Vec<u64> = (0..(PAR_CHUNK as u64 * 50)).collect();
+        let mut taken = 0;
+        let err = par_chunks(
+            &items,
+            |n| *n,
+            |_| {
+                taken += 1;
+                if taken == 2 {
+                    Err(JobError::Cancelled)
+                } else {
+                    Ok(())
+                }
+            },
+        )
+        .expect_err("stopped");
+        assert_eq!(err.code(), ErrorCode::Cancelled);
+        assert_eq!(taken, 2, "nothing is taken after the error");
     }
 
     #[test]

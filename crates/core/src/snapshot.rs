@@ -290,7 +290,7 @@ pub fn run(spec: &SnapshotSpec, rep: &mut Reporter) -> Result<String, JobError> 
             // is archived, so each file is read once and its hash describes the bytes the
             // archive holds, even if the file changes during the run.
             rep.start_step(Step::Manifest, Some(listing.files), None);
-            let entries = fsutil::examine(&source, listing.rels, rep)?;
+            let entries = fsutil::examine(&source, &listing.rels, rep)?;
             let warnings = rep.warnings().to_vec();
             rep.save(
                 KEY_WALK,

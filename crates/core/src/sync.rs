@@ -198,17 +198,33 @@ fn fail_item(rep: &mut Reporter, i: usize, err: &JobError) {
 fn scan(src: &Path, mirror: &Path, rep: &mut Reporter) -> Result<SourcePlan, JobError> {
     let root = fsutil::source_dir(src)?;
     let entries = fsutil::walk(&root, rep)?;
+    let files: Vec<(usize, u64)> = entries
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| match e.kind {
+            EntryKind::File { size } => Some((i, size)),
+            _ => None,
+        })
+        .collect();
     let mut to_copy = Vec::new();
     let mut bytes_to_copy = 0;
-    for (i, entry) in entries.iter().enumerate() {
-        let EntryKind::File { size } = entry.kind else {
-            continue;
-        };
-        if !up_to_date(&mirror.join(&entry.rel), size, &entry.meta) {
-            to_copy.push(i);
-            bytes_to_copy += size;
-        }
-    }
+    let mut at = 0;
+    fsutil::par_chunks(
+        &files,
+        |&(i, size)| up_to_date(&mirror.join(&entries[i].rel), size, &entries[i].meta),
+        |fresh| {
+            rep.checkpoint()?;
+            for fresh in fresh {
+                let (i, size) = files[at];
+                at += 1;
+                if !fresh {
+                    to_copy.push(i);
+                    bytes_to_copy += size;
+                }
+            }
+            Ok(())
+        },
+    )?;
     Ok(SourcePlan {
         root,
         mirror: mirror.to_owned(),
