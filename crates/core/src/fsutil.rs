@@ -294,12 +294,14 @@ pub fn par_chunks<T: Sync, R: Send>(
     f: impl Fn(&T) -> R + Sync,
     mut take: impl FnMut(Vec<R>) -> Result<(), JobError>,
 ) -> Result<(), JobError> {
+    let serial = |take: &mut dyn FnMut(Vec<R>) -> Result<(), JobError>| {
+        items
+            .chunks(PAR_CHUNK)
+            .try_for_each(|chunk| take(chunk.iter().map(&f).collect()))
+    };
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
     if workers < 2 || items.len() <= PAR_CHUNK {
-        for chunk in items.chunks(PAR_CHUNK) {
-            take(chunk.iter().map(&f).collect())?;
-        }
-        return Ok(());
+        return serial(&mut take);
     }
     let chunks: Vec<&[T]> = items.chunks(PAR_CHUNK).collect();
     let next = AtomicUsize::new(0);
@@ -307,9 +309,10 @@ pub fn par_chunks<T: Sync, R: Send>(
     std::thread::scope(|s| {
         // Bounded: while `take` waits (a pause), the workers soon wait too.
         let (tx, rx) = mpsc::sync_channel::<(usize, Vec<R>)>(workers * 2);
+        let mut spawned = 0;
         for _ in 0..workers {
             let (tx, chunks, next, stop, f) = (tx.clone(), &chunks, &next, &stop, &f);
-            s.spawn(move || {
+            let worker = std::thread::Builder::new().spawn_scoped(s, move || {
                 while !stop.load(Ordering::Relaxed) {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(chunk) = chunks.get(i) else { break };
@@ -318,8 +321,13 @@ pub fn par_chunks<T: Sync, R: Send>(
                     }
                 }
             });
+            // Out of threads: the ones that started do the work, or this one alone.
+            spawned += usize::from(worker.is_ok());
         }
         drop(tx);
+        if spawned == 0 {
+            return serial(&mut take);
+        }
         let mut early: std::collections::BTreeMap<usize, Vec<R>> = Default::default();
         let mut due = 0;
         let mut result = Ok(());
