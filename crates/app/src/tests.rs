@@ -951,20 +951,11 @@ async fn a_running_remote_run_survives_a_restart_and_is_not_controlled_locally()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_history_write_is_shown_and_retried_without_loss() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let agent_proc = start_agent(dir.path()).await;
-    let job_id = agent_proc.start_snapshot("remote").await;
     // The history file is a folder for now: nothing can be written.
     let db = dir.path().join("history.db");
     std::fs::create_dir(&db).expect("a folder in its place");
-    let app = app_in(dir.path());
-    let agent = app
-        .add_agent(AddAgent {
-            name: "nas".into(),
-            url: agent_proc.url.clone(),
-            token: agent_proc.token.clone(),
-        })
-        .await
-        .expect("added");
+    let (agent_proc, app, agent) = app_with_agent(dir.path()).await;
+    let job_id = agent_proc.start_snapshot("remote").await;
     let rec = Recorder::default();
     app.watch_remote_job(&agent.id, &job_id, Box::new(rec.clone()))
         .expect("watching");
