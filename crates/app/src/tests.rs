@@ -980,7 +980,11 @@ async fn a_failed_history_write_is_shown_and_retried_without_loss() {
         "the failure is shown: {seen:?}"
     );
     std::fs::remove_dir(&db).expect("the folder goes");
-    seen.extend(until_closed(&rec).await);
+    // A job that ends before its first failed write is reported gets `closed` right after
+    // the failure, in the same batch the loop above stopped at.
+    if seen.last() != Some(&JobUpdate::Closed) {
+        seen.extend(until_closed(&rec).await);
+    }
     assert!(
         seen.iter()
             .any(|u| matches!(u, JobUpdate::Event { event } if event.state == JobState::Completed)),
