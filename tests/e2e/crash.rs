@@ -27,17 +27,16 @@ fn seed() -> u64 {
         })
 }
 
-/// `n` kill moments spread over `span`: one in each of `n` equal slices, at a random place
-/// inside it, so every phase of the job gets hit.
-fn moments(seed: u64, n: usize, span: Duration) -> Vec<Duration> {
+/// `n` kill moments as fractions of the job's duration: one in each of `n` equal slices, at a
+/// random place inside it, so every phase of the job gets hit.
+fn moments(seed: u64, n: usize) -> Vec<f64> {
     let mut x = seed | 1;
     (0..n)
         .map(|i| {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            let frac = (i as f64 + (x % 1000) as f64 / 1000.0) / n as f64;
-            span.mul_f64(frac)
+            (i as f64 + (x % 1000) as f64 / 1000.0) / n as f64
         })
         .collect()
 }
@@ -56,8 +55,8 @@ fn stored_events(id: &str) -> Vec<ProgressEvent> {
 }
 
 /// Starts `args --json`, learns the job id from the first event, kills -9 after `after`.
-/// Returns the id and whether the job was still running when killed.
-fn start_and_kill(args: &[&str], after: Duration) -> String {
+/// Returns the id and, when the job ended by itself before the kill, how long it took.
+fn start_and_kill(args: &[&str], after: Duration) -> (String, Option<Duration>) {
     let start = Instant::now();
     let mut child = tidemark()
         .args(args)
@@ -69,17 +68,22 @@ fn start_and_kill(args: &[&str], after: Duration) -> String {
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
     let first: ProgressEvent =
         serde_json::from_str(&lines.next().expect("first event").expect("line")).expect("JSON");
-    // Keep the pipe drained so the job never blocks on a full stdout.
-    let drain = std::thread::spawn(move || lines.count());
+    // Keep the pipe drained so the job never blocks on a full stdout; its end is the
+    // process's end.
+    let drain = std::thread::spawn(move || {
+        lines.count();
+        start.elapsed()
+    });
     std::thread::sleep(after.saturating_sub(start.elapsed()));
+    let ended_first = matches!(child.try_wait(), Ok(Some(_)));
     let pid = child.id().to_string();
     let _ = Command::new("kill")
         .args(["-9", &pid])
         .stderr(Stdio::null())
         .status();
     let _ = child.wait();
-    let _ = drain.join();
-    first.job_id
+    let took = drain.join().ok().filter(|_| ended_first);
+    (first.job_id, took)
 }
 
 /// Kills `args` at KILLS moments over the job's normal duration; after each, checks the
@@ -108,15 +112,23 @@ fn kill_and_resume(
         assert_eq!(run.code, 0, "undisturbed run: {}", run.stderr);
         span = span.min(t0.elapsed());
     }
-    let points = moments(seed, KILLS, span);
-    eprintln!("{name}: seed {seed}, job takes {span:?}, kills at {points:?}");
+    let points = moments(seed, KILLS);
+    eprintln!("{name}: seed {seed}, job takes {span:?}, kills at {points:.3?} of it");
 
     let mut interrupted = 0;
-    for (i, at) in points.iter().enumerate() {
+    for (i, frac) in points.iter().enumerate() {
         let dir = tmp.path().join(format!("run-{i}"));
         setup(&dir);
         let a = args(&dir);
-        let id = start_and_kill(&a.iter().map(String::as_str).collect::<Vec<_>>(), *at);
+        let at = span.mul_f64(*frac);
+        let (id, took) = start_and_kill(&a.iter().map(String::as_str).collect::<Vec<_>>(), at);
+        // The job ran faster than the probes did (they can share the cores with other
+        // tests): the moments that follow are spread over this shorter run, or most of them
+        // would land after the end.
+        if let Some(took) = took.filter(|t| *t < span) {
+            eprintln!("{name}: kill #{i} came after the end; the job now takes {took:?}");
+            span = took;
+        }
         let replay = format!("{name} kill #{i} at {at:?} (TIDEMARK_CRASH_SEED={seed})");
 
         // The database opens and the killed job is found interrupted, its seq gapless.
