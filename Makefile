@@ -53,16 +53,19 @@ test: lint unit e2e-desktop types-check ui-test bench-smoke bundle-check
 # Benchmarks (crates/bench): measured, never asserted on. `bench` writes docs/BENCHMARKS.md at
 # full size (about half an hour on 2 cores, plus the release build); `bench-smoke` runs the same
 # harness once on a tiny data set so it cannot rot, and writes target/bench-smoke/BENCHMARKS.md.
-# The release desktop app is built too: row 8 measures it.
-bench: tools ui-build
+# The release desktop app is built too: row 8 measures it, idle and through tauri-driver
+# during a job (in bench-smoke, the debug one `e2e-desktop` built, when it is there).
+bench: tools ui-build $(TAURI_DRIVER)
 	@test -x /usr/bin/time || { sudo=""; [ "$$(id -u)" -eq 0 ] || sudo="sudo"; \
 	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq time; }
 	$(CARGO) build --release -p tidemark-cli -p tidemark-bench -p tidemark-desktop
-	target/release/tidemark-bench --tidemark target/release/tidemark --out docs/BENCHMARKS.md
+	TAURI_DRIVER=$(abspath $(TAURI_DRIVER)) \
+	  target/release/tidemark-bench --tidemark target/release/tidemark --out docs/BENCHMARKS.md
 
-bench-smoke: tools
+bench-smoke: tools $(TAURI_DRIVER)
 	$(CARGO) build -p tidemark-cli -p tidemark-bench
-	target/debug/tidemark-bench --smoke --tidemark target/debug/tidemark --out target/bench-smoke/BENCHMARKS.md
+	TAURI_DRIVER=$(abspath $(TAURI_DRIVER)) target/debug/tidemark-bench --smoke \
+	  --tidemark target/debug/tidemark --out target/bench-smoke/BENCHMARKS.md
 
 # TypeScript bindings of the IPC types (ts-rs), committed under ui/src/lib/bindings/.
 # `types-check` regenerates them elsewhere and fails when the committed ones drift.

@@ -348,13 +348,15 @@ impl Desktop {
 
     pub fn click(&self, testid: &str) {
         let e = self.el(testid);
-        self.s.click(&e);
+        self.s
+            .click(&e)
+            .unwrap_or_else(|err| panic!("{testid}: {err}"));
     }
 
     pub fn fill(&self, testid: &str, text: &str) {
         let e = self.el(testid);
-        self.s.clear(&e);
-        self.s.type_text(&e, text);
+        let typed = self.s.clear(&e).and_then(|()| self.s.type_text(&e, text));
+        typed.unwrap_or_else(|err| panic!("{testid}: {err}"));
     }
 
     pub fn text(&self, testid: &str) -> String {

@@ -134,7 +134,9 @@ fn a_sync_with_a_missing_source_shows_two_rows_done_and_one_failed() {
     let fields = app.s.all("[data-testid=sync-source]");
     assert_eq!(fields.len(), 3, "three source fields");
     for (field, path) in fields.iter().zip([&photos, &missing, &music]) {
-        app.s.type_text(field, &path.display().to_string());
+        app.s
+            .type_text(field, &path.display().to_string())
+            .expect("type a source");
     }
     app.fill("sync-destination", &mirror.display().to_string());
     app.observe_modal();
@@ -245,7 +247,7 @@ fn a_job_of_a_killed_app_is_interrupted_and_resume_completes_it() {
         "{}",
         app.s.text(&row)
     );
-    app.s.click(&row);
+    app.s.click(&row).expect("click row");
     app.observe_modal();
     app.click("resume-button");
     app.wait_modal("completed", LONG);

@@ -4,7 +4,7 @@
 //! target/e2e/.
 
 mod harness;
-mod webdriver;
+use tidemark_webdriver as webdriver;
 
 mod jobs;
 mod remote;

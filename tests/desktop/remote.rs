@@ -123,7 +123,7 @@ fn a_remote_job_is_followed_through_an_agent_outage_and_recorded_whole() {
     );
     app.observe_modal();
     let watch = app.s.find("[data-testid=watch-button]").expect("Watch");
-    app.s.click(&watch);
+    app.s.click(&watch).expect("click watch");
     drop(job_row);
     let connection = |want: &'static str| {
         move |app: &Desktop| {

@@ -18,7 +18,7 @@ fn a_notification_turned_off_stays_off_and_the_others_still_go_out() {
     app.tab("settings");
     let completed = app.el("setting-notify-completed");
     assert!(app.s.selected(&completed), "on by default");
-    app.s.click(&completed);
+    app.s.click(&completed).expect("click completed");
     app.click("save-settings");
     app.el("settings-saved");
 

@@ -137,7 +137,7 @@ fn a_snapshot_goes_through_six_steps_closes_itself_and_is_in_history() {
     app.tab("history");
     let row = app.el("history-row");
     assert!(app.s.text(&row).contains("photos"), "{}", app.s.text(&row));
-    app.s.click(&row);
+    app.s.click(&row).expect("click row");
     app.el("history-detail");
     let timeline: Vec<String> = app
         .s

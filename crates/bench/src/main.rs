@@ -235,10 +235,14 @@ fn run(cfg: &Config, started: Instant) -> Result<(), String> {
     } else {
         vec![Err("not selected (--rows)".to_string())]
     };
-    let desktop = if cfg.wants(8) {
-        desktop::measure(&tidemark, &work)
+    let (desktop, desktop_job) = if cfg.wants(8) {
+        (
+            desktop::measure(&tidemark, &work),
+            desktop::measure_job(&tidemark, &work, &data.root),
+        )
     } else {
-        Err("not selected (--rows)".to_string())
+        let skipped = || "not selected (--rows)".to_string();
+        (Err(skipped()), Err(skipped()))
     };
     eprintln!("[bench] removing the data");
     mirrors.remove();
@@ -267,6 +271,7 @@ fn run(cfg: &Config, started: Instant) -> Result<(), String> {
         eta_floored,
         fanout,
         desktop,
+        desktop_job,
         harness_secs: started.elapsed().as_secs_f64(),
         load_at_end: machine::load_average(),
         reproduce: if cfg.smoke {

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use crate::data::{DataSet, LARGE_TEXT_SHARE, SMALL_TEXT_SHARE};
-use crate::desktop::{self, Desktop};
+use crate::desktop::{self, Desktop, DuringJob};
 use crate::eta_replay::{self, CHECKPOINTS, ProfileResult};
 use crate::fanout::FanOut;
 use crate::machine::Machine;
@@ -30,6 +30,7 @@ pub struct Report {
     pub eta_floored: Vec<ProfileResult>,
     pub fanout: Vec<Result<FanOut, String>>,
     pub desktop: Result<Desktop, String>,
+    pub desktop_job: Result<DuringJob, String>,
     pub harness_secs: f64,
     pub load_at_end: String,
     pub reproduce: &'static str,
@@ -509,13 +510,21 @@ impl Report {
         let _ = writeln!(p, "## 8. Desktop app memory\n");
         let _ = writeln!(
             p,
-            "The release `tidemark-desktop` under a virtual X server (`xvfb-run -a \
-             dbus-run-session -- tidemark-desktop`, `TIDEMARK_DB` in the temp folder), with no \
-             job, read {} s after it is started: `VmRSS` of /proc/PID/status of the app's \
-             process, and separately of the WebKit processes under it (the window's page runs \
-             in those). Goal: idle < {DESKTOP_IDLE_GOAL_MIB} MB for the app's process. During a \
-             job: not measured.\n",
-            desktop::SETTLE.as_secs()
+            "The {} `tidemark-desktop` under a virtual X server (`xvfb-run -a \
+             dbus-run-session -- tidemark-desktop`, `TIDEMARK_DB` in the temp folder): `VmRSS` \
+             of /proc/PID/status of the app's process, and separately of the WebKit processes \
+             under it (the window's page runs in those). **Idle**: the app started on its own, \
+             with no job, read {} s after the start. **During a job**: a second start, through \
+             WebDriver (tauri-driver and WebKitWebDriver), which {} s after the start fills in \
+             the Jobs view's snapshot form with the data set above and clicks Start, as a person \
+             would; the modal then follows the job's progress events. The processes are read \
+             every {} ms until the modal shows the job's end, and once more {} s later. Goal: \
+             idle < {DESKTOP_IDLE_GOAL_MIB} MB for the app's process.\n",
+            self.build,
+            desktop::SETTLE.as_secs(),
+            desktop::SETTLE.as_secs(),
+            desktop::SAMPLE_EVERY.as_millis(),
+            desktop::AFTER.as_secs()
         );
         let _ = writeln!(
             p,
@@ -534,7 +543,7 @@ impl Report {
                 let met = (d.app_kib as f64) < DESKTOP_IDLE_GOAL_MIB * 1024.0;
                 writeln!(
                     p,
-                    "| idle, {:.0} s after the start | **{}** | {} ({}) | {} | idle < {} MB: **{}** |\n",
+                    "| idle, {:.0} s after the start | **{}** | {} ({}) | {} | idle < {} MB: **{}** |",
                     d.settled_secs,
                     kib(d.app_kib),
                     kib(webkit),
@@ -548,7 +557,26 @@ impl Report {
                     if met { "met" } else { "not met" }
                 )
             }
-            Err(why) => writeln!(p, "| idle | not measured: {why} | | | |\n"),
+            Err(why) => writeln!(p, "| idle | not measured: {why} | | | |"),
+        };
+        let _ = match &self.desktop_job {
+            Ok(j) => writeln!(
+                p,
+                "| under WebDriver, just before the click on Start | **{}** | | | |\n\
+                 | during the job (largest of {} readings over {:.1} s; the modal ended \
+                 `{}`) | **{}** | {} | {} | |\n\
+                 | {} s after the job's end | **{}** | | | |\n",
+                kib(j.before_kib),
+                j.samples,
+                j.job_secs,
+                j.end_state,
+                kib(j.app_peak_kib),
+                kib(j.webkit_peak_kib),
+                kib(j.app_peak_kib + j.webkit_peak_kib),
+                desktop::AFTER.as_secs(),
+                kib(j.after_kib),
+            ),
+            Err(why) => writeln!(p, "| during a job | not measured: {why} | | | |\n"),
         };
         if let Ok(d) = &self.desktop {
             let files = d
@@ -571,6 +599,17 @@ impl Report {
                     files
                 }
             );
+            if d.app_top_files
+                .iter()
+                .any(|(n, _)| n.starts_with("libLLVM"))
+            {
+                let _ = writeln!(
+                    p,
+                    "`libLLVM` is there for Mesa's software OpenGL (llvmpipe, in `swrast_dri.so`), \
+                     which WebKitGTK's UI process loads to draw the page on a machine without a \
+                     GPU driver, such as this virtual X server.\n"
+                );
+            }
         }
     }
 

@@ -1,5 +1,6 @@
-//! A small W3C WebDriver client: only the endpoints the suite uses, over blocking HTTP.
-//! tauri-driver forwards them to WebKitWebDriver, which drives the app's real webview.
+//! A small W3C WebDriver client: only the endpoints the desktop suite and the benchmark use,
+//! over blocking HTTP. tauri-driver forwards them to WebKitWebDriver, which drives the app's
+//! real webview.
 
 use std::time::{Duration, Instant};
 
@@ -70,23 +71,26 @@ impl Session {
         wait_until(&what, timeout, || self.find(css))
     }
 
-    pub fn click(&self, e: &Element) {
-        let r = self.call("POST", &format!("/element/{}/click", e.id), Some(json!({})));
-        r.unwrap_or_else(|err| panic!("click: {err}"));
+    pub fn click(&self, e: &Element) -> Result<(), String> {
+        self.call("POST", &format!("/element/{}/click", e.id), Some(json!({})))
+            .map(|_| ())
+            .map_err(|err| format!("click: {err}"))
     }
 
-    pub fn clear(&self, e: &Element) {
-        let r = self.call("POST", &format!("/element/{}/clear", e.id), Some(json!({})));
-        r.unwrap_or_else(|err| panic!("clear: {err}"));
+    pub fn clear(&self, e: &Element) -> Result<(), String> {
+        self.call("POST", &format!("/element/{}/clear", e.id), Some(json!({})))
+            .map(|_| ())
+            .map_err(|err| format!("clear: {err}"))
     }
 
-    pub fn type_text(&self, e: &Element, text: &str) {
-        let r = self.call(
+    pub fn type_text(&self, e: &Element, text: &str) -> Result<(), String> {
+        self.call(
             "POST",
             &format!("/element/{}/value", e.id),
             Some(json!({ "text": text })),
-        );
-        r.unwrap_or_else(|err| panic!("type {text:?}: {err}"));
+        )
+        .map(|_| ())
+        .map_err(|err| format!("type {text:?}: {err}"))
     }
 
     /// The element's rendered text; empty when it went away meanwhile.
