@@ -111,6 +111,19 @@ impl Meta {
         }
     }
 
+    /// The same from a `stat` of [`DirStat`]. The fields' integer types differ between
+    /// platforms, hence the casts.
+    #[allow(clippy::unnecessary_cast)]
+    pub(crate) fn of_stat(st: &rustix::fs::Stat) -> Meta {
+        Meta {
+            mode: st.st_mode as u32 & 0o7777,
+            uid: st.st_uid as u32,
+            gid: st.st_gid as u32,
+            mtime: st.st_mtime as i64,
+            mtime_nsec: st.st_mtime_nsec as u32,
+        }
+    }
+
     pub fn filetime(&self) -> FileTime {
         FileTime::from_unix_time(self.mtime, self.mtime_nsec)
     }
@@ -209,7 +222,7 @@ enum Looked {
     Fatal(JobError),
 }
 
-fn look(root: &Path, rel: &Path) -> Looked {
+fn look(root: &Path, dirs: &mut DirStat, rel: &Path) -> Looked {
     if rel.as_os_str().is_empty() {
         return match fs::metadata(root) {
             Ok(meta) => Looked::Entry(Entry {
@@ -223,30 +236,64 @@ fn look(root: &Path, rel: &Path) -> Looked {
             }),
         };
     }
-    let path = root.join(rel);
-    let meta = match fs::symlink_metadata(&path) {
-        Ok(m) => m,
+    let st = match dirs.lstat(rel) {
+        Ok(st) => st,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Looked::Gone,
         Err(e) => return Looked::Warn(format!("cannot read: {e}")),
     };
-    let ft = meta.file_type();
-    let kind = if ft.is_dir() {
-        EntryKind::Dir
-    } else if ft.is_file() {
-        EntryKind::File { size: meta.len() }
-    } else if ft.is_symlink() {
-        match fs::read_link(&path) {
+    use rustix::fs::FileType;
+    let kind = match FileType::from_raw_mode(st.st_mode as rustix::fs::RawMode) {
+        FileType::Directory => EntryKind::Dir,
+        FileType::RegularFile => EntryKind::File {
+            size: u64::try_from(st.st_size).unwrap_or(0),
+        },
+        FileType::Symlink => match fs::read_link(root.join(rel)) {
             Ok(target) => EntryKind::Symlink { target },
             Err(e) => return Looked::Warn(format!("cannot read link: {e}")),
-        }
-    } else {
-        return Looked::Warn("skipped: not a regular file, folder or link".into());
+        },
+        _ => return Looked::Warn("skipped: not a regular file, folder or link".into()),
     };
     Looked::Entry(Entry {
         rel: rel.to_owned(),
         kind,
-        meta: Meta::of(&meta),
+        meta: Meta::of_stat(&st),
     })
+}
+
+/// `lstat` of paths under one base folder, each relative to its parent folder's descriptor,
+/// kept open while consecutive paths share that parent (a listing's order). The kernel then
+/// looks up one name instead of every component of a long path: on a re-scan of a large
+/// tree, where nothing is read, that lookup was most of the time.
+#[derive(Debug)]
+pub struct DirStat<'a> {
+    base: &'a Path,
+    /// The parent (relative to `base`) of the last path, and its descriptor, `None` when it
+    /// could not be opened: then the whole path is looked up, which reports the error.
+    parent: Option<(PathBuf, Option<rustix::fd::OwnedFd>)>,
+}
+
+impl<'a> DirStat<'a> {
+    pub fn new(base: &'a Path) -> DirStat<'a> {
+        DirStat { base, parent: None }
+    }
+
+    /// `lstat` of `base/rel` (not following a link at its end).
+    pub fn lstat(&mut self, rel: &Path) -> io::Result<rustix::fs::Stat> {
+        use rustix::fs::{AtFlags, CWD, Mode, OFlags};
+        let whole = || rustix::fs::statat(CWD, self.base.join(rel), AtFlags::SYMLINK_NOFOLLOW);
+        let (Some(parent), Some(name)) = (rel.parent(), rel.file_name()) else {
+            return Ok(whole()?);
+        };
+        if self.parent.as_ref().is_none_or(|(p, _)| p != parent) {
+            let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+            let fd = rustix::fs::openat(CWD, self.base.join(parent), flags, Mode::empty()).ok();
+            self.parent = Some((parent.to_owned(), fd));
+        }
+        match &self.parent {
+            Some((_, Some(fd))) => Ok(rustix::fs::statat(fd, name, AtFlags::SYMLINK_NOFOLLOW)?),
+            _ => Ok(whole()?),
+        }
+    }
 }
 
 /// The second half of [`walk`]: the metadata of each listed path (links not followed), on
@@ -257,7 +304,8 @@ pub fn examine(root: &Path, rels: &[PathBuf], rep: &mut Reporter) -> Result<Vec<
     let mut at = 0;
     par_chunks(
         rels,
-        |rel| look(root, rel),
+        || DirStat::new(root),
+        |dirs, rel| look(root, dirs, rel),
         |looked| {
             rep.checkpoint()?;
             for l in looked {
@@ -289,15 +337,17 @@ const PAR_CHUNK: usize = 512;
 /// scan's work per entry is a system call on a path: on a large tree those calls, not the
 /// disk, are its time, and they run in parallel. An error from `take` (a cancel, say) stops
 /// the workers after the chunk each is on.
-pub fn par_chunks<T: Sync, R: Send>(
+pub fn par_chunks<T: Sync, R: Send, S>(
     items: &[T],
-    f: impl Fn(&T) -> R + Sync,
+    state: impl Fn() -> S + Sync,
+    f: impl Fn(&mut S, &T) -> R + Sync,
     mut take: impl FnMut(Vec<R>) -> Result<(), JobError>,
 ) -> Result<(), JobError> {
     let serial = |take: &mut dyn FnMut(Vec<R>) -> Result<(), JobError>| {
+        let mut st = state();
         items
             .chunks(PAR_CHUNK)
-            .try_for_each(|chunk| take(chunk.iter().map(&f).collect()))
+            .try_for_each(|chunk| take(chunk.iter().map(|t| f(&mut st, t)).collect()))
     };
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
     if workers < 2 || items.len() <= PAR_CHUNK {
@@ -312,11 +362,16 @@ pub fn par_chunks<T: Sync, R: Send>(
         let mut spawned = 0;
         for _ in 0..workers {
             let (tx, chunks, next, stop, f) = (tx.clone(), &chunks, &next, &stop, &f);
+            let state = &state;
             let worker = std::thread::Builder::new().spawn_scoped(s, move || {
+                let mut st = state();
                 while !stop.load(Ordering::Relaxed) {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(chunk) = chunks.get(i) else { break };
-                    if tx.send((i, chunk.iter().map(f).collect())).is_err() {
+                    if tx
+                        .send((i, chunk.iter().map(|t| f(&mut st, t)).collect()))
+                        .is_err()
+                    {
                         break;
                     }
                 }
@@ -685,12 +740,58 @@ mod tests {
     }
 
     #[test]
+    fn stats_relative_to_folders_agree_with_whole_paths() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let base = tmp.path();
+        fs::create_dir_all(base.join("a/b")).expect("dirs");
+        fs::write(base.join("top.txt"), b"1").expect("file");
+        fs::write(base.join("a/one.txt"), b"22").expect("file");
+        fs::write(base.join("a/b/two.txt"), b"333").expect("file");
+        std::os::unix::fs::symlink("nowhere", base.join("a/link")).expect("link");
+        let mut dirs = DirStat::new(base);
+        // In a listing's order, with a parent left and come back to, and paths that fail.
+        for rel in [
+            "top.txt",
+            "a",
+            "a/one.txt",
+            "a/link",
+            "a/b",
+            "a/b/two.txt",
+            "a/one.txt",
+            "a/gone.txt",
+            "missing/x.txt",
+            "top.txt",
+            "top.txt/under-a-file",
+        ] {
+            let whole = fs::symlink_metadata(base.join(rel));
+            match dirs.lstat(Path::new(rel)) {
+                Ok(st) => {
+                    let whole = whole.expect("both find it");
+                    assert_eq!(Meta::of_stat(&st).mtime, Meta::of(&whole).mtime, "{rel}");
+                    assert_eq!(st.st_size as u64, whole.len(), "{rel}");
+                    assert_eq!(
+                        rustix::fs::FileType::from_raw_mode(st.st_mode).is_symlink(),
+                        whole.file_type().is_symlink(),
+                        "{rel}: a link is not followed"
+                    );
+                }
+                Err(e) => assert_eq!(
+                    Some(e.kind()),
+                    whole.err().map(|w| w.kind()),
+                    "{rel}: the same error"
+                ),
+            }
+        }
+    }
+
+    #[test]
     fn parallel_chunks_come_back_whole_and_in_order() {
         let items: Vec<u64> = (0..(PAR_CHUNK as u64 * 9 + 7)).collect();
         let mut seen = Vec::new();
         par_chunks(
             &items,
-            |n| n * 2,
+            || (),
+            |_, n| n * 2,
             |chunk| {
                 seen.extend(chunk);
                 Ok(())
@@ -706,7 +807,8 @@ mod tests {
         let mut taken = 0;
         let err = par_chunks(
             &items,
-            |n| *n,
+            || (),
+            |_, n| *n,
             |_| {
                 taken += 1;
                 if taken == 2 {

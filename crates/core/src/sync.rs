@@ -7,7 +7,6 @@ use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-use filetime::FileTime;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ErrorCode, JobError};
@@ -211,7 +210,8 @@ fn scan(src: &Path, mirror: &Path, rep: &mut Reporter) -> Result<SourcePlan, Job
     let mut at = 0;
     fsutil::par_chunks(
         &files,
-        |&(i, size)| up_to_date(&mirror.join(&entries[i].rel), size, &entries[i].meta),
+        || fsutil::DirStat::new(mirror),
+        |dirs, &(i, size)| up_to_date(dirs, &entries[i].rel, size, &entries[i].meta),
         |fresh| {
             rep.checkpoint()?;
             for fresh in fresh {
@@ -234,15 +234,15 @@ fn scan(src: &Path, mirror: &Path, rep: &mut Reporter) -> Result<SourcePlan, Job
     })
 }
 
-fn up_to_date(dest: &Path, size: u64, src: &Meta) -> bool {
-    match fs::symlink_metadata(dest) {
-        Ok(d) => {
-            d.is_file()
-                && d.len() == size
-                && FileTime::from_last_modification_time(&d) == src.filetime()
-        }
-        Err(_) => false,
-    }
+/// Whether the mirror's `rel` is a regular file of the source's size and modification time.
+fn up_to_date(mirror: &mut fsutil::DirStat, rel: &Path, size: u64, src: &Meta) -> bool {
+    mirror.lstat(rel).is_ok_and(|d| {
+        let mirrored = Meta::of_stat(&d);
+        rustix::fs::FileType::from_raw_mode(d.st_mode as rustix::fs::RawMode)
+            == rustix::fs::FileType::RegularFile
+            && u64::try_from(d.st_size).is_ok_and(|len| len == size)
+            && mirrored.filetime() == src.filetime()
+    })
 }
 
 fn mirror(
