@@ -9,6 +9,7 @@ pub mod event;
 pub mod fsutil;
 pub mod job;
 pub mod log;
+pub mod prefetch;
 pub mod progress;
 pub mod resume;
 pub mod sink;

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::JobError;
 use crate::event::Step;
 use crate::fsutil::{self, Entry, EntryKind, ExactReader, Partial, WriteBehind};
+use crate::prefetch::{self, Fetched, Prefetch};
 use crate::progress::{Reporter, StepPlan, group_digits};
 use crate::upload;
 
@@ -573,64 +574,108 @@ fn compress(
     let mut chunk = vec![0u8; 256 * 1024];
     let mut files = Vec::new();
     let mut excluded = Vec::new();
-    for (i, entry) in entries.iter().enumerate() {
-        rep.checkpoint()?;
-        let name = prefix.join(&entry.rel);
-        let mut header = tar::Header::new_gnu();
-        header.set_mode(entry.meta.mode);
-        header.set_uid(entry.meta.uid.into());
-        header.set_gid(entry.meta.gid.into());
-        header.set_mtime(entry.meta.mtime.max(0) as u64);
-        match &entry.kind {
-            EntryKind::Dir => {
-                header.set_entry_type(tar::EntryType::Directory);
-                header.set_size(0);
-                tar.append_data(&mut header, &name, io::empty())
-                    .map_err(werr)?;
-            }
-            EntryKind::Symlink { target } => {
-                header.set_entry_type(tar::EntryType::Symlink);
-                header.set_size(0);
-                tar.append_link(&mut header, &name, target).map_err(werr)?;
-            }
-            EntryKind::File { size } => {
-                let path = root.join(&entry.rel);
-                let file = match File::open(&path) {
-                    Ok(f) => f,
-                    Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
-                        rep.warn(fsutil::display(&entry.rel), format!("left out: {e}"));
-                        excluded.push(i);
-                        rep.advance(1, *size);
-                        continue;
-                    }
-                    Err(e) => return Err(JobError::reading(&path, e)),
-                };
-                let index = u32::try_from(i).map_err(|_| {
-                    JobError::InvalidInput("more than 4 billion entries in the source".into())
-                })?;
-                header.set_size(*size);
-                let exact = ExactReader::new(file, path.clone(), *size, |n| {
-                    rep.advance(0, n);
-                    rep.checkpoint().map_err(JobError::from)
-                });
-                let mut reader = Hashing {
-                    inner: exact,
-                    chunk: &mut chunk,
-                    pos: 0,
-                    len: 0,
-                    hasher: blake3::Hasher::new(),
-                };
-                if let Err(e) = tar.append_data(&mut header, &name, &mut reader) {
-                    return Err(reader.inner.blame(e, werr));
+    let small: Vec<(PathBuf, u64)> = entries
+        .iter()
+        .filter_map(|e| match e.kind {
+            EntryKind::File { size } if size <= prefetch::SMALL_FILE => Some((e.rel.clone(), size)),
+            _ => None,
+        })
+        .collect();
+    let ahead = Prefetch::new(root, &small);
+    std::thread::scope(|s| -> Result<(), JobError> {
+        let readers = (0..threads)
+            .filter(|_| {
+                let started = std::thread::Builder::new()
+                    .name("tidemark-read".into())
+                    .spawn_scoped(s, || ahead.read_ahead());
+                started.is_ok()
+            })
+            .count();
+        // Whatever way this scope is left, the readers stop, or it would wait for them.
+        let _stop = ahead.stop_on_drop();
+        let mut next_small = 0;
+        for (i, entry) in entries.iter().enumerate() {
+            rep.checkpoint()?;
+            let name = prefix.join(&entry.rel);
+            let mut header = tar::Header::new_gnu();
+            header.set_mode(entry.meta.mode);
+            header.set_uid(entry.meta.uid.into());
+            header.set_gid(entry.meta.gid.into());
+            header.set_mtime(entry.meta.mtime.max(0) as u64);
+            match &entry.kind {
+                EntryKind::Dir => {
+                    header.set_entry_type(tar::EntryType::Directory);
+                    header.set_size(0);
+                    tar.append_data(&mut header, &name, io::empty())
+                        .map_err(werr)?;
                 }
-                files.push(ManifestEntry {
-                    index,
-                    hash: *reader.hasher.finalize().as_bytes(),
-                });
-                rep.advance(1, 0);
+                EntryKind::Symlink { target } => {
+                    header.set_entry_type(tar::EntryType::Symlink);
+                    header.set_size(0);
+                    tar.append_link(&mut header, &name, target).map_err(werr)?;
+                }
+                EntryKind::File { size } if readers > 0 && *size <= prefetch::SMALL_FILE => {
+                    let fetched = ahead.take(next_small);
+                    next_small += 1;
+                    let (data, hash) = match fetched {
+                        Fetched::Read { data, hash } => (data, hash),
+                        Fetched::Denied(e) => {
+                            rep.warn(fsutil::display(&entry.rel), format!("left out: {e}"));
+                            excluded.push(i);
+                            rep.advance(1, *size);
+                            continue;
+                        }
+                        Fetched::Failed(e) => return Err(e),
+                    };
+                    let index = u32::try_from(i).map_err(|_| {
+                        JobError::InvalidInput("more than 4 billion entries in the source".into())
+                    })?;
+                    header.set_size(*size);
+                    tar.append_data(&mut header, &name, data.as_slice())
+                        .map_err(werr)?;
+                    files.push(ManifestEntry { index, hash });
+                    rep.advance(1, *size);
+                }
+                EntryKind::File { size } => {
+                    let path = root.join(&entry.rel);
+                    let file = match File::open(&path) {
+                        Ok(f) => f,
+                        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                            rep.warn(fsutil::display(&entry.rel), format!("left out: {e}"));
+                            excluded.push(i);
+                            rep.advance(1, *size);
+                            continue;
+                        }
+                        Err(e) => return Err(JobError::reading(&path, e)),
+                    };
+                    let index = u32::try_from(i).map_err(|_| {
+                        JobError::InvalidInput("more than 4 billion entries in the source".into())
+                    })?;
+                    header.set_size(*size);
+                    let exact = ExactReader::new(file, path.clone(), *size, |n| {
+                        rep.advance(0, n);
+                        rep.checkpoint().map_err(JobError::from)
+                    });
+                    let mut reader = Hashing {
+                        inner: exact,
+                        chunk: &mut chunk,
+                        pos: 0,
+                        len: 0,
+                        hasher: blake3::Hasher::new(),
+                    };
+                    if let Err(e) = tar.append_data(&mut header, &name, &mut reader) {
+                        return Err(reader.inner.blame(e, werr));
+                    }
+                    files.push(ManifestEntry {
+                        index,
+                        hash: *reader.hasher.finalize().as_bytes(),
+                    });
+                    rep.advance(1, 0);
+                }
             }
         }
-    }
+        Ok(())
+    })?;
     rep.set_message("Finishing the archive");
     rep.tick();
     let encoder = tar.into_inner().map_err(werr)?;
