@@ -31,8 +31,25 @@ impl<R: Runtime> Hooks for ShellHooks<R> {
         if self.tray && job.state == JobState::Failed {
             on_main_thread(&self.handle, |h| crate::tray::set_failed(h, true));
         }
+        release_freed_memory();
     }
 }
+
+/// Hands back to the system what a finished job freed. glibc keeps freed memory in each
+/// thread's arena for reuse, so the compressor's and the readers' buffers stayed resident
+/// after the job, in an app that may then sit in the tray for days. After a snapshot of
+/// 2 GB the app's process kept about 80 MiB more than before it; with this, about 50.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+fn release_freed_memory() {
+    // SAFETY: malloc_trim takes no pointers; it only returns the allocator's free pages.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn release_freed_memory() {}
 
 /// Runs `f` on the UI thread without waiting for it. Tray and menu calls made from another
 /// thread wait for the UI thread, which made a command take seconds while a job ran.

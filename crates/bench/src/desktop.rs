@@ -129,6 +129,8 @@ pub struct DuringJob {
     pub webkit_peak_kib: u64,
     /// `VmRSS` of the app's process [`AFTER`] after the job ended, KiB.
     pub after_kib: u64,
+    /// `RssAnon` (the process's own memory) before, at the largest `VmRSS`, and after, KiB.
+    pub anon_kib: [u64; 3],
     /// The state the modal ended in (`completed`, `failed`, ...).
     pub end_state: String,
     pub samples: usize,
@@ -218,6 +220,8 @@ fn drive_job(
         std::thread::sleep(rest);
     }
     let before_kib = status_kib(app, "VmRSS:").ok_or("the app has gone")?;
+    let anon = || status_kib(app, "RssAnon:").unwrap_or(0);
+    let mut anon_kib = [anon(), 0, 0];
     for (id, text) in [
         ("snapshot-source", tree.display().to_string()),
         ("snapshot-destination", archives.display().to_string()),
@@ -232,7 +236,10 @@ fn drive_job(
     let mut shown = false;
     let end_state = loop {
         let app_kib = status_kib(app, "VmRSS:").ok_or("the app has gone during the job")?;
-        app_peak_kib = app_peak_kib.max(app_kib);
+        if app_kib > app_peak_kib {
+            app_peak_kib = app_kib;
+            anon_kib[1] = anon();
+        }
         webkit_peak_kib = webkit_peak_kib.max(webkit(app).iter().map(|(_, k)| k).sum());
         samples += 1;
         let state = by_id("modal").and_then(|m| s.attr(&m, "data-state"));
@@ -251,12 +258,14 @@ fn drive_job(
     let job_secs = clicked.elapsed().as_secs_f64();
     std::thread::sleep(AFTER);
     let after_kib = status_kib(app, "VmRSS:").ok_or("the app has gone after the job")?;
+    anon_kib[2] = anon();
     s.quit();
     Ok(DuringJob {
         before_kib,
         app_peak_kib,
         webkit_peak_kib,
         after_kib,
+        anon_kib,
         end_state,
         samples,
         job_secs,

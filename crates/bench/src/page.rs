@@ -562,19 +562,24 @@ impl Report {
         let _ = match &self.desktop_job {
             Ok(j) => writeln!(
                 p,
-                "| under WebDriver, just before the click on Start | **{}** | | | |\n\
+                "| under WebDriver, just before the click on Start | **{}** ({} own) | | | |\n\
                  | during the job (largest of {} readings over {:.1} s; the modal ended \
-                 `{}`) | **{}** | {} | {} | |\n\
-                 | {} s after the job's end | **{}** | | | |\n",
+                 `{}`) | **{}** ({} own) | {} | {} | |\n\
+                 | {} s after the job's end | **{}** ({} own) | | | |\n\n\
+                 \"own\" is `RssAnon`, the process's heap and stacks; the job runs in the app's \
+                 process, so its buffers count there.\n",
                 kib(j.before_kib),
+                kib(j.anon_kib[0]),
                 j.samples,
                 j.job_secs,
                 j.end_state,
                 kib(j.app_peak_kib),
+                kib(j.anon_kib[1]),
                 kib(j.webkit_peak_kib),
                 kib(j.app_peak_kib + j.webkit_peak_kib),
                 desktop::AFTER.as_secs(),
                 kib(j.after_kib),
+                kib(j.anon_kib[2]),
             ),
             Err(why) => writeln!(p, "| during a job | not measured: {why} | | | |\n"),
         };
