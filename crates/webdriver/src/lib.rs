@@ -65,7 +65,8 @@ impl Session {
         self.all(css).into_iter().next()
     }
 
-    /// Waits for an element: the UI renders asynchronously after every command.
+    /// Waits for an element: the UI renders asynchronously after every command. For tests:
+    /// it panics when the time runs out ([`wait_until_or`] does not).
     pub fn wait(&self, css: &str, timeout: Duration) -> Element {
         let what = format!("an element matching {css}");
         wait_until(&what, timeout, || self.find(css))
