@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Condvar, Mutex, MutexGuard};
 
 use crate::error::JobError;
@@ -43,7 +43,7 @@ struct State {
 /// order of position, at most [`BUDGET`] bytes ahead of [`Prefetch::take`].
 pub struct Prefetch<'a> {
     root: &'a Path,
-    files: &'a [(PathBuf, u64)],
+    files: &'a [(&'a Path, u64)],
     state: Mutex<State>,
     /// Signalled when a file is read, taken, or the readers must stop.
     changed: Condvar,
@@ -58,7 +58,7 @@ impl std::fmt::Debug for Prefetch<'_> {
 }
 
 impl<'a> Prefetch<'a> {
-    pub fn new(root: &'a Path, files: &'a [(PathBuf, u64)]) -> Prefetch<'a> {
+    pub fn new(root: &'a Path, files: &'a [(&'a Path, u64)]) -> Prefetch<'a> {
         Prefetch {
             root,
             files,
@@ -163,6 +163,11 @@ fn read_one(path: &Path, size: u64) -> Fetched {
 mod tests {
     use super::*;
     use crate::error::ErrorCode;
+    use std::path::PathBuf;
+
+    fn borrowed(files: &[(PathBuf, u64)]) -> Vec<(&Path, u64)> {
+        files.iter().map(|(p, n)| (p.as_path(), *n)).collect()
+    }
 
     #[test]
     fn files_come_back_in_order_whole_and_hashed_or_with_their_failure() {
@@ -178,7 +183,8 @@ mod tests {
         // One listed bigger than it is, one gone since the scan.
         files[7].1 += 1;
         files[8].0 = PathBuf::from("gone");
-        let prefetch = Prefetch::new(tmp.path(), &files);
+        let listed = borrowed(&files);
+        let prefetch = Prefetch::new(tmp.path(), &listed);
         std::thread::scope(|s| {
             for _ in 0..3 {
                 s.spawn(|| prefetch.read_ahead());
@@ -212,7 +218,8 @@ mod tests {
                 (PathBuf::from(format!("f{i}")), 1 << 20)
             })
             .collect();
-        let prefetch = Prefetch::new(tmp.path(), &files);
+        let listed = borrowed(&files);
+        let prefetch = Prefetch::new(tmp.path(), &listed);
         std::thread::scope(|s| {
             let readers: Vec<_> = (0..2).map(|_| s.spawn(|| prefetch.read_ahead())).collect();
             assert!(matches!(prefetch.take(0), Fetched::Read { .. }));
