@@ -9,6 +9,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use axum::serve::ListenerExt;
+
 pub use auth::{Identity, TokenError, Tokens, add_named};
 pub use service::{Agent, ApiError, MAX_STREAMS_PER_TOKEN};
 
@@ -100,6 +102,11 @@ pub async fn serve(cfg: AgentConfig, on_start: impl FnOnce(Started)) -> Result<(
         agent: agent.clone(),
         tokens: Arc::new(tokens),
         json: Arc::default(),
+    });
+    // Progress frames are small and written one at a time: Nagle's algorithm would hold one
+    // back until the client acknowledged the one before.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
     });
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
