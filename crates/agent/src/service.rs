@@ -7,7 +7,7 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tidemark_core::{
-    Control, EventLog, JobKind, JobSpec, JobState, ProgressEvent, Step, Subscription,
+    Control, EventLog, JobKind, JobSpec, JobState, Priority, ProgressEvent, Step, Subscription,
 };
 use tidemark_store::{JobFilter, JobRecord, RecordedJob, RunError, Store, StoreError, recover};
 
@@ -246,7 +246,7 @@ impl Agent {
 
     pub fn start(&self, who: &Identity, spec: JobSpec) -> Result<JobRecord, ApiError> {
         let spec = self.confine_spec(spec)?;
-        let job = RecordedJob::start_owned(&self.db, spec, who.owner())?;
+        let job = RecordedJob::start_with(&self.db, spec, who.owner(), Priority::Background)?;
         let id = job.id().to_owned();
         self.track(job);
         self.visible(who, &id)
@@ -319,7 +319,7 @@ impl Agent {
         if let Some(live) = self.live(id) {
             live.control.resume();
         } else {
-            let job = RecordedJob::resume(&self.db, id)?;
+            let job = RecordedJob::resume_with(&self.db, id, Priority::Background)?;
             self.track(job);
         }
         self.visible(who, id)

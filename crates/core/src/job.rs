@@ -49,7 +49,41 @@ pub struct JobOptions {
     pub resume_state: Box<dyn ResumeState>,
     /// Set when this run continues an interrupted one.
     pub resume_from: Option<ResumePoint>,
+    pub priority: Priority,
 }
+
+/// How a job's threads compete for the CPU with the rest of their process.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Priority {
+    /// Like any other thread: the job is what the user waits for (the CLI).
+    #[default]
+    Normal,
+    /// Behind the process's other threads (nice + 10 on Linux): in the agent and the desktop
+    /// app a job that keeps every core busy must not slow the API, the progress streams or
+    /// the window down. It still gets every cycle nothing else wants.
+    Background,
+}
+
+/// How much nicer than its process a background job is.
+const BACKGROUND_NICE: i32 = 10;
+
+/// Lowers the calling thread's priority; threads it starts afterwards inherit it.
+#[cfg(target_os = "linux")]
+fn lower_this_thread() {
+    use rustix::process::{getpriority_process, setpriority_process};
+    // On Linux the nice value belongs to the thread (`None` is the calling one, not the
+    // process), and a new thread starts with its creator's: the job's reader and compressor
+    // threads follow without being told. Failing leaves the job at normal priority, which is
+    // slower for the others but not wrong.
+    if let Ok(now) = getpriority_process(None) {
+        let _ = setpriority_process(None, (now + BACKGROUND_NICE).min(19));
+    }
+}
+
+/// Elsewhere the nice value belongs to the whole process: lowering it would slow the API
+/// and the window too, which is what `Background` is meant to spare.
+#[cfg(not(target_os = "linux"))]
+fn lower_this_thread() {}
 
 /// Where an interrupted run stopped: its events continue after `last_seq`, its bar from
 /// `percent`.
@@ -66,12 +100,20 @@ impl Default for JobOptions {
             emit_interval: DEFAULT_EMIT_INTERVAL,
             resume_state: Box::new(NoResume),
             resume_from: None,
+            priority: Priority::Normal,
         }
     }
 }
 
 pub fn new_job_id() -> String {
     uuid::Uuid::now_v7().to_string()
+}
+
+/// `job-` and the end of the id: Linux keeps 15 bytes of a thread's name, and an id's first
+/// characters are its start time, the same for jobs started in the same second.
+pub fn thread_name(id: &str) -> String {
+    let tail: Vec<char> = id.chars().rev().take(11).collect();
+    format!("job-{}", tail.into_iter().rev().collect::<String>())
 }
 
 /// A job running on its own thread.
@@ -107,9 +149,15 @@ impl JobHandle {
             rep.set_message("Resuming");
         }
         rep.queued();
+        let priority = opts.priority;
         let thread = std::thread::Builder::new()
-            .name(format!("job-{id}"))
-            .spawn(move || run_to_end(&spec, &mut rep))
+            .name(thread_name(&id))
+            .spawn(move || {
+                if priority == Priority::Background {
+                    lower_this_thread();
+                }
+                run_to_end(&spec, &mut rep)
+            })
             .ok();
         if thread.is_none() {
             // Could not even start a thread: end the log so nobody waits forever.

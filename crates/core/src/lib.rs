@@ -24,7 +24,7 @@ mod testutil;
 pub use control::Control;
 pub use error::{ErrorCode, ErrorInfo, JobError};
 pub use event::{ItemProgress, ItemState, JobKind, JobState, ProgressEvent, Step, Warning};
-pub use job::{JobHandle, JobOptions, JobSpec, ResumePoint};
+pub use job::{JobHandle, JobOptions, JobSpec, Priority, ResumePoint};
 pub use log::{Delivery, EventLog, Subscription};
 pub use resume::{MemoryResume, NoResume, ResumeState};
 pub use sink::{ProgressSink, SinkClosed, pump};

@@ -105,3 +105,86 @@ fn cancel_ends_with_one_cancelled_event_and_no_archive() {
         "nothing at the destination"
     );
 }
+
+/// (name, nice value) of every thread of this process, from /proc.
+#[cfg(target_os = "linux")]
+fn threads_nice() -> Vec<(String, i32)> {
+    let mut out = Vec::new();
+    for task in fs::read_dir("/proc/self/task").expect("/proc/self/task") {
+        let Ok(stat) = fs::read_to_string(task.expect("task").path().join("stat")) else {
+            continue; // the thread ended meanwhile
+        };
+        // "tid (comm) state ppid …": comm may hold spaces, so split at its closing parenthesis.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let name = stat[open + 1..close].to_owned();
+        // Fields after the comm start at field 3 (state); nice is field 19.
+        let nice = stat[close + 1..]
+            .split_whitespace()
+            .nth(16)
+            .and_then(|n| n.parse().ok())
+            .expect("nice field");
+        out.push((name, nice));
+    }
+    out
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_background_job_and_the_threads_it_starts_run_nicer_than_the_rest() {
+    use tidemark_core::Priority;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let src = tmp.path().join("src");
+    // Small files are read ahead on reader threads, large ones compressed on zstd's workers:
+    // both are started by the job thread, not by the caller.
+    big_tree(&src, 200, 64 << 10);
+    big_tree(&src.join("large"), 8, 4 << 20);
+    let dest = tmp.path().join("out");
+    fs::create_dir_all(&dest).expect("dest");
+    let spec = JobSpec::Snapshot(SnapshotSpec {
+        source: src,
+        destination: dest.to_string_lossy().into_owned(),
+        name: None,
+    });
+    let job = JobHandle::spawn(
+        spec,
+        JobOptions {
+            emit_interval: Duration::ZERO,
+            priority: Priority::Background,
+            ..Default::default()
+        },
+    );
+    let mut sub = job.subscribe(0);
+    while let Some(d) = sub.next_blocking() {
+        if let tidemark_core::Delivery::Event(e) = d
+            && e.step == Step::Compressing
+            && e.bytes_done > 0
+        {
+            break;
+        }
+    }
+    job.control().pause();
+    let name = tidemark_core::job::thread_name(job.id());
+    let threads = threads_nice();
+    job.control().resume();
+    let end = job.wait().expect("terminal event");
+    assert_eq!(end.state, JobState::Completed);
+
+    let ours = threads
+        .iter()
+        .find(|(name, _)| name.starts_with("a_background"))
+        .map(|(_, nice)| *nice)
+        .expect("the test's own thread");
+    let job_threads: Vec<_> = threads
+        .iter()
+        .filter(|(n, _)| *n == name || n == "tidemark-read")
+        .collect();
+    assert!(
+        job_threads.len() >= 2,
+        "the job thread and threads it started: {threads:?}"
+    );
+    for (n, nice) in &job_threads {
+        assert_eq!(*nice, (ours + 10).min(19), "{n} in {threads:?}");
+    }
+}

@@ -14,7 +14,8 @@ use std::thread::JoinHandle;
 
 use tidemark_core::job::new_job_id;
 use tidemark_core::{
-    JobHandle, JobOptions, JobSpec, JobState, ProgressEvent, ResumePoint, ResumeState, pump,
+    JobHandle, JobOptions, JobSpec, JobState, Priority, ProgressEvent, ResumePoint, ResumeState,
+    pump,
 };
 
 use crate::error::StoreError;
@@ -58,14 +59,16 @@ pub struct RecordedJob {
 impl RecordedJob {
     /// Records and starts a new job.
     pub fn start(db: &Path, spec: JobSpec) -> Result<RecordedJob, RunError> {
-        Self::start_owned(db, spec, None)
+        Self::start_with(db, spec, None, Priority::Normal)
     }
 
-    /// [`Self::start`] for a job started by `owner` (an agent's token name).
-    pub fn start_owned(
+    /// [`Self::start`] for a job started by `owner` (an agent's token name), its threads at
+    /// `priority`.
+    pub fn start_with(
         db: &Path,
         spec: JobSpec,
         owner: Option<&str>,
+        priority: Priority,
     ) -> Result<RecordedJob, RunError> {
         let mut store = Store::open(db)?;
         recover(&mut store)?;
@@ -78,6 +81,7 @@ impl RecordedJob {
         let opts = JobOptions {
             id: Some(id),
             resume_state: Box::new(resume_state),
+            priority,
             ..JobOptions::default()
         };
         Self::run(db, spec, opts, lock, 0)
@@ -86,6 +90,11 @@ impl RecordedJob {
     /// Continues an interrupted job from its last checkpoint; its events follow the stored
     /// ones without a gap.
     pub fn resume(db: &Path, id: &str) -> Result<RecordedJob, RunError> {
+        Self::resume_with(db, id, Priority::Normal)
+    }
+
+    /// [`Self::resume`] with the job's threads at `priority`.
+    pub fn resume_with(db: &Path, id: &str, priority: Priority) -> Result<RecordedJob, RunError> {
         let mut store = Store::open(db)?;
         recover(&mut store)?;
         let job = store
@@ -113,6 +122,7 @@ impl RecordedJob {
                 last_seq: job.last_seq,
                 percent: job.percent,
             }),
+            priority,
             ..JobOptions::default()
         };
         Self::run(db, job.spec, opts, lock, job.last_seq)
