@@ -37,6 +37,10 @@ pub struct FanOut {
     pub p99_ms: Option<f64>,
     /// The agent's peak RSS (VmHWM) in KiB.
     pub agent_rss_kib: Option<u64>,
+    /// The agent's RSS (VmRSS) in KiB with the job paused: before the first stream, and
+    /// with every stream open (just before the resume).
+    pub rss_before_streams_kib: Option<u64>,
+    pub rss_streams_open_kib: Option<u64>,
     /// From the resume to the last subscriber's terminal event.
     pub job_secs: f64,
     /// The first failures, if any stream failed.
@@ -142,8 +146,16 @@ impl AgentProcess {
     }
 
     fn peak_rss_kib(&self) -> Option<u64> {
+        self.status_kib("VmHWM:")
+    }
+
+    fn rss_kib(&self) -> Option<u64> {
+        self.status_kib("VmRSS:")
+    }
+
+    fn status_kib(&self, field: &str) -> Option<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
-        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        let line = status.lines().find(|l| l.starts_with(field))?;
         line.split_whitespace().nth(1)?.parse().ok()
     }
 }
@@ -188,6 +200,7 @@ async fn measure(
         return Err(format!("pausing the job: HTTP {status} {body}"));
     }
     let paused_seq = wait_paused(agent, &id).await?;
+    let rss_before_streams_kib = agent.rss_kib();
 
     let hello = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::with_capacity(n);
@@ -208,6 +221,7 @@ async fn measure(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let connected = hello.load(Ordering::SeqCst);
+    let rss_streams_open_kib = agent.rss_kib();
     let started = Instant::now();
     let (status, body) = call(agent, "POST", &format!("/api/v1/jobs/{id}/resume"), None).await?;
     if status != 200 {
@@ -243,6 +257,8 @@ async fn measure(
         latency_ms: stats(&latencies),
         p99_ms: p99,
         agent_rss_kib: None,
+        rss_before_streams_kib,
+        rss_streams_open_kib,
         job_secs,
         failures,
     })

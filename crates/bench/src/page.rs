@@ -451,15 +451,18 @@ impl Report {
              **emit-to-receipt delay** = the time the client read it − the event's own \
              `timestamp` (set when the job emitted it; millisecond resolution, same clock). The \
              clients share the {} cores with the agent and the job, so the delay includes their \
-             own scheduling. Agent peak RSS is `VmHWM` of /proc/PID/status at the end. Goals: \
-             p99 < {FANOUT_P99_GOAL_MS} ms, agent RSS < {FANOUT_RSS_GOAL_MIB} MB.\n",
+             own scheduling. Agent peak RSS is `VmHWM` of /proc/PID/status at the end; beside it \
+             `VmRSS` with the job paused before the first stream and with every stream open, \
+             and what each open stream added. Goals: p99 < {FANOUT_P99_GOAL_MS} ms, agent RSS \
+             < {FANOUT_RSS_GOAL_MIB} MB.\n",
             self.machine.cores
         );
         let _ = writeln!(
             p,
             "| subscribers | streams open at resume | reached the end | live events each | \
-             samples | p50 | p99 | max | agent peak RSS | job time after resume | goals |\n\
-             |---|---|---|---|---|---|---|---|---|---|---|"
+             samples | p50 | p99 | max | agent peak RSS | agent RSS: no stream → all open (each) | \
+             job time after resume | goals |\n\
+             |---|---|---|---|---|---|---|---|---|---|---|---|"
         );
         for r in &self.fanout {
             match r {
@@ -478,9 +481,19 @@ impl Report {
                         v.map(|v| format!("{v:.0} ms"))
                             .unwrap_or_else(|| "n/a".into())
                     };
+                    let open = match (f.rss_before_streams_kib, f.rss_streams_open_kib) {
+                        (Some(before), Some(open)) => format!(
+                            "{} → {} ({:.1} KiB)",
+                            mib(before as f64 * 1024.0),
+                            mib(open as f64 * 1024.0),
+                            open.saturating_sub(before) as f64 / f.connected.max(1) as f64
+                        ),
+                        _ => "n/a".into(),
+                    };
                     let _ = writeln!(
                         p,
-                        "| {} | {} | {} | {} | {} | **{}** | **{}** | {} | **{}** | {} | {met}{} |",
+                        "| {} | {} | {} | {} | {} | **{}** | **{}** | {} | **{}** | {open} | {} | \
+                         {met}{} |",
                         group(f.subscribers as u64),
                         group(f.connected as u64),
                         group(f.completed as u64),
@@ -499,7 +512,7 @@ impl Report {
                     );
                 }
                 Err(why) => {
-                    let _ = writeln!(p, "| not measured: {why} | | | | | | | | | | |");
+                    let _ = writeln!(p, "| not measured: {why} | | | | | | | | | | | |");
                 }
             }
         }
