@@ -11,6 +11,7 @@ mod eta_replay;
 mod fanout;
 mod machine;
 mod measure;
+mod micro;
 mod page;
 mod rows;
 
@@ -214,10 +215,10 @@ fn run(cfg: &Config, started: Instant) -> Result<(), String> {
     } else {
         Pair::default()
     };
-    let progress = if cfg.wants(5) {
-        rows::progress(&ctx)
+    let (micro, progress) = if cfg.wants(5) {
+        (Some(micro::run(cfg.smoke)), rows::progress(&ctx))
     } else {
-        Pair::default()
+        (None, Pair::default())
     };
     let mirrors = Mirrors::new(&ctx);
     let (sync_first, sync_unchanged) = if cfg.wants(2) {
@@ -267,6 +268,7 @@ fn run(cfg: &Config, started: Instant) -> Result<(), String> {
         sync_unchanged,
         persistence,
         progress,
+        micro,
         eta,
         eta_floored,
         fanout,

@@ -17,6 +17,8 @@ pub struct Sample {
     pub out_bytes: Option<u64>,
     /// Seconds to `fsync` the output afterwards (untimed in `secs`), when measured.
     pub fsync_secs: Option<f64>,
+    /// Events the job emitted, when it ran in the harness's process.
+    pub events: Option<u64>,
 }
 
 /// Median, min and max of some runs.
@@ -216,6 +218,7 @@ impl Runner {
             rss_kib,
             out_bytes: None,
             fsync_secs: None,
+            events: None,
         }
     }
 }

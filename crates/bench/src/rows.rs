@@ -252,6 +252,7 @@ fn plain_snapshot(ctx: &Ctx, out: &Path, name: &str, interval: Duration) -> Samp
         rss_kib: None,
         out_bytes,
         fsync_secs: None,
+        events: end.map(|e| e.seq),
     }
 }
 
@@ -282,6 +283,7 @@ pub fn persistence(ctx: &Ctx) -> Pair {
                 rss_kib: None,
                 out_bytes,
                 fsync_secs: None,
+                events: None,
             }
         },
         |i| plain_snapshot(ctx, &out, &format!("plain-{i}"), default_interval),
