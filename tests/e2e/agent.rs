@@ -418,6 +418,86 @@ fn bad_requests_get_fitting_statuses_and_json_errors() {
     assert!(doc["paths"]["/api/v1/jobs/{id}/progress/stream"].is_object());
 }
 
+/// A connection that opens with a stream request is served without axum (so it keeps no
+/// request buffers for the stream's whole life); a stream asked for after other requests on
+/// one connection goes through axum. Both must say the same, errors included.
+#[test]
+fn a_stream_says_the_same_on_a_new_connection_and_on_a_reused_one() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let agent = start_agent(tmp.path());
+    big_source(&tmp.path().join("root"), "docs", 2);
+    let job = agent.admin("POST", "/api/v1/jobs", Some(agent.sync_spec("docs")));
+    let id = job["id"].as_str().expect("id").to_string();
+    agent.wait_for(&id, JobState::Completed);
+
+    // (status, `connection: close`, `www-authenticate`, body)
+    let get = |reuse: bool, path: &str, token: Option<&str>, last: Option<&str>| {
+        let c = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client");
+        if reuse {
+            let r = c
+                .get(format!("{}/api/v1/jobs", agent.url))
+                .bearer_auth(&agent.token)
+                .send()
+                .expect("list");
+            assert_eq!(r.status().as_u16(), 200);
+            r.text().expect("list body");
+        }
+        let mut req = c.get(format!("{}{path}", agent.url));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(l) = last {
+            req = req.header("Last-Event-ID", l);
+        }
+        let resp = req.send().expect("stream");
+        let status = resp.status().as_u16();
+        let close = resp
+            .headers()
+            .get("connection")
+            .is_some_and(|v| v == "close");
+        let www = resp.headers().contains_key("www-authenticate");
+        (status, close, www, resp.text().expect("body"))
+    };
+    let stream = format!("/api/v1/jobs/{id}/progress/stream");
+    let token = Some(agent.token.as_str());
+    let cases = [
+        (stream.clone(), token, None, 200),
+        (format!("{stream}?since=2"), token, None, 200),
+        (stream.clone(), token, Some("3"), 200),
+        (stream.clone(), None, None, 401),
+        (stream.clone(), token, Some("three"), 400),
+        (format!("{stream}?since=two"), token, None, 400),
+        (
+            "/api/v1/jobs/no-such-job/progress/stream".into(),
+            token,
+            None,
+            404,
+        ),
+    ];
+    for (path, token, last, status) in &cases {
+        let fresh = get(false, path, *token, *last);
+        let reused = get(true, path, *token, *last);
+        assert!(
+            fresh.1,
+            "{path} {last:?}: a new connection is served directly"
+        );
+        assert!(!reused.1, "{path} {last:?}: a reused one goes through axum");
+        assert_eq!(fresh.0, *status, "{path} {last:?}: {}", fresh.3);
+        assert_eq!((fresh.0, fresh.2), (reused.0, reused.2), "{path} {last:?}");
+        if *status == 200 {
+            assert!(fresh.3.starts_with(": tidemark\n"), "{}", fresh.3);
+            assert_eq!(fresh.3, reused.3, "{path} {last:?}: the same frames");
+        } else {
+            let code =
+                |b: &str| serde_json::from_str::<Value>(b).expect("a JSON error")["code"].clone();
+            assert_eq!(code(&fresh.3), code(&reused.3), "{path} {last:?}");
+        }
+    }
+}
+
 #[test]
 fn more_than_64_streams_per_token_are_refused_until_one_closes() {
     let tmp = tempfile::tempdir().expect("tmp");

@@ -4,12 +4,15 @@
 pub mod auth;
 pub mod http;
 pub mod service;
+pub mod sse;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::serve::ListenerExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
 
 pub use auth::{Identity, TokenError, Tokens, add_named};
 pub use service::{Agent, ApiError, MAX_STREAMS_PER_TOKEN};
@@ -98,22 +101,89 @@ pub async fn serve(cfg: AgentConfig, on_start: impl FnOnce(Started)) -> Result<(
         addr,
         new_admin_token,
     });
-    let app = http::router(http::AppState {
+    let state = http::AppState {
         agent: agent.clone(),
         tokens: Arc::new(tokens),
-        json: Arc::default(),
-    });
-    // Progress frames are small and written one at a time: Nagle's algorithm would hold one
-    // back until the client acknowledged the one before.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let served = axum::serve(listener, app)
+        frames: Arc::default(),
+    };
+    let app = http::router(state.clone());
+    let served = axum::serve(route_connections(listener, addr, state), app)
         .with_graceful_shutdown(shutdown_signal())
         .await;
     // Jobs end cleanly (cancelled, nothing half-written) rather than being cut off.
     let _joined = tokio::task::spawn_blocking(move || agent.shutdown()).await;
     served.map_err(|source| AgentError::Bind { addr, source })
+}
+
+/// The connections axum serves: every accepted one except those that open with a progress
+/// stream request, which [`sse::serve`] takes (see there why).
+#[derive(Debug)]
+struct Routed {
+    rx: mpsc::Receiver<(TcpStream, SocketAddr)>,
+    addr: SocketAddr,
+}
+
+impl axum::serve::Listener for Routed {
+    type Io = TcpStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (TcpStream, SocketAddr) {
+        match self.rx.recv().await {
+            Some(conn) => conn,
+            // The accepting task is gone (the runtime is shutting down): nothing more comes.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        Ok(self.addr)
+    }
+}
+
+/// How long a new connection has to show enough of its request line to be routed.
+const ROUTE_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn route_connections(mut listener: TcpListener, addr: SocketAddr, state: http::AppState) -> Routed {
+    let (tx, rx) = mpsc::channel(64);
+    tokio::spawn(async move {
+        loop {
+            // axum's own accept: it waits out errors such as too many open files.
+            let (tcp, peer) = axum::serve::Listener::accept(&mut listener).await;
+            // Progress frames are small and written one at a time: Nagle's algorithm would
+            // hold one back until the client acknowledged the one before.
+            let _ = tcp.set_nodelay(true);
+            let (tx, state) = (tx.clone(), state.clone());
+            tokio::spawn(async move {
+                if opens_with_stream(&tcp).await {
+                    sse::serve(tcp, state).await;
+                } else {
+                    let _ = tx.send((tcp, peer)).await;
+                }
+            });
+        }
+    });
+    Routed { rx, addr }
+}
+
+/// Looks at the start of a connection, without consuming it, for a stream request.
+async fn opens_with_stream(tcp: &TcpStream) -> bool {
+    let deadline = tokio::time::Instant::now() + ROUTE_TIMEOUT;
+    let mut start = [0u8; sse::PEEK];
+    loop {
+        let n = match tokio::time::timeout_at(deadline, tcp.peek(&mut start)).await {
+            Ok(Ok(n)) if n > 0 => n,
+            _ => return false,
+        };
+        if let Some(yes) = sse::is_stream_request(&start[..n]) {
+            return yes;
+        }
+        // Part of a request line so far; `peek` returns at once while any byte is waiting,
+        // so wait a little before looking again.
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 async fn shutdown_signal() {
