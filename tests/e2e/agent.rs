@@ -502,10 +502,12 @@ fn a_stream_says_the_same_on_a_new_connection_and_on_a_reused_one() {
 fn more_than_64_streams_per_token_are_refused_until_one_closes() {
     let tmp = tempfile::tempdir().expect("tmp");
     let agent = start_agent(tmp.path());
-    big_source(&tmp.path().join("root"), "big", 8);
+    big_source(&tmp.path().join("root"), "big", 24);
     let job = agent.admin("POST", "/api/v1/jobs", Some(agent.sync_spec("big")));
     let id = job["id"].as_str().expect("id").to_string();
     agent.admin("POST", &format!("/api/v1/jobs/{id}/pause"), None);
+    // A job that ended first would end its streams, and give their slots back.
+    agent.wait_for(&id, JobState::Paused);
     let open: Vec<Sse> = (0..64).map(|_| agent.stream(&id, None)).collect();
     let (status, v) = agent.call(
         "GET",
