@@ -557,7 +557,8 @@ impl Report {
             "The real agent (`tidemark agent` on 127.0.0.1, port 0, its own database in the temp \
              folder) runs one snapshot of the tree above while N clients in the harness's process \
              follow `GET /api/v1/jobs/ID/progress/stream`, all with the admin token \
-             (`--max-streams-per-token N+8`). The job is paused until every stream is open, then \
+             (`--max-streams-per-token N+8`), each on a connection of its own (so the agent \
+             serves every one on its direct stream path, not through hyper). The job is paused until every stream is open, then \
              resumed: each event emitted after the resume, at every subscriber, is one sample of \
              **emit-to-receipt delay** = the time the client read it − the event's own \
              `timestamp` (set when the job emitted it; millisecond resolution, same clock). The \
