@@ -147,8 +147,12 @@ fn route_connections(mut listener: TcpListener, addr: SocketAddr, state: http::A
     let (tx, rx) = mpsc::channel(64);
     tokio::spawn(async move {
         loop {
-            // axum's own accept: it waits out errors such as too many open files.
-            let (tcp, peer) = axum::serve::Listener::accept(&mut listener).await;
+            // axum's own accept: it waits out errors such as too many open files. Once axum
+            // stops (shutting down) and drops its end, the listening socket is closed too.
+            let (tcp, peer) = tokio::select! {
+                conn = axum::serve::Listener::accept(&mut listener) => conn,
+                () = tx.closed() => return,
+            };
             // Progress frames are small and written one at a time: Nagle's algorithm would
             // hold one back until the client acknowledged the one before.
             let _ = tcp.set_nodelay(true);
