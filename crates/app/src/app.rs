@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use tidemark_core::snapshot::is_url;
 use tidemark_core::{
-    Control, EventLog, JobSpec, JobState, Priority, ProgressEvent, SnapshotSpec, SyncSpec, fsutil,
+    Control, EventLog, JobSpec, JobState, ProgressEvent, SnapshotSpec, SyncSpec, fsutil,
 };
 use tidemark_store::{JobFilter, RecordedJob, RemoteOrigin, Store, recover};
 use tokio::runtime::Handle;
@@ -226,7 +226,7 @@ impl App {
     }
 
     fn start(&self, spec: JobSpec) -> Result<JobSummary> {
-        let job = RecordedJob::start_with(self.db(), spec.clone(), None, Priority::Background)?;
+        let job = RecordedJob::start(self.db(), spec.clone())?;
         Ok(self.track(job, spec))
     }
 
@@ -399,7 +399,7 @@ impl App {
                 record.state.as_str()
             )));
         }
-        let job = RecordedJob::resume_with(self.db(), id, Priority::Background)?;
+        let job = RecordedJob::resume(self.db(), id)?;
         Ok(self.track(job, record.spec))
     }
 

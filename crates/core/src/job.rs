@@ -55,12 +55,12 @@ pub struct JobOptions {
 /// How a job's threads compete for the CPU with the rest of their process.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Priority {
-    /// Like any other thread: the job is what the user waits for (the CLI).
+    /// Like any other thread: the job is what the user waits for (the CLI, the desktop app).
     #[default]
     Normal,
-    /// Behind the process's other threads (nice + 10 on Linux): in the agent and the desktop
-    /// app a job that keeps every core busy must not slow the API, the progress streams or
-    /// the window down. It still gets every cycle nothing else wants.
+    /// Behind the process's other threads (nice + 10 on Linux): in the agent, a job that
+    /// keeps every core busy must not slow the API and the progress streams down. It still
+    /// gets every cycle nothing else wants.
     Background,
 }
 
