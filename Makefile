@@ -51,7 +51,7 @@ e2e-desktop: tools ui-build $(TAURI_DRIVER)
 test: lint unit e2e-desktop types-check ui-test bench-smoke bundle-check
 
 # Benchmarks (crates/bench): measured, never asserted on. `bench` writes docs/BENCHMARKS.md at
-# full size (about half an hour on 2 cores, plus the release build); `bench-smoke` runs the same
+# full size (about twenty minutes on 2 cores, plus the release build); `bench-smoke` runs the same
 # harness once on a tiny data set so it cannot rot, and writes target/bench-smoke/BENCHMARKS.md.
 # The release desktop app is built too: row 8 measures it, idle and through tauri-driver
 # during a job (in bench-smoke, the debug one `e2e-desktop` built, when it is there).
