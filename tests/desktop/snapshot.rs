@@ -6,6 +6,7 @@ use serde_json::Value;
 use tidemark_tests::{diff_trees, extract, generate_tree, names};
 
 use crate::harness::{Desktop, LONG, SHORT};
+use crate::webdriver::wait_until_or;
 
 /// Regular files under `dir`, as a snapshot counts them (links and folders are not files).
 fn walkdir_files(dir: &std::path::Path) -> usize {
@@ -139,12 +140,18 @@ fn a_snapshot_goes_through_six_steps_closes_itself_and_is_in_history() {
     assert!(app.s.text(&row).contains("photos"), "{}", app.s.text(&row));
     app.s.click(&row).expect("click row");
     app.el("history-detail");
-    let timeline: Vec<String> = app
-        .s
-        .all("[data-testid=timeline-step]")
-        .iter()
-        .filter_map(|e| app.s.attr(e, "data-step"))
-        .collect();
+    // The detail may first show the run as its history stood a moment before the end (the
+    // history is written on its own thread); it reloads when the job's end is announced.
+    let timeline: Vec<String> = wait_until_or(SHORT, || {
+        let steps: Vec<String> = app
+            .s
+            .all("[data-testid=timeline-step]")
+            .iter()
+            .filter_map(|e| app.s.attr(e, "data-step"))
+            .collect();
+        (steps.len() == 6).then_some(steps)
+    })
+    .unwrap_or_default();
     assert_eq!(timeline.len(), 6, "six steps in the timeline: {timeline:?}");
     assert!(
         app.s.find("[data-testid=event-row]").is_some(),
