@@ -315,7 +315,7 @@ async fn open_from_head(tcp: &mut TcpStream, state: &AppState) -> Result<Frames,
         }
         buf.extend_from_slice(&chunk[..n]);
     };
-    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut req = httparse::Request::new(&mut headers);
     match req.parse(&buf[..head_len]) {
         Ok(httparse::Status::Complete(_)) => {}
