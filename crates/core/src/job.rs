@@ -81,7 +81,7 @@ fn lower_this_thread() {
 }
 
 /// Elsewhere the nice value belongs to the whole process: lowering it would slow the API
-/// and the window too, which is what `Background` is meant to spare.
+/// too, which is what `Background` is meant to spare.
 #[cfg(not(target_os = "linux"))]
 fn lower_this_thread() {}
 
