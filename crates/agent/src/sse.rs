@@ -136,11 +136,7 @@ impl Frames {
     fn has_ready(&self) -> bool {
         !self.done
             && (!self.feed.replay.is_empty()
-                || self
-                    .feed
-                    .live
-                    .as_ref()
-                    .is_some_and(|l| l.position() <= l.log().last_seq() || l.log().is_closed()))
+                || self.feed.live.as_ref().is_some_and(|l| l.is_ready()))
     }
 
     async fn next_event(&mut self) -> Option<Bytes> {

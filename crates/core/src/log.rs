@@ -36,6 +36,16 @@ struct Inner {
     started_after: u64,
 }
 
+impl Inner {
+    /// Whether a cursor at `next` has something to read: an event, a resync (it is behind
+    /// what is kept) or the end.
+    fn has_delivery(&self, next: u64) -> bool {
+        next < self.first_seq
+            || ((next - self.first_seq) as usize) < self.events.len()
+            || self.closed
+    }
+}
+
 /// What a subscription yields.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Delivery {
@@ -203,13 +213,15 @@ impl Subscription {
             }
             inner = self.log.lock();
             // Re-check under the lock we wait on, so an append between poll and wait is seen.
-            let available = self.next < inner.first_seq
-                || ((self.next - inner.first_seq) as usize) < inner.events.len()
-                || inner.closed;
-            if !available {
+            if !inner.has_delivery(self.next) {
                 inner = self.log.cond.wait(inner).unwrap_or_else(|p| p.into_inner());
             }
         }
+    }
+
+    /// Whether the next read returns at once (an event, a resync or the end), without waiting.
+    pub fn is_ready(&self) -> bool {
+        self.log.lock().has_delivery(self.next)
     }
 
     /// Async form of [`Self::next_blocking`]. Cancel-safe: the cursor only moves when a
@@ -246,6 +258,26 @@ mod tests {
 
     fn drain(sub: &mut Subscription) -> Vec<Delivery> {
         std::iter::from_fn(|| sub.next_blocking()).collect()
+    }
+
+    #[test]
+    fn is_ready_says_whether_a_read_would_wait() {
+        let log = EventLog::with_capacity(2);
+        let mut sub = log.subscribe(0);
+        assert!(!sub.is_ready(), "nothing appended yet");
+        log.append(event(0, false));
+        assert!(sub.is_ready());
+        assert!(sub.next_blocking().is_some());
+        assert!(!sub.is_ready(), "everything read");
+        for _ in 0..3 {
+            log.append(event(0, false));
+        }
+        assert!(sub.is_ready(), "behind what is kept: a resync is ready");
+        assert!(matches!(sub.next_blocking(), Some(Delivery::Resync { .. })));
+        assert!(!sub.is_ready());
+        log.close();
+        assert!(sub.is_ready(), "the end is ready");
+        assert!(sub.next_blocking().is_none());
     }
 
     #[test]
