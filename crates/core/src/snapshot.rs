@@ -540,6 +540,26 @@ impl<R: Read> Read for Hashing<'_, R> {
     }
 }
 
+/// A file the job may not open is left out of the archive with a warning, and counts as done.
+fn leave_out(
+    rep: &mut Reporter,
+    excluded: &mut Vec<usize>,
+    i: usize,
+    entry: &Entry,
+    size: u64,
+    e: &io::Error,
+) {
+    rep.warn(fsutil::display(&entry.rel), format!("left out: {e}"));
+    excluded.push(i);
+    rep.advance(1, size);
+}
+
+/// The manifest names a file by its index in the walk, kept as a `u32`.
+fn manifest_index(i: usize) -> Result<u32, JobError> {
+    u32::try_from(i)
+        .map_err(|_| JobError::InvalidInput("more than 4 billion entries in the source".into()))
+}
+
 /// Archives `entries` into `<work_dir>/<archive_name>` (temporary name), hashing each file
 /// on the way. Files that cannot be opened for lack of permission are left out with a
 /// warning; any other failure stops the snapshot.
@@ -623,16 +643,12 @@ fn compress(
                     let (data, hash) = match fetched {
                         Fetched::Read { data, hash } => (data, hash),
                         Fetched::Denied(e) => {
-                            rep.warn(fsutil::display(&entry.rel), format!("left out: {e}"));
-                            excluded.push(i);
-                            rep.advance(1, *size);
+                            leave_out(rep, &mut excluded, i, entry, *size, &e);
                             continue;
                         }
                         Fetched::Failed(e) => return Err(e),
                     };
-                    let index = u32::try_from(i).map_err(|_| {
-                        JobError::InvalidInput("more than 4 billion entries in the source".into())
-                    })?;
+                    let index = manifest_index(i)?;
                     header.set_size(*size);
                     tar.append_data(&mut header, &name, data.as_slice())
                         .map_err(werr)?;
@@ -644,16 +660,12 @@ fn compress(
                     let file = match File::open(&path) {
                         Ok(f) => f,
                         Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
-                            rep.warn(fsutil::display(&entry.rel), format!("left out: {e}"));
-                            excluded.push(i);
-                            rep.advance(1, *size);
+                            leave_out(rep, &mut excluded, i, entry, *size, &e);
                             continue;
                         }
                         Err(e) => return Err(JobError::reading(&path, e)),
                     };
-                    let index = u32::try_from(i).map_err(|_| {
-                        JobError::InvalidInput("more than 4 billion entries in the source".into())
-                    })?;
+                    let index = manifest_index(i)?;
                     header.set_size(*size);
                     let exact = ExactReader::new(file, path.clone(), *size, |n| {
                         rep.advance(0, n);
