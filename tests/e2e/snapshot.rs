@@ -16,6 +16,10 @@ fn snapshot_extracts_with_system_tar_to_an_identical_tree() {
     let secret = src.join("secret.key");
     write(secret.clone(), b"top secret");
     fs::set_permissions(&secret, fs::Permissions::from_mode(0o000)).expect("chmod");
+    // Large files are read by the job itself, small ones ahead on reader threads: one of each.
+    let vault = src.join("secret-vault.bin");
+    write(vault.clone(), &pseudo_random(1 << 20, 7));
+    fs::set_permissions(&vault, fs::Permissions::from_mode(0o000)).expect("chmod");
     let fifo = src.join("pipe");
     assert!(
         Command::new("mkfifo")
@@ -46,7 +50,7 @@ fn snapshot_extracts_with_system_tar_to_an_identical_tree() {
     let warned: Vec<&str> = end.warnings.iter().map(|w| w.path.as_str()).collect();
     assert_eq!(
         warned,
-        vec!["pipe", "secret.key"],
+        vec!["pipe", "secret-vault.bin", "secret.key"],
         "warnings: {:?}",
         end.warnings
     );
@@ -83,6 +87,7 @@ fn snapshot_extracts_with_system_tar_to_an_identical_tree() {
     );
 
     fs::remove_file(&secret).expect("rm secret");
+    fs::remove_file(&vault).expect("rm vault");
     fs::remove_file(&fifo).expect("rm fifo");
     let out = tmp.path().join("extracted");
     extract(&archive, &out);
@@ -107,8 +112,10 @@ fn snapshot_extracts_with_system_tar_to_an_identical_tree() {
         .expect("plain.txt listed");
     assert_eq!(plain["blake3"], blake3::hash(b"hello\n").to_hex().as_str());
     assert!(
-        files.iter().all(|f| f["path"] != "secret.key"),
-        "left-out file not in manifest"
+        files
+            .iter()
+            .all(|f| f["path"] != "secret.key" && f["path"] != "secret-vault.bin"),
+        "left-out files not in manifest"
     );
     let find = Command::new("find")
         .args([src.as_os_str(), "-type".as_ref(), "f".as_ref()])
