@@ -142,16 +142,8 @@ pub struct Entry {
     pub meta: Meta,
 }
 
-/// Walks `root` depth-first, parents before children, names sorted so runs are repeatable.
-/// Symlinks are recorded, never followed; FIFOs, sockets and devices are skipped with a
-/// warning (reading a FIFO would block forever); a folder that cannot be listed is a warning.
-/// Reports each file with its size as it is examined.
-pub fn walk(root: &Path, rep: &mut Reporter) -> Result<Vec<Entry>, JobError> {
-    let listing = list(root, rep, false)?;
-    examine(root, &listing.rels, rep)
-}
-
-/// The names under a tree, in the order [`walk`] gives them, without their metadata.
+/// The names under a tree, depth-first, parents before children, names sorted so runs are
+/// repeatable; without their metadata.
 #[derive(Debug)]
 pub struct Listing {
     /// Paths relative to the root; the root itself (empty) first.
@@ -160,9 +152,9 @@ pub struct Listing {
     pub files: u64,
 }
 
-/// The first half of [`walk`]: lists every folder, recursing by the type the listing gives
-/// (no `stat` per entry where the filesystem reports types). With `report`, each file found
-/// advances the step by one item, so a large tree shows its count growing.
+/// Lists every folder under `root`, recursing by the type the listing gives (no `stat` per
+/// entry where the filesystem reports types). With `report`, each file found advances the
+/// step by one item, so a large tree shows its count growing.
 pub fn list(root: &Path, rep: &mut Reporter, report: bool) -> Result<Listing, JobError> {
     let mut rels = vec![PathBuf::new()];
     let mut files = 0;
@@ -296,7 +288,7 @@ impl<'a> DirStat<'a> {
     }
 }
 
-/// The second half of [`walk`]: the metadata of each listed path (links not followed), on
+/// The metadata of each path of a [`list`] (links not followed), on
 /// all cores, each file advancing the step by one item and its size. What vanished since the
 /// listing is left out silently; what cannot be read, with a warning.
 pub fn examine(root: &Path, rels: &[PathBuf], rep: &mut Reporter) -> Result<Vec<Entry>, JobError> {

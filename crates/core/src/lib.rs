@@ -17,6 +17,7 @@ pub mod snapshot;
 pub mod sync;
 pub mod throttle;
 pub mod upload;
+pub mod walk;
 
 #[cfg(test)]
 mod testutil;

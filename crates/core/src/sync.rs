@@ -13,6 +13,7 @@ use crate::error::{ErrorCode, JobError};
 use crate::event::{ItemProgress, ItemState, Step};
 use crate::fsutil::{self, Entry, EntryKind, ExactReader, Meta, Partial};
 use crate::progress::{Reporter, StepPlan, group_digits};
+use crate::walk;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -40,8 +41,9 @@ struct SourcePlan {
     root: PathBuf,
     mirror: PathBuf,
     entries: Vec<Entry>,
-    /// Indices into `entries` of files whose mirror copy is missing or differs.
-    to_copy: Vec<usize>,
+    /// For each entry: a file whose mirror copy is missing or differs.
+    copy: Vec<bool>,
+    files_to_copy: u64,
     bytes_to_copy: u64,
 }
 
@@ -111,7 +113,7 @@ pub fn run(spec: &SyncSpec, rep: &mut Reporter) -> Result<String, JobError> {
             Ok(plan) => {
                 let item = rep.item(i);
                 item.state = ItemState::Pending;
-                item.total = Some(plan.to_copy.len() as u64);
+                item.total = Some(plan.files_to_copy);
                 item.bytes_total = Some(plan.bytes_to_copy);
                 plans.push(Some(plan));
             }
@@ -123,7 +125,7 @@ pub fn run(spec: &SyncSpec, rep: &mut Reporter) -> Result<String, JobError> {
         }
     }
 
-    let files: u64 = plans.iter().flatten().map(|p| p.to_copy.len() as u64).sum();
+    let files: u64 = plans.iter().flatten().map(|p| p.files_to_copy).sum();
     let bytes: u64 = plans.iter().flatten().map(|p| p.bytes_to_copy).sum();
     rep.start_step(Step::Copying, Some(files), Some(bytes));
     for (i, plan) in plans.iter().enumerate() {
@@ -196,52 +198,26 @@ fn fail_item(rep: &mut Reporter, i: usize, err: &JobError) {
 
 fn scan(src: &Path, mirror: &Path, rep: &mut Reporter) -> Result<SourcePlan, JobError> {
     let root = fsutil::source_dir(src)?;
-    let entries = fsutil::walk(&root, rep)?;
-    let files: Vec<(usize, u64)> = entries
-        .iter()
-        .enumerate()
-        .filter_map(|(i, e)| match e.kind {
-            EntryKind::File { size } => Some((i, size)),
-            _ => None,
-        })
-        .collect();
-    let mut to_copy = Vec::new();
+    let walk::Walked { entries, fresh } = walk::walk(&root, mirror, rep)?;
+    let mut copy = vec![false; entries.len()];
+    let mut files_to_copy = 0;
     let mut bytes_to_copy = 0;
-    let mut at = 0;
-    fsutil::par_chunks(
-        &files,
-        || fsutil::DirStat::new(mirror),
-        |dirs, &(i, size)| up_to_date(dirs, &entries[i].rel, size, &entries[i].meta),
-        |fresh| {
-            rep.checkpoint()?;
-            for fresh in fresh {
-                let (i, size) = files[at];
-                at += 1;
-                if !fresh {
-                    to_copy.push(i);
-                    bytes_to_copy += size;
-                }
-            }
-            Ok(())
-        },
-    )?;
+    for (i, e) in entries.iter().enumerate() {
+        if let EntryKind::File { size } = e.kind
+            && !fresh[i]
+        {
+            copy[i] = true;
+            files_to_copy += 1;
+            bytes_to_copy += size;
+        }
+    }
     Ok(SourcePlan {
         root,
         mirror: mirror.to_owned(),
         entries,
-        to_copy,
+        copy,
+        files_to_copy,
         bytes_to_copy,
-    })
-}
-
-/// Whether the mirror's `rel` is a regular file of the source's size and modification time.
-fn up_to_date(mirror: &mut fsutil::DirStat, rel: &Path, size: u64, src: &Meta) -> bool {
-    mirror.lstat(rel).is_ok_and(|d| {
-        let mirrored = Meta::of_stat(&d);
-        rustix::fs::FileType::from_raw_mode(d.st_mode as rustix::fs::RawMode)
-            == rustix::fs::FileType::RegularFile
-            && u64::try_from(d.st_size).is_ok_and(|len| len == size)
-            && mirrored.filetime() == src.filetime()
     })
 }
 
@@ -251,18 +227,17 @@ fn mirror(
     delete: bool,
     rep: &mut Reporter,
 ) -> Result<(), JobError> {
-    let copy: HashSet<usize> = plan.to_copy.iter().copied().collect();
     let mut buf = vec![0u8; 256 * 1024];
     for (i, entry) in plan.entries.iter().enumerate() {
         rep.checkpoint()?;
-        let dest = plan.mirror.join(&entry.rel);
+        let dest = || plan.mirror.join(&entry.rel);
         match &entry.kind {
-            EntryKind::Dir => ensure_dir(&dest)?,
-            EntryKind::Symlink { target } => ensure_symlink(&dest, target)?,
-            EntryKind::File { size } if copy.contains(&i) => {
+            EntryKind::Dir => ensure_dir(&dest())?,
+            EntryKind::Symlink { target } => ensure_symlink(&dest(), target)?,
+            EntryKind::File { size } if plan.copy[i] => {
                 copy_file(
                     &plan.root.join(&entry.rel),
-                    &dest,
+                    &dest(),
                     *size,
                     &entry.meta,
                     item,
@@ -283,8 +258,14 @@ fn mirror(
     for entry in plan.entries.iter().rev() {
         if let EntryKind::Dir = entry.kind {
             let dest = plan.mirror.join(&entry.rel);
-            let _best_effort = fs::set_permissions(&dest, entry.meta.permissions());
-            let _best_effort = filetime::set_file_mtime(&dest, entry.meta.filetime());
+            // One `lstat` instead of two writes per folder when the mirror was up to date.
+            let now = fs::symlink_metadata(&dest).ok().map(|m| Meta::of(&m));
+            if now.is_none_or(|m| m.mode != entry.meta.mode) {
+                let _best_effort = fs::set_permissions(&dest, entry.meta.permissions());
+            }
+            if now.is_none_or(|m| m.filetime() != entry.meta.filetime()) {
+                let _best_effort = filetime::set_file_mtime(&dest, entry.meta.filetime());
+            }
         }
     }
     Ok(())
