@@ -9,6 +9,7 @@ mod data;
 mod desktop;
 mod eta_replay;
 mod fanout;
+mod history;
 mod machine;
 mod measure;
 mod micro;
@@ -210,10 +211,12 @@ fn run(cfg: &Config, started: Instant) -> Result<(), String> {
     } else {
         Pair::default()
     };
-    let persistence = if cfg.wants(4) {
-        rows::persistence(&ctx)
+    let (persistence, history) = if cfg.wants(4) {
+        let (pair, db, last) = rows::persistence(&ctx);
+        let parts = last.map(|id| history::parts(&db, &id, &work, cfg.smoke));
+        (pair, parts)
     } else {
-        Pair::default()
+        (Pair::default(), None)
     };
     let (micro, progress) = if cfg.wants(5) {
         (Some(micro::run(cfg.smoke)), rows::progress(&ctx))
@@ -267,6 +270,7 @@ fn run(cfg: &Config, started: Instant) -> Result<(), String> {
         sync_first,
         sync_unchanged,
         persistence,
+        history,
         progress,
         micro,
         eta,

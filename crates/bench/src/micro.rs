@@ -41,34 +41,21 @@ const SMOKE_SAMPLES: usize = 10;
 
 pub fn run(smoke: bool) -> Parts {
     eprintln!("[bench] small parts (criterion)");
-    let samples = if smoke { SMOKE_SAMPLES } else { SAMPLES };
-    let mut c = Criterion::default()
-        .without_plots()
-        .sample_size(samples)
-        .warm_up_time(if smoke {
-            Duration::from_millis(20)
-        } else {
-            Duration::from_secs(1)
-        })
-        .measurement_time(if smoke {
-            Duration::from_millis(100)
-        } else {
-            Duration::from_secs(3)
-        });
+    let mut c = criterion(smoke);
 
     let mut rep = reporter(DEFAULT_EMIT_INTERVAL);
-    let per_file = measure(&mut c, samples, "progress: per file", || {
+    let per_file = measure(&mut c, smoke, "progress: per file", || {
         rep.advance(1, 4096);
         black_box(rep.checkpoint().is_ok());
     });
 
     let mut rep = reporter(Duration::ZERO);
-    let per_event = measure(&mut c, samples, "progress: per event", || {
+    let per_event = measure(&mut c, smoke, "progress: per event", || {
         rep.advance(1, 4096);
     });
 
     let event = sample_event();
-    let to_json = measure(&mut c, samples, "event to JSON", || {
+    let to_json = measure(&mut c, smoke, "event to JSON", || {
         black_box(serde_json::to_vec(black_box(&event)).map(|v| v.len()).ok());
     });
 
@@ -88,8 +75,26 @@ pub fn run(smoke: bool) -> Parts {
     }
 }
 
+/// Criterion as every part here is measured: its samples, warm-up and measuring time.
+pub fn criterion(smoke: bool) -> Criterion {
+    Criterion::default()
+        .without_plots()
+        .sample_size(if smoke { SMOKE_SAMPLES } else { SAMPLES })
+        .warm_up_time(if smoke {
+            Duration::from_millis(20)
+        } else {
+            Duration::from_secs(1)
+        })
+        .measurement_time(if smoke {
+            Duration::from_millis(100)
+        } else {
+            Duration::from_secs(3)
+        })
+}
+
 /// Times `f` with criterion and returns the time per call of each measured sample.
-fn measure(c: &mut Criterion, samples: usize, id: &str, mut f: impl FnMut()) -> Option<Stats> {
+pub fn measure(c: &mut Criterion, smoke: bool, id: &str, mut f: impl FnMut()) -> Option<Stats> {
+    let samples = if smoke { SMOKE_SAMPLES } else { SAMPLES };
     let per_call = RefCell::new(Vec::new());
     c.bench_function(id, |b| {
         b.iter_custom(|iters| {
@@ -136,7 +141,8 @@ fn reporter(interval: Duration) -> Reporter {
     rep
 }
 
-fn sample_event() -> tidemark_core::ProgressEvent {
+/// An event of a sync with three sources, in the middle of its copying step.
+pub fn sample_event() -> tidemark_core::ProgressEvent {
     let log = EventLog::with_capacity(16);
     let mut rep = Reporter::new(
         "01a23261-b8c4-7d2e-9f10-3a4b5c6d7e8f",

@@ -257,12 +257,14 @@ fn plain_snapshot(ctx: &Ctx, out: &Path, name: &str, interval: Duration) -> Samp
 }
 
 /// Row 4: the same in-process snapshot with every event and checkpoint recorded in SQLite
-/// (`RecordedJob`) against none (`JobHandle`).
-pub fn persistence(ctx: &Ctx) -> Pair {
+/// (`RecordedJob`) against none (`JobHandle`). Also returns the database and the id of the
+/// last recorded run, for [`crate::history::parts`].
+pub fn persistence(ctx: &Ctx) -> (Pair, PathBuf, Option<String>) {
     let out = ctx.work.join("snap-inproc");
     let db = ctx.work.join("inproc.db");
     let default_interval = JobOptions::default().emit_interval;
-    compare(
+    let mut last = None;
+    let pair = compare(
         "persistence overhead",
         ctx.runs,
         |i| {
@@ -272,6 +274,7 @@ pub fn persistence(ctx: &Ctx) -> Pair {
             let spec = snapshot_spec(ctx, &out, &name);
             let start = Instant::now();
             let job = RecordedJob::start(&db, spec).expect("start a recorded job");
+            last = Some(job.id().to_owned());
             let (end, recorded) = job.wait();
             let secs = start.elapsed().as_secs_f64();
             recorded.expect("the history was recorded");
@@ -283,11 +286,12 @@ pub fn persistence(ctx: &Ctx) -> Pair {
                 rss_kib: None,
                 out_bytes,
                 fsync_secs: None,
-                events: None,
+                events: end.map(|e| e.seq),
             }
         },
         |i| plain_snapshot(ctx, &out, &format!("plain-{i}"), default_interval),
-    )
+    );
+    (pair, db, last)
 }
 
 /// How long "progress off" waits between counter updates: longer than any run here.
