@@ -5,7 +5,7 @@ use serde_json::Value;
 use std::process::Command;
 
 use crate::harness::{Desktop, LONG, SHORT, close_window, desktop_bin, window_state};
-use crate::webdriver::wait_until;
+use crate::webdriver::{wait_until, wait_until_or};
 
 fn labels(menu: &Value) -> Vec<String> {
     menu["items"]
@@ -27,10 +27,22 @@ fn wait_menu(app: &Desktop, what: &str, f: impl Fn(&[String]) -> bool) -> Value 
     })
 }
 
-fn wait_window(state: &str) {
-    wait_until(&format!("the main window {state}"), SHORT, || {
-        (window_state("Tidemark") == state).then_some(())
+/// Waits for the main window's map state; on a timeout says what the X server and the tray
+/// showed instead (a window gone rather than hidden, say, means the app saw no active job).
+fn wait_window(app: &Desktop, state: &str) {
+    let mut seen = String::new();
+    let reached = wait_until_or(SHORT, || {
+        seen = window_state("Tidemark");
+        (seen == state).then_some(())
     });
+    if reached.is_none() {
+        let menu = app.bus.tray_menu().map(|m| labels(&m));
+        panic!(
+            "waited {SHORT:?} for the main window {state}: its state is {seen:?}; the app is \
+             running: {}; the tray menu: {menu:?}",
+            app.pid().is_some()
+        );
+    }
 }
 
 #[test]
@@ -82,7 +94,7 @@ fn the_tray_follows_jobs_and_the_window_closes_to_it_and_comes_back() {
 
     // Closing the window while a job runs keeps the app in the tray.
     close_window("Tidemark");
-    wait_window("unmapped");
+    wait_window(&app, "unmapped");
     assert!(app.pid().is_some(), "still running");
     // A second launch does not start a second app: it brings the first one's window back.
     let second = Command::new(desktop_bin())
@@ -92,11 +104,11 @@ fn the_tray_follows_jobs_and_the_window_closes_to_it_and_comes_back() {
         .output()
         .expect("second launch");
     assert!(second.status.success(), "{second:?}");
-    wait_window("viewable");
+    wait_window(&app, "viewable");
     close_window("Tidemark");
-    wait_window("unmapped");
+    wait_window(&app, "unmapped");
     app.bus.tray_click("Show Tidemark").expect("click Show");
-    wait_window("viewable");
+    wait_window(&app, "viewable");
 
     // A second window on the same job shows the same state, and acts on it.
     let first = app.s.current_window().expect("first window");
