@@ -177,3 +177,49 @@ fn deletions_are_mirrored_only_with_delete() {
     assert_eq!(run_json(tidemark(), &with_delete).code, 0);
     assert_eq!(diff_trees(&src, &mirror.join("notes")), "");
 }
+
+#[test]
+fn a_link_in_the_mirror_where_the_source_has_a_folder_becomes_that_folder_whole() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let src = tmp.path().join("src");
+    let deep = src.join("in/deeper");
+    fs::create_dir_all(&deep).expect("dirs");
+    write(deep.join("f.txt"), b"hello");
+    // Outside the mirror, the same file with the same time: reached through the link, it
+    // would pass for already mirrored.
+    let outside = tmp.path().join("outside");
+    fs::create_dir_all(outside.join("in/deeper")).expect("dirs");
+    let status = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(deep.join("f.txt"))
+        .arg(outside.join("in/deeper/f.txt"))
+        .status()
+        .expect("cp");
+    assert!(status.success());
+    let mirror = tmp.path().join("mirror");
+    fs::create_dir_all(mirror.join("src")).expect("dirs");
+    std::os::unix::fs::symlink(outside.join("in"), mirror.join("src/in")).expect("link");
+
+    let run = run_json(
+        tidemark(),
+        &[
+            "sync",
+            src.to_str().expect("utf8"),
+            "--to",
+            mirror.to_str().expect("utf8"),
+        ],
+    );
+    assert_eq!(run.code, 0, "stderr: {}", run.stderr);
+    assert!(
+        !fs::symlink_metadata(mirror.join("src/in"))
+            .expect("in")
+            .is_symlink()
+    );
+    assert_eq!(diff_trees(&src, &mirror.join("src")), "");
+    assert_eq!(run.last().processed, 1, "the file was copied");
+    assert_eq!(
+        fs::read(outside.join("in/deeper/f.txt")).expect("outside"),
+        b"hello",
+        "what the link pointed to is left alone"
+    );
+}

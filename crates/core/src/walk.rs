@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, mpsc};
 
-use rustix::fd::{AsFd, OwnedFd};
+use rustix::fd::AsFd;
 use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags};
 
 use crate::error::JobError;
@@ -67,6 +67,7 @@ pub fn walk(root: &Path, mirror: &Path, rep: &mut Reporter) -> Result<Walked, Jo
     let root_folder = Folder {
         id: 0,
         rel: PathBuf::new(),
+        mirror_below: true,
     };
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
     if workers < 2 || !in_parallel(&tree, root_folder.clone(), workers, &mut take)? {
@@ -167,6 +168,9 @@ fn next_folder(queue: &Mutex<Queue>, wake: &Condvar, stop: &AtomicBool) -> Optio
 struct Folder {
     id: usize,
     rel: PathBuf,
+    /// The mirror's folders down to this one's parent are folders, not links: a link there
+    /// leads out of the mirror, and the sync replaces it with a folder, empty.
+    mirror_below: bool,
 }
 
 /// One folder's listing, its names in order.
@@ -259,7 +263,13 @@ impl Tree<'_> {
         let Ok(fd) = dir.fd() else {
             return (listed, Vec::new());
         };
-        let mut mirror: Option<Option<OwnedFd>> = None;
+        let mirror = folder
+            .mirror_below
+            .then(|| {
+                let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+                rustix::fs::openat(CWD, self.mirror.join(&folder.rel), flags, Mode::empty()).ok()
+            })
+            .flatten();
         let mut subfolders = Vec::new();
         listed.items.reserve(names.len());
         for name in names {
@@ -280,17 +290,12 @@ impl Tree<'_> {
                     subfolders.push(Folder {
                         id,
                         rel: folder.rel.join(&name),
+                        mirror_below: mirror.is_some(),
                     });
                     Found::Folder(id, meta)
                 }
                 FileType::RegularFile => {
                     let size = u64::try_from(st.st_size).unwrap_or(0);
-                    let mirror = mirror.get_or_insert_with(|| {
-                        let flags =
-                            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
-                        let at = self.mirror.join(&folder.rel);
-                        rustix::fs::openat(CWD, &at, flags, Mode::empty()).ok()
-                    });
                     if mirror
                         .as_ref()
                         .is_some_and(|m| same_file(m, &name, size, &meta))
@@ -470,6 +475,7 @@ mod tests {
             "a-folder",
             "a-link",
             "in/linked",
+            "in/deeper/linked",
             "ok/same",
         ];
         for name in names {
@@ -497,6 +503,7 @@ mod tests {
         copy(&outside, "a-link", 4);
         std::os::unix::fs::symlink(outside.join("a-link"), mirror.join("a-link")).expect("link");
         copy(&outside, "in/linked", 4);
+        copy(&outside, "in/deeper/linked", 4);
         std::os::unix::fs::symlink(outside.join("in"), mirror.join("in")).expect("link");
 
         let walked = walk(&src, &mirror, &mut reporter(Control::new())).expect("walk");
