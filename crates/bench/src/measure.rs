@@ -70,6 +70,16 @@ impl Runs {
         (v.len() == self.samples.len()).then(|| stats(&v)).flatten()
     }
 
+    /// Events the job emitted, for runs in the harness's process.
+    pub fn events(&self) -> Option<Stats> {
+        let v: Vec<f64> = self
+            .samples
+            .iter()
+            .filter_map(|s| s.events.map(|e| e as f64))
+            .collect();
+        stats(&v)
+    }
+
     /// The run plus the `fsync` of its output.
     pub fn time_with_fsync(&self) -> Option<Stats> {
         let v: Vec<f64> = self

@@ -466,16 +466,7 @@ impl Report {
     /// history.
     fn history_direct(&self) -> Option<HistoryDirect> {
         let h = self.history.as_ref()?;
-        let events = stats(
-            &self
-                .persistence
-                .ours
-                .samples
-                .iter()
-                .filter_map(|s| s.events.map(|e| e as f64))
-                .collect::<Vec<_>>(),
-        )?
-        .median;
+        let events = self.persistence.ours.events()?.median;
         let per_event = h.per_event_ns?.median / 1e9;
         let checkpoints = h.checkpoints_secs?.median;
         let fixed = h.fixed_secs?;
@@ -548,14 +539,7 @@ impl Report {
         let per_event_ns = parts.per_event.ns?.median;
         let with = &self.progress.ours;
         let job_secs = with.time()?.median;
-        let events = stats(
-            &with
-                .samples
-                .iter()
-                .filter_map(|s| s.events.map(|e| e as f64))
-                .collect::<Vec<_>>(),
-        )?
-        .median;
+        let events = with.events()?.median;
         let files = self.data.files as f64;
         let secs = (files * per_file_ns + events * per_event_ns) / 1e9;
         (job_secs > 0.0).then(|| Direct {

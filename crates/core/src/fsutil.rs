@@ -288,9 +288,9 @@ impl<'a> DirStat<'a> {
     }
 }
 
-/// The metadata of each path of a [`list`] (links not followed), on
-/// all cores, each file advancing the step by one item and its size. What vanished since the
-/// listing is left out silently; what cannot be read, with a warning.
+/// The metadata of each path of a [`list`] (links not followed), on all cores, each file
+/// advancing the step by one item and its size. What vanished since the listing is left out
+/// silently; what cannot be read, with a warning.
 pub fn examine(root: &Path, rels: &[PathBuf], rep: &mut Reporter) -> Result<Vec<Entry>, JobError> {
     let mut out = Vec::with_capacity(rels.len());
     let mut at = 0;
