@@ -29,10 +29,17 @@ pub struct HistoryParts {
     /// Their number and total size.
     pub checkpoints: usize,
     pub checkpoint_bytes: usize,
-    /// Seconds a recorded run of a one-file folder takes beyond the same run without history.
-    pub fixed_secs: Option<f64>,
+    /// A snapshot of a one-file folder, recorded and not.
     pub fixed_recorded: Option<Stats>,
     pub fixed_plain: Option<Stats>,
+}
+
+impl HistoryParts {
+    /// Seconds a recorded run of a one-file folder takes beyond the same run without history.
+    pub fn fixed_secs(&self) -> Option<f64> {
+        let (r, p) = (self.fixed_recorded?, self.fixed_plain?);
+        Some((r.median - p.median).max(0.0))
+    }
 }
 
 /// `db` holds the finished recorded run `job_id` of row 4; `work` is scratch space.
@@ -90,9 +97,6 @@ pub fn parts(db: &Path, job_id: &str, work: &Path, smoke: bool) -> HistoryParts 
     let _ = fs::remove_file(&events_db);
 
     let (recorded, plain) = fixed(work, db, if smoke { 1 } else { 9 });
-    out.fixed_secs = recorded
-        .zip(plain)
-        .map(|(r, p)| (r.median - p.median).max(0.0));
     out.fixed_recorded = recorded;
     out.fixed_plain = plain;
     out

@@ -88,25 +88,40 @@ fn ns_stats(s: Option<Stats>) -> String {
     }
 }
 
-/// Row 5 from its parts.
-#[derive(Debug, Clone, Copy)]
-struct HistoryDirect {
+/// An overhead added up from its parts (rows 4 and 5): what the parts cost one job, over the
+/// job's median time. An A/B of whole runs cannot resolve a percent or two when runs of the
+/// same work differ by more.
+struct Direct {
+    /// Events the job emitted (median of its runs).
     events: f64,
-    /// Seconds.
-    per_event: f64,
-    checkpoints: f64,
-    fixed: f64,
     secs: f64,
     job_secs: f64,
-    pct: f64,
 }
 
-struct Direct {
-    files: f64,
-    events: f64,
-    secs: f64,
-    job_secs: f64,
-    pct: f64,
+impl Direct {
+    fn new(events: f64, secs: f64, job_secs: f64) -> Option<Direct> {
+        (job_secs > 0.0).then_some(Direct {
+            events,
+            secs,
+            job_secs,
+        })
+    }
+
+    fn pct(&self) -> f64 {
+        self.secs / self.job_secs * 100.0
+    }
+}
+
+/// The notes of rows 4 and 5: the direct figure when there is one, else the A/B's.
+fn overhead_note(direct: Option<&Direct>, pair: &Pair, goal: f64, decimals: usize) -> String {
+    match direct {
+        Some(d) => format!(
+            "measured directly (below): {:.decimals$} %; goal {}",
+            d.pct(),
+            verdict(Some(d.pct()), goal)
+        ),
+        None => format!("goal {}", verdict(overhead_pct(pair), goal)),
+    }
 }
 
 fn mib(bytes: f64) -> String {
@@ -172,6 +187,10 @@ fn verdict(pct: Option<f64>, goal: f64) -> String {
         Some(_) => format!("< {goal} %: **not met**"),
         None => format!("< {goal} %: n/a"),
     }
+}
+
+fn met(pct: f64, goal: f64) -> &'static str {
+    if pct < goal { "met" } else { "not met" }
 }
 
 fn group(n: u64) -> String {
@@ -422,14 +441,7 @@ impl Report {
             time_stats(per.peer.time()),
             ratio(per),
             overhead(per),
-            match &history {
-                Some(d) => format!(
-                    "measured directly (below): {:.2} %; goal {}",
-                    d.pct,
-                    verdict(Some(d.pct), PERSISTENCE_GOAL_PCT)
-                ),
-                None => format!("goal {}", verdict(overhead_pct(per), PERSISTENCE_GOAL_PCT)),
-            }
+            overhead_note(history.as_ref(), per, PERSISTENCE_GOAL_PCT, 2)
         );
         let prog = &self.progress;
         let direct = self.progress_direct();
@@ -443,14 +455,7 @@ impl Report {
             time_stats(prog.peer.time()),
             ratio(prog),
             overhead(prog),
-            match &direct {
-                Some(d) => format!(
-                    "measured directly (below): {:.3} %; goal {}",
-                    d.pct,
-                    verdict(Some(d.pct), PROGRESS_GOAL_PCT)
-                ),
-                None => format!("goal {}", verdict(overhead_pct(prog), PROGRESS_GOAL_PCT)),
-            }
+            overhead_note(direct.as_ref(), prog, PROGRESS_GOAL_PCT, 3)
         );
         let _ = writeln!(
             p,
@@ -464,29 +469,19 @@ impl Report {
     /// Row 4 from its parts ([`crate::history`]): the fixed cost of a recorded run, its
     /// checkpoints, and its events at the cost of one each, over the time of the job without
     /// history.
-    fn history_direct(&self) -> Option<HistoryDirect> {
+    fn history_direct(&self) -> Option<Direct> {
         let h = self.history.as_ref()?;
         let events = self.persistence.ours.events()?.median;
-        let per_event = h.per_event_ns?.median / 1e9;
-        let checkpoints = h.checkpoints_secs?.median;
-        let fixed = h.fixed_secs?;
-        let job_secs = self.persistence.peer.time()?.median;
-        let secs = fixed + checkpoints + events * per_event;
-        (job_secs > 0.0).then(|| HistoryDirect {
-            events,
-            per_event,
-            checkpoints,
-            fixed,
-            secs,
-            job_secs,
-            pct: secs / job_secs * 100.0,
-        })
+        let secs =
+            h.fixed_secs()? + h.checkpoints_secs?.median + events * h.per_event_ns?.median / 1e9;
+        Direct::new(events, secs, self.persistence.peer.time()?.median)
     }
 
-    fn history_parts(&self, p: &mut String, d: Option<&HistoryDirect>) {
+    fn history_parts(&self, p: &mut String, d: Option<&Direct>) {
         let (Some(h), Some(d)) = (&self.history, d) else {
             return;
         };
+        let fixed = h.fixed_secs().unwrap_or_default();
         let _ = writeln!(
             p,
             "**Row 4 measured directly:** what the history adds to a run, each part timed on its \
@@ -505,7 +500,7 @@ impl Report {
             time_stats(h.checkpoints_secs),
             time_stats(h.fixed_recorded),
             time_stats(h.fixed_plain),
-            time(d.fixed),
+            time(fixed),
         );
         let _ = writeln!(
             p,
@@ -515,18 +510,14 @@ impl Report {
              thread, not the job's; they are counted in full all the same, since the two share \
              the cores.\n",
             group(d.events.round() as u64),
-            time(d.fixed),
-            time(d.checkpoints),
+            time(fixed),
+            time(h.checkpoints_secs.map_or(0.0, |s| s.median)),
             group(d.events.round() as u64),
-            ns(Some(d.per_event * 1e9)),
+            ns(h.per_event_ns.map(|s| s.median)),
             time(d.secs),
-            d.pct,
+            d.pct(),
             time(d.job_secs),
-            if d.pct < PERSISTENCE_GOAL_PCT {
-                "met"
-            } else {
-                "not met"
-            }
+            met(d.pct(), PERSISTENCE_GOAL_PCT)
         );
     }
 
@@ -538,17 +529,9 @@ impl Report {
         let per_file_ns = parts.per_file.ns?.median;
         let per_event_ns = parts.per_event.ns?.median;
         let with = &self.progress.ours;
-        let job_secs = with.time()?.median;
         let events = with.events()?.median;
-        let files = self.data.files as f64;
-        let secs = (files * per_file_ns + events * per_event_ns) / 1e9;
-        (job_secs > 0.0).then(|| Direct {
-            files,
-            events,
-            secs,
-            job_secs,
-            pct: secs / job_secs * 100.0,
-        })
+        let secs = (self.data.files as f64 * per_file_ns + events * per_event_ns) / 1e9;
+        Direct::new(events, secs, with.time()?.median)
     }
 
     fn small_parts(&self, p: &mut String, direct: Option<&Direct>) {
@@ -573,20 +556,16 @@ impl Report {
                  **{}**, **{:.3} %** of its median time ({}). Goal < {PROGRESS_GOAL_PCT} %: \
                  **{}**. Progress off still counts every file (only the events stop), so the A/B \
                  above sees the events alone; this figure counts both.\n",
-                group(d.files as u64),
+                group(self.data.files),
                 group(d.events.round() as u64),
-                group(d.files as u64),
+                group(self.data.files),
                 ns(parts.per_file.ns.map(|s| s.median)),
                 group(d.events.round() as u64),
                 ns(parts.per_event.ns.map(|s| s.median)),
                 time(d.secs),
-                d.pct,
+                d.pct(),
                 time(d.job_secs),
-                if d.pct < PROGRESS_GOAL_PCT {
-                    "met"
-                } else {
-                    "not met"
-                }
+                met(d.pct(), PROGRESS_GOAL_PCT)
             );
         }
     }
