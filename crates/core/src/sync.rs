@@ -41,8 +41,8 @@ struct SourcePlan {
     root: PathBuf,
     mirror: PathBuf,
     entries: Vec<Entry>,
-    /// For each entry: a file whose mirror copy is missing or differs.
-    copy: Vec<bool>,
+    /// For each entry: a file the mirror already holds as it is ([`walk::Walked::fresh`]).
+    fresh: Vec<bool>,
     files_to_copy: u64,
     bytes_to_copy: u64,
 }
@@ -199,14 +199,12 @@ fn fail_item(rep: &mut Reporter, i: usize, err: &JobError) {
 fn scan(src: &Path, mirror: &Path, rep: &mut Reporter) -> Result<SourcePlan, JobError> {
     let root = fsutil::source_dir(src)?;
     let walk::Walked { entries, fresh } = walk::walk(&root, mirror, rep)?;
-    let mut copy = vec![false; entries.len()];
     let mut files_to_copy = 0;
     let mut bytes_to_copy = 0;
-    for (i, e) in entries.iter().enumerate() {
+    for (e, fresh) in entries.iter().zip(&fresh) {
         if let EntryKind::File { size } = e.kind
-            && !fresh[i]
+            && !fresh
         {
-            copy[i] = true;
             files_to_copy += 1;
             bytes_to_copy += size;
         }
@@ -215,7 +213,7 @@ fn scan(src: &Path, mirror: &Path, rep: &mut Reporter) -> Result<SourcePlan, Job
         root,
         mirror: mirror.to_owned(),
         entries,
-        copy,
+        fresh,
         files_to_copy,
         bytes_to_copy,
     })
@@ -234,7 +232,7 @@ fn mirror(
         match &entry.kind {
             EntryKind::Dir => ensure_dir(&dest())?,
             EntryKind::Symlink { target } => ensure_symlink(&dest(), target)?,
-            EntryKind::File { size } if plan.copy[i] => {
+            EntryKind::File { size } if !plan.fresh[i] => {
                 copy_file(
                     &plan.root.join(&entry.rel),
                     &dest(),
