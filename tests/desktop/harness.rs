@@ -416,6 +416,34 @@ impl Desktop {
             .unwrap_or_default()
     }
 
+    /// Waits until the modal is laid out on screen in `state` and the webview has painted a
+    /// frame since: the observer sees the DOM, but a screenshot shows what was painted, and
+    /// under Xvfb the first paint of a just-opened modal can come well after its DOM.
+    pub fn wait_modal_on_screen(&self, state: &str, timeout: Duration) {
+        wait_until(
+            &format!("the modal on screen in state {state}"),
+            timeout,
+            || {
+                let shown = self.s.script(MODAL_ON_SCREEN, json!([state])).ok()?;
+                (shown == json!(true)).then_some(())
+            },
+        );
+        self.s
+            .script(
+                "window.__tmPainted = false;\n\
+                 requestAnimationFrame(() => requestAnimationFrame(() => { window.__tmPainted = true; }));\n\
+                 return true;",
+                json!([]),
+            )
+            .expect("ask for a frame");
+        wait_until("a frame painted with the modal", timeout, || {
+            let painted = self
+                .s
+                .script("return window.__tmPainted === true;", json!([]));
+            (painted.ok()? == json!(true)).then_some(())
+        });
+    }
+
     /// Saves a screenshot as target/e2e/NAME.png.
     pub fn screenshot(&self, name: &str) {
         let png = self.s.screenshot().expect("screenshot");
@@ -466,6 +494,15 @@ impl Drop for Desktop {
         self.s.quit();
     }
 }
+
+/// Whether the modal is in the state asked (`arguments[0]`), laid out and visible.
+const MODAL_ON_SCREEN: &str = r#"
+const m = document.querySelector('[data-testid="modal"]');
+if (!m || m.dataset.state !== arguments[0]) return false;
+const r = m.getBoundingClientRect();
+const style = getComputedStyle(m);
+return r.width > 0 && r.height > 0 && style.visibility !== "hidden" && style.display !== "none";
+"#;
 
 /// Records the modal's visible state on every DOM change (deduplicated).
 const OBSERVER: &str = r#"

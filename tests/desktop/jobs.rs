@@ -200,6 +200,7 @@ fn a_job_cancelled_from_the_modal_leaves_nothing_half_written() {
     let app = Desktop::start(tmp.path(), "cancel");
     start_snapshot(&app, &src, &put.url);
     wait_uploading(&app);
+    app.wait_modal_on_screen("running", SHORT);
     app.screenshot("modal-running");
     app.click("cancel-button");
     app.wait_modal("cancelled", LONG);
