@@ -102,14 +102,24 @@ describe("ProgressModal", () => {
     expect(text("modal-eta")).toBe("Time remaining: estimating…");
   });
 
-  it("ignores stale updates (seq not newer)", async () => {
+  // The app delivers a subscription's events once and in order (deduplicated in one place,
+  // the remote watcher): the modal shows each one, and only ignores a replaced subscription.
+  it("shows every event of its subscription, and nothing from one it replaced", async () => {
     open(api);
     await settle();
-    const newer = progressEvent({ percent: 50 });
-    const older = { ...newer, seq: newer.seq - 1, percent: 40 };
-    await api.push({ type: "event", event: newer });
-    await api.push({ type: "event", event: older });
+    await api.pushEvent({ state: "interrupted", percent: 40, etaSeconds: null });
+    await api.push({ type: "closed" });
+    const replaced = api.handlers[0];
+    await fireEvent.click(screen.getByTestId("resume-button"));
+    await settle();
+    expect(api.handlers).toHaveLength(2);
+    await api.pushEvent({ percent: 50 });
     expect(text("modal-percent")).toBe("50 %");
+    replaced({ type: "event", event: progressEvent({ percent: 45 }) });
+    await settle();
+    expect(text("modal-percent")).toBe("50 %");
+    await api.pushEvent({ percent: 51 });
+    expect(text("modal-percent")).toBe("51 %");
   });
 
   it("pause and cancel call the api", async () => {
