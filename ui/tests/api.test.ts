@@ -95,8 +95,9 @@ describe("api", () => {
     const handler = vi.fn();
     const stop = await tauriApi.onJobsChanged(handler);
     expect(listen.mock.calls[0][0]).toBe("jobs-changed");
-    (listen.mock.calls[0][1] as (e: { payload: unknown }) => void)({ payload: [] });
-    expect(handler).toHaveBeenCalledWith([]);
+    const change = { active: [], ended: [] };
+    (listen.mock.calls[0][1] as (e: { payload: unknown }) => void)({ payload: change });
+    expect(handler).toHaveBeenCalledWith(change);
     await stop();
     expect(unlisten).toHaveBeenCalled();
   });

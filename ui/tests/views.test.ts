@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { cleanup, fireEvent, render, screen, within } from "@testing-library/svelte";
 import App from "../src/App.svelte";
-import type { JobDetail, JobSummary, RemoteJobInfo } from "../src/lib/types";
+import type { JobDetail, JobsChanged, RemoteJobInfo } from "../src/lib/types";
 import { defaultSettings, fakeApi, jobSummary, progressEvent, settle, type FakeApi } from "./fakes";
 
 const XSS = "<img src=x onerror=alert(1)>.txt";
@@ -80,10 +80,10 @@ describe("Jobs view", () => {
   });
 
   it("lists active jobs, follows jobs-changed, and opens the modal on a click", async () => {
-    let changed: (jobs: JobSummary[]) => void = () => {};
+    let changed: (change: JobsChanged) => void = () => {};
     const api = fakeApi({
       activeJobs: vi.fn(async () => [jobSummary({ id: "j1", title: XSS, percent: null })]),
-      onJobsChanged: vi.fn(async (h: (jobs: JobSummary[]) => void) => {
+      onJobsChanged: vi.fn(async (h: (change: JobsChanged) => void) => {
         changed = h;
         return async () => {};
       }),
@@ -96,10 +96,14 @@ describe("Jobs view", () => {
     expect(container.querySelector("img")).toBeNull();
     expect(within(rows[0]).getByRole("progressbar").hasAttribute("aria-valuenow")).toBe(false);
 
-    changed([jobSummary({ id: "j1", percent: 10 }), jobSummary({ id: "j2", kind: "sync", title: "Sync of 2 sources" })]);
+    changed({
+      active: [jobSummary({ id: "j1", percent: 10 }), jobSummary({ id: "j2", kind: "sync", title: "Sync of 2 sources" })],
+      ended: [],
+    });
     await settle();
     rows = screen.getAllByTestId("active-job");
     expect(rows).toHaveLength(2);
+    expect(within(rows[0]).getByRole("progressbar").getAttribute("aria-valuenow")).toBe("10");
     await fireEvent.click(rows[1]);
     await settle();
     expect(api.subscribeJob).toHaveBeenCalledWith("j2", expect.any(Function));
@@ -107,6 +111,37 @@ describe("Jobs view", () => {
     expect(screen.getByTestId("modal-step-label").textContent).toContain("Scanning");
     await fireEvent.click(screen.getByTestId("hide-button"));
     expect(screen.queryByTestId("modal")).toBeNull();
+  });
+});
+
+describe("Jobs view, pushed", () => {
+  it("asks for the list once, then only merges what jobs-changed says", async () => {
+    vi.useFakeTimers();
+    let changed: (change: JobsChanged) => void = () => {};
+    const api = fakeApi({
+      activeJobs: vi.fn(async () => [jobSummary({ id: "j1", percent: 5 })]),
+      onJobsChanged: vi.fn(async (h: (change: JobsChanged) => void) => {
+        changed = h;
+        return async () => {};
+      }),
+    });
+    renderApp(api);
+    await settle();
+    expect(api.onJobsChanged).toHaveBeenCalledTimes(1);
+    expect(screen.getAllByTestId("active-job")).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(api.activeJobs).toHaveBeenCalledTimes(1);
+
+    changed({ active: [jobSummary({ id: "j1", state: "paused", percent: 60 })], ended: [] });
+    await settle();
+    const row = screen.getByTestId("active-job");
+    expect(row.dataset.state).toBe("paused");
+    expect(row.textContent).toContain("60");
+    changed({ active: [], ended: [jobSummary({ id: "j1", state: "completed", percent: 100 })] });
+    await settle();
+    expect(screen.queryByTestId("active-job")).toBeNull();
+    expect(screen.getByTestId("no-active-jobs")).toBeTruthy();
+    expect(api.activeJobs).toHaveBeenCalledTimes(1);
   });
 });
 

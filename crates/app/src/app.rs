@@ -46,8 +46,8 @@ impl AppConfig {
 
 /// What the shell is told about, beside command results. Every method has a quiet default.
 pub trait Hooks: Send + Sync {
-    /// The active jobs, after one started or ended.
-    fn jobs_changed(&self, _active: &[JobSummary]) {}
+    /// Jobs that started, moved on or ended: only those, as they are now (see `announce`).
+    fn jobs_changed(&self, _change: &JobsChanged) {}
     /// A job ended (completed, failed or cancelled).
     fn job_ended(&self, _job: &JobSummary) {}
 }
@@ -103,7 +103,10 @@ pub(crate) struct Inner {
     agents: Mutex<Vec<StoredAgent>>,
     /// Ids of jobs (re)started in this process, for subscribers waiting on an interrupted job.
     pub started: broadcast::Sender<String>,
-    hooks: Arc<dyn Hooks>,
+    pub(crate) hooks: Arc<dyn Hooks>,
+    /// Held while a job's change is announced and while a job leaves `jobs`, so that no
+    /// announcement of it as active can follow the one of its end.
+    pub(crate) announcing: Mutex<()>,
     notifier: Arc<dyn Notifier>,
 }
 
@@ -120,7 +123,7 @@ impl std::fmt::Debug for App {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic elsewhere must not take every later command down with it.
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -152,6 +155,7 @@ impl App {
                 agents: Mutex::new(agents),
                 started: broadcast::channel(64).0,
                 hooks,
+                announcing: Mutex::new(()),
                 notifier,
             }),
         }
@@ -267,7 +271,7 @@ impl App {
         let summary = self
             .active_summary(&id)
             .unwrap_or_else(|| self.placeholder(&id));
-        self.inner.hooks.jobs_changed(&self.active_jobs());
+        crate::announce::started(self, &id);
         summary
     }
 
@@ -287,7 +291,10 @@ impl App {
     }
 
     fn job_finished(&self, id: &str) {
-        let active = lock(&self.inner.jobs).remove(id);
+        let active = {
+            let _order = lock(&self.inner.announcing);
+            lock(&self.inner.jobs).remove(id)
+        };
         let Some(active) = active else { return };
         let ended = self
             .store()
@@ -305,7 +312,10 @@ impl App {
             self.send_notification(&n);
         }
         self.inner.hooks.job_ended(&ended);
-        self.inner.hooks.jobs_changed(&self.active_jobs());
+        self.inner.hooks.jobs_changed(&JobsChanged {
+            active: Vec::new(),
+            ended: vec![ended],
+        });
     }
 
     pub(crate) fn send_notification(&self, n: &Notification) {
@@ -327,7 +337,7 @@ impl App {
         }
     }
 
-    fn active_summary(&self, id: &str) -> Option<JobSummary> {
+    pub(crate) fn active_summary(&self, id: &str) -> Option<JobSummary> {
         let active = lock(&self.inner.jobs).get(id).cloned()?;
         let base = self.summary_of(id, &active);
         Some(match active.log.latest() {

@@ -242,14 +242,27 @@ impl Default for Settings {
     }
 }
 
+/// What `jobs-changed` carries: only the jobs whose summary changed, as they are now. A
+/// receiver keeps its list of active jobs by merging these by id, after one `active_jobs`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct JobsChanged {
+    /// Jobs that started or moved on (queued, running, paused), as they are now.
+    pub active: Vec<JobSummary>,
+    /// Jobs that ended, as they ended: no longer active, and never active again under
+    /// this id (a retry is a new job; only an interrupted run resumes, and it never ended).
+    pub ended: Vec<JobSummary>,
+}
+
 /// The app-wide events the shell emits to every window (name and payload).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "event", content = "payload")]
 pub enum AppEvent {
-    /// The active jobs, whenever one starts or ends.
+    /// A job started, moved on or ended.
     #[serde(rename = "jobs-changed")]
-    JobsChanged(Vec<JobSummary>),
+    JobsChanged(JobsChanged),
 }
 
 impl AppEvent {

@@ -4,11 +4,11 @@ import { Channel, invoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
 import type {
   AddAgent,
-  AppEvent,
   AgentInfo,
   HistoryFilter,
   JobDetail,
   JobSummary,
+  JobsChanged,
   JobUpdate,
   ProgressEvent,
   RemoteJobInfo,
@@ -17,15 +17,12 @@ import type {
   StartSync,
 } from "./types";
 import { toAppError } from "./errors";
+import { EVENTS, type EventName, type EventPayload } from "./events";
 
 export { toAppError };
 
 /** Stops a subscription or a listener; safe to call more than once. */
 export type Unsubscribe = () => Promise<void>;
-
-/** The payload of an app event, by its name (from the generated `AppEvent`). */
-type EventPayload<N extends AppEvent["event"]> = Extract<AppEvent, { event: N }>["payload"];
-const JOBS_CHANGED: AppEvent["event"] = "jobs-changed";
 
 export interface Api {
   startSnapshot(request: StartSnapshot): Promise<JobSummary>;
@@ -53,8 +50,11 @@ export interface Api {
   setSettings(settings: Settings): Promise<Settings>;
   openPath(path: string): Promise<void>;
   pickFolder(): Promise<string | null>;
-  /** `jobs-changed`: the active jobs, whenever one starts or ends. */
-  onJobsChanged(handler: (jobs: JobSummary[]) => void): Promise<Unsubscribe>;
+  /**
+   * `jobs-changed`: the jobs that started, moved on or ended, only those, as it happens
+   * (merge them into one `activeJobs` answer; see activeJobs.ts).
+   */
+  onJobsChanged(handler: (change: JobsChanged) => void): Promise<Unsubscribe>;
 }
 
 /** `invoke`, rejecting with an `AppError` only. */
@@ -84,6 +84,12 @@ async function subscribe(
   };
 }
 
+/** Listens to one app event, its payload typed by its name. */
+async function on<N extends EventName>(name: N, handler: (payload: EventPayload<N>) => void): Promise<Unsubscribe> {
+  const unlisten = await listen<EventPayload<N>>(name, (e) => handler(e.payload));
+  return async () => unlisten();
+}
+
 export const tauriApi: Api = {
   startSnapshot: (request) => call("start_snapshot", { request }),
   startSync: (request) => call("start_sync", { request }),
@@ -106,8 +112,5 @@ export const tauriApi: Api = {
   setSettings: (settings) => call("set_settings", { settings }),
   openPath: async (path) => void (await call<null>("open_path", { path })),
   pickFolder: () => call("pick_folder"),
-  onJobsChanged: async (handler) => {
-    const unlisten = await listen<EventPayload<"jobs-changed">>(JOBS_CHANGED, (e) => handler(e.payload));
-    return async () => unlisten();
-  },
+  onJobsChanged: (handler) => on(EVENTS.jobsChanged, handler),
 };

@@ -14,6 +14,7 @@ export type { JobKind } from "./JobKind";
 export type { JobState } from "./JobState";
 export type { JobSummary } from "./JobSummary";
 export type { JobUpdate } from "./JobUpdate";
+export type { JobsChanged } from "./JobsChanged";
 export type { ProgressEvent } from "./ProgressEvent";
 export type { QuietHours } from "./QuietHours";
 export type { RemoteJobInfo } from "./RemoteJobInfo";
