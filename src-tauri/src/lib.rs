@@ -8,7 +8,6 @@ mod tray;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tauri::{Builder, Manager, Runtime, WindowEvent};
 use tidemark_app::{App, AppConfig, NoNotifier, Notifier};
@@ -51,8 +50,10 @@ pub fn with_app<R: Runtime>(builder: Builder<R>, mode: Mode) -> Builder<R> {
         .setup(move |app| {
             // The tray needs the event loop, which setup runs in.
             if mode == Mode::Desktop {
-                tray::create(app.handle())?;
-                keep_tray_current(app.handle().clone());
+                tray::create(app.handle(), |h, asked| match asked {
+                    tray::WindowRequest::ShowMain => shell::show_main(h),
+                    tray::WindowRequest::NewWindow => shell::new_window(h),
+                })?;
             }
             Ok(())
         })
@@ -90,18 +91,6 @@ pub fn install<R: Runtime>(app: &tauri::App<R>, db: PathBuf, mode: Mode) {
         shell::FolderOps::desktop(&handle)
     } else {
         shell::FolderOps::headless()
-    });
-}
-
-/// The tray's percentages move between job starts and ends too.
-fn keep_tray_current<R: Runtime>(handle: tauri::AppHandle<R>) {
-    tauri::async_runtime::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        loop {
-            tick.tick().await;
-            let jobs = handle.state::<App>().active_jobs();
-            shell::on_main_thread(&handle, move |h| tray::refresh(h, &jobs));
-        }
     });
 }
 

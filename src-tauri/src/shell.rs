@@ -5,25 +5,26 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use tauri::{AppHandle, Emitter, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
-use tidemark_app::{AppEvent, Hooks, JobSummary, Notification, Notifier};
+use tidemark_app::{AppEvent, Hooks, JobSummary, JobsChanged, Notification, Notifier};
 use tidemark_core::JobState;
 
 pub const MAIN_WINDOW: &str = "main";
 
-/// Reports the app's changes to every window (`jobs-changed`) and to the tray.
+/// Reports the app's changes to every window (`jobs-changed`, with only the jobs that
+/// changed) and to the tray, as they happen: neither asks for the list again.
 pub(crate) struct ShellHooks<R: Runtime> {
     pub handle: AppHandle<R>,
     pub tray: bool,
 }
 
 impl<R: Runtime> Hooks for ShellHooks<R> {
-    fn jobs_changed(&self, active: &[JobSummary]) {
-        if let Err(e) = self.handle.emit(AppEvent::JOBS_CHANGED, active) {
+    fn jobs_changed(&self, change: &JobsChanged) {
+        if let Err(e) = self.handle.emit(AppEvent::JOBS_CHANGED, change) {
             eprintln!("tidemark: cannot tell the windows about jobs: {e}");
         }
         if self.tray {
-            let jobs = active.to_vec();
-            on_main_thread(&self.handle, move |h| crate::tray::refresh(h, &jobs));
+            let change = change.clone();
+            on_main_thread(&self.handle, move |h| crate::tray::apply(h, &change));
         }
     }
 

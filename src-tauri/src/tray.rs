@@ -1,5 +1,8 @@
 //! The tray: an icon (a distinct one after a failure), a tooltip with the overall percent,
-//! and a menu with the active jobs, Pause all / Resume all, windows and Quit.
+//! and a menu with the active jobs, Pause all / Resume all, windows and Quit. It follows the
+//! jobs from the app's `jobs-changed` changes (see `apply`), and opens windows through the
+//! function it is given: the windows belong to the shell, which uses the tray, not the
+//! reverse.
 
 use std::sync::Mutex;
 
@@ -7,7 +10,7 @@ use tauri::image::Image;
 use tauri::menu::{IsMenuItem, Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Manager, Runtime};
-use tidemark_app::{App, JobSummary};
+use tidemark_app::{App, JobSummary, JobsChanged};
 use tidemark_core::JobState;
 
 const TRAY: &str = "tidemark";
@@ -17,14 +20,29 @@ const ICON_FAILED: &[u8] = include_bytes!("../../icons/tray-failed.png");
 /// What the tray shows now, so a refresh only touches what changed.
 #[derive(Default)]
 pub(crate) struct TrayState<R: Runtime> {
+    /// The active jobs, oldest first, as the changes announced them.
+    active: Mutex<Vec<JobSummary>>,
     jobs: Mutex<Vec<(String, MenuItem<R>)>>,
     failed: Mutex<bool>,
-    /// The tooltip and label last set: refreshes come every second, D-Bus updates only on a change.
+    /// The tooltip and label last set: changes come several times a second while jobs
+    /// move, D-Bus updates only when the text does.
     hint: Mutex<Option<(String, Option<String>)>>,
 }
 
-pub fn create<R: Runtime>(handle: &AppHandle<R>) -> tauri::Result<()> {
+/// A window the menu asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowRequest {
+    /// Show Tidemark (and a click on a job's line).
+    ShowMain,
+    NewWindow,
+}
+
+/// Opens the window asked for: given by the shell, which owns the windows.
+pub type OpenWindow<R> = fn(&AppHandle<R>, WindowRequest);
+
+pub fn create<R: Runtime>(handle: &AppHandle<R>, open: OpenWindow<R>) -> tauri::Result<()> {
     handle.manage(TrayState::<R> {
+        active: Mutex::new(Vec::new()),
         jobs: Mutex::new(Vec::new()),
         failed: Mutex::new(false),
         hint: Mutex::new(None),
@@ -36,7 +54,7 @@ pub fn create<R: Runtime>(handle: &AppHandle<R>) -> tauri::Result<()> {
         .tooltip("Tidemark — no active jobs")
         .menu(&menu)
         .show_menu_on_left_click(true)
-        .on_menu_event(|app, event| on_menu(app, event.id().as_ref()))
+        .on_menu_event(move |app, event| on_menu(app, event.id().as_ref(), open))
         .build(handle)?;
     Ok(())
 }
@@ -45,16 +63,41 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
+fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str, open: OpenWindow<R>) {
     match id {
-        "show" => crate::shell::show_main(app),
-        "new-window" => crate::shell::new_window(app),
+        "show" => open(app, WindowRequest::ShowMain),
+        "new-window" => open(app, WindowRequest::NewWindow),
         "pause-all" => app.state::<App>().pause_all(),
         "resume-all" => app.state::<App>().resume_all(),
         "quit" => app.exit(0),
-        _ if id.starts_with("job:") => crate::shell::show_main(app),
+        _ if id.starts_with("job:") => open(app, WindowRequest::ShowMain),
         _ => {}
     }
+}
+
+/// Applies one `jobs-changed` to the active jobs: an ended job leaves, a moved one is
+/// replaced where it is, a new one goes last (the list stays oldest first).
+fn merge(active: &mut Vec<JobSummary>, change: &JobsChanged) {
+    active.retain(|j| !change.ended.iter().any(|e| e.id == j.id));
+    for job in &change.active {
+        match active.iter_mut().find(|j| j.id == job.id) {
+            Some(shown) => *shown = job.clone(),
+            None => active.push(job.clone()),
+        }
+    }
+}
+
+/// Brings the tray up to date with a change announced by the app.
+pub fn apply<R: Runtime>(handle: &AppHandle<R>, change: &JobsChanged) {
+    let Some(state) = handle.try_state::<TrayState<R>>() else {
+        return;
+    };
+    let jobs = {
+        let mut active = lock(&state.active);
+        merge(&mut active, change);
+        active.clone()
+    };
+    refresh(handle, &jobs);
 }
 
 fn job_text(job: &JobSummary) -> String {
@@ -113,7 +156,7 @@ fn build_menu<R: Runtime>(handle: &AppHandle<R>, jobs: &[JobSummary]) -> tauri::
 
 /// Brings the tray up to date with the active jobs: the menu is rebuilt when the set of
 /// jobs changes, otherwise only the texts move.
-pub fn refresh<R: Runtime>(handle: &AppHandle<R>, jobs: &[JobSummary]) {
+fn refresh<R: Runtime>(handle: &AppHandle<R>, jobs: &[JobSummary]) {
     let (Some(tray), Some(state)) = (handle.tray_by_id(TRAY), handle.try_state::<TrayState<R>>())
     else {
         return;
@@ -227,6 +270,39 @@ mod tests {
         assert_eq!(panel_label(&jobs).as_deref(), Some("40 %"));
         assert_eq!(panel_label(&jobs[2..]).as_deref(), Some("…"));
         assert_eq!(panel_label(&[]), None);
+    }
+
+    #[test]
+    fn changes_keep_the_active_jobs_oldest_first_and_drop_ended_ones() {
+        let mut active = Vec::new();
+        let started = |jobs: Vec<JobSummary>| JobsChanged {
+            active: jobs,
+            ended: Vec::new(),
+        };
+        merge(
+            &mut active,
+            &started(vec![job("a", JobState::Running, None)]),
+        );
+        merge(
+            &mut active,
+            &started(vec![job("b", JobState::Running, Some(5.0))]),
+        );
+        merge(
+            &mut active,
+            &started(vec![job("a", JobState::Paused, Some(30.0))]),
+        );
+        let ids: Vec<(&str, JobState)> = active.iter().map(|j| (j.id.as_str(), j.state)).collect();
+        assert_eq!(ids, [("a", JobState::Paused), ("b", JobState::Running)]);
+        assert_eq!(active[0].percent, Some(30.0));
+        merge(
+            &mut active,
+            &JobsChanged {
+                active: Vec::new(),
+                ended: vec![job("a", JobState::Completed, Some(100.0))],
+            },
+        );
+        let ids: Vec<&str> = active.iter().map(|j| j.id.as_str()).collect();
+        assert_eq!(ids, ["b"]);
     }
 
     #[test]

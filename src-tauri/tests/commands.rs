@@ -286,3 +286,44 @@ fn settings_round_trip_and_agents_start_empty() {
     assert_eq!(f.ok("list_agents", json!({})), json!([]));
     assert_eq!(f.ok("pick_folder", json!({})), Value::Null);
 }
+
+/// The windows are told of a job as it starts, moves and ends, without asking: each
+/// `jobs-changed` carries only that job, and its end comes last.
+#[test]
+fn jobs_changed_tells_the_windows_of_a_job_from_start_to_end() {
+    use tauri::Listener;
+    use tidemark_app::{AppEvent, JobsChanged};
+
+    let f = fixture();
+    let (tx, rx) = mpsc::channel::<JobsChanged>();
+    f._app.listen_any(AppEvent::JOBS_CHANGED, move |event| {
+        let _ = tx.send(serde_json::from_str(event.payload()).expect("a JobsChanged"));
+    });
+    let src = f.tree(20);
+    let job = start_snapshot(&f, &src, "pushed");
+    let id = job["id"].as_str().expect("id").to_owned();
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut heard: Vec<JobsChanged> = Vec::new();
+    while heard.last().is_none_or(|c| c.ended.is_empty()) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        heard.push(rx.recv_timeout(left).expect("jobs-changed up to the job's end"));
+    }
+    let first = &heard[0];
+    assert_eq!(first.active.len(), 1, "{first:?}");
+    assert_eq!(first.active[0].id, id);
+    let last = heard.last().expect("heard");
+    assert!(last.active.is_empty(), "{last:?}");
+    assert_eq!(last.ended.len(), 1);
+    assert_eq!(last.ended[0].id, id);
+    assert_eq!(last.ended[0].state, tidemark_core::JobState::Completed);
+    for change in &heard {
+        let ids: Vec<&str> = change
+            .active
+            .iter()
+            .chain(&change.ended)
+            .map(|j| j.id.as_str())
+            .collect();
+        assert_eq!(ids, [id.as_str()], "{change:?}");
+    }
+}
