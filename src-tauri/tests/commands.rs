@@ -307,7 +307,10 @@ fn jobs_changed_tells_the_windows_of_a_job_from_start_to_end() {
     let mut heard: Vec<JobsChanged> = Vec::new();
     while heard.last().is_none_or(|c| c.ended.is_empty()) {
         let left = deadline.saturating_duration_since(Instant::now());
-        heard.push(rx.recv_timeout(left).expect("jobs-changed up to the job's end"));
+        heard.push(
+            rx.recv_timeout(left)
+                .expect("jobs-changed up to the job's end"),
+        );
     }
     let first = &heard[0];
     assert_eq!(first.active.len(), 1, "{first:?}");
