@@ -104,7 +104,8 @@ pub enum FolderError {
     #[error("cannot open {}: {source}", path.display())]
     Open {
         path: PathBuf,
-        source: tauri_plugin_opener::Error,
+        // Boxed: the plugin's error is large, and this travels by value through every `?`.
+        source: Box<tauri_plugin_opener::Error>,
     },
     #[error("cannot open {}: no desktop here", .0.display())]
     NoDesktop(PathBuf),
@@ -139,7 +140,7 @@ impl FolderOps {
                     .open_path(p.to_string_lossy(), None::<&str>)
                     .map_err(|source| FolderError::Open {
                         path: p.to_owned(),
-                        source,
+                        source: Box::new(source),
                     })
             }),
             pick: Box::new(move |tx| {
