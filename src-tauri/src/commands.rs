@@ -3,7 +3,7 @@
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Runtime, State};
 use tidemark_app::{
-    AddAgent, AgentInfo, App, AppError, ErrorCode, HistoryFilter, JobDetail, JobSummary, JobUpdate,
+    AddAgent, AgentInfo, App, AppError, HistoryFilter, JobDetail, JobSummary, JobUpdate,
     RemoteJobInfo, Settings, SinkClosed, StartSnapshot, StartSync, UpdateSink,
 };
 use tidemark_core::ProgressEvent;
@@ -136,18 +136,10 @@ pub async fn open_path<R: Runtime>(
     path: String,
 ) -> Res<()> {
     let folder = app.folder_to_open(&path)?;
-    crate::shell::open_folder(&handle, &folder).map_err(|message| AppError {
-        code: ErrorCode::Io,
-        message,
-    })
+    Ok(crate::shell::open_folder(&handle, &folder)?)
 }
 
 #[tauri::command]
 pub async fn pick_folder<R: Runtime>(handle: AppHandle<R>) -> Res<Option<String>> {
-    crate::shell::pick_folder(&handle)
-        .await
-        .map_err(|message| AppError {
-            code: ErrorCode::Internal,
-            message,
-        })
+    Ok(crate::shell::pick_folder(&handle).await?)
 }

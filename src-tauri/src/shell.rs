@@ -5,8 +5,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use tauri::{AppHandle, Emitter, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
-use tidemark_app::{AppEvent, Hooks, JobSummary, JobsChanged, Notification, Notifier};
-use tidemark_core::JobState;
+use tidemark_app::{
+    AppError, AppEvent, Hooks, JobSummary, JobsChanged, Notification, Notifier, NotifyError,
+};
+use tidemark_core::{ErrorCode, JobState};
 
 pub const MAIN_WINDOW: &str = "main";
 
@@ -69,7 +71,7 @@ pub(crate) fn on_main_thread<R: Runtime>(
 pub struct DesktopNotifier;
 
 impl Notifier for DesktopNotifier {
-    fn notify(&self, n: &Notification) -> Result<(), String> {
+    fn notify(&self, n: &Notification) -> Result<(), NotifyError> {
         let (title, body) = (n.title.clone(), n.body.clone());
         // D-Bus can block for its whole timeout when the service is stuck: never on the
         // caller's thread (a job's waiter or the async runtime).
@@ -86,7 +88,7 @@ impl Notifier for DesktopNotifier {
                 }
             })
             .map(|_| ())
-            .map_err(|e| e.to_string())
+            .map_err(NotifyError)
     }
 }
 
@@ -97,7 +99,37 @@ pub(crate) struct FolderOps {
     pick: Box<PickFolder>,
 }
 
-type OpenFolder = dyn Fn(&Path) -> Result<(), String> + Send + Sync;
+type OpenFolder = dyn Fn(&Path) -> Result<(), FolderError> + Send + Sync;
+
+/// Why a folder was not opened or picked.
+#[derive(Debug, thiserror::Error)]
+pub enum FolderError {
+    #[error("cannot open {}: {source}", path.display())]
+    Open {
+        path: PathBuf,
+        // Boxed: the plugin's error is large, and this travels by value through every `?`.
+        source: Box<tauri_plugin_opener::Error>,
+    },
+    #[error("cannot open {}: no desktop here", .0.display())]
+    NoDesktop(PathBuf),
+    #[error("the folder dialog went away")]
+    DialogGone,
+}
+
+impl FolderError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::Open { .. } | Self::NoDesktop(_) => ErrorCode::Io,
+            Self::DialogGone => ErrorCode::Internal,
+        }
+    }
+}
+
+impl From<FolderError> for AppError {
+    fn from(e: FolderError) -> Self {
+        AppError::new(e.code(), e.to_string())
+    }
+}
 type PickFolder = dyn Fn(tokio::sync::oneshot::Sender<Option<PathBuf>>) + Send + Sync;
 
 impl FolderOps {
@@ -109,7 +141,10 @@ impl FolderOps {
             open: Box::new(move |p| {
                 h1.opener()
                     .open_path(p.to_string_lossy(), None::<&str>)
-                    .map_err(|e| format!("cannot open {}: {e}", p.display()))
+                    .map_err(|source| FolderError::Open {
+                        path: p.to_owned(),
+                        source: Box::new(source),
+                    })
             }),
             pick: Box::new(move |tx| {
                 h2.dialog().file().pick_folder(move |picked| {
@@ -121,7 +156,7 @@ impl FolderOps {
 
     pub fn headless() -> FolderOps {
         FolderOps {
-            open: Box::new(|p| Err(format!("cannot open {}: no desktop here", p.display()))),
+            open: Box::new(|p| Err(FolderError::NoDesktop(p.to_owned()))),
             pick: Box::new(|tx| {
                 let _closed = tx.send(None);
             }),
@@ -129,16 +164,14 @@ impl FolderOps {
     }
 }
 
-pub fn open_folder<R: Runtime>(handle: &AppHandle<R>, folder: &Path) -> Result<(), String> {
+pub fn open_folder<R: Runtime>(handle: &AppHandle<R>, folder: &Path) -> Result<(), FolderError> {
     (handle.state::<FolderOps>().open)(folder)
 }
 
-pub async fn pick_folder<R: Runtime>(handle: &AppHandle<R>) -> Result<Option<String>, String> {
+pub async fn pick_folder<R: Runtime>(handle: &AppHandle<R>) -> Result<Option<String>, FolderError> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     (handle.state::<FolderOps>().pick)(tx);
-    let picked = rx
-        .await
-        .map_err(|_| "the folder dialog went away".to_owned())?;
+    let picked = rx.await.map_err(|_| FolderError::DialogGone)?;
     Ok(picked.map(|p| p.display().to_string()))
 }
 

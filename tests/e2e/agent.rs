@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tidemark_core::{JobState, ProgressEvent};
+use tidemark_core::{ErrorCode, ErrorInfo, JobState, ProgressEvent};
 
 use crate::util::*;
 
@@ -306,6 +306,8 @@ fn tokens_see_only_their_own_jobs_and_paths_stay_under_the_roots() {
     );
     let (status, body) = agent.call("GET", "/api/v1/jobs", Some(&format!("{alice}x")), None);
     assert_eq!((status, body["code"].as_str()), (401, Some("unauthorized")));
+    let info: ErrorInfo = serde_json::from_value(body).expect("an ErrorInfo");
+    assert_eq!(info.code, ErrorCode::Unauthorized);
 
     let (status, job) = agent.call(
         "POST",
@@ -392,7 +394,10 @@ fn bad_requests_get_fitting_statuses_and_json_errors() {
             .expect("send");
         let status = resp.status().as_u16();
         let v: Value = serde_json::from_str(&resp.text().expect("text")).expect("JSON error body");
-        (status, v["code"].as_str().unwrap_or("").to_string())
+        // Exactly `{code, message}`, with a code of the one enum.
+        let info: ErrorInfo = serde_json::from_value(v.clone()).expect("an ErrorInfo");
+        assert_eq!(v.as_object().map(|o| o.len()), Some(2), "{v}");
+        (status, info.code.as_str().to_string())
     };
     assert_eq!(send_raw("{not json".into()), (400, "bad_request".into()));
     assert_eq!(

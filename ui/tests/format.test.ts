@@ -9,6 +9,7 @@ import {
   isUrl,
 } from "../src/lib/format";
 import { errorHint } from "../src/lib/errors";
+import type { ErrorCode } from "../src/lib/types";
 
 describe("format", () => {
   it("groups digits and shows an unknown total as unknown", () => {
@@ -51,6 +52,6 @@ describe("format", () => {
   it("every error code has a hint; disk full names the place", () => {
     expect(errorHint({ code: "disk_full", message: "" }, "/mnt/usb")).toBe("Free some space on /mnt/usb and retry.");
     expect(errorHint({ code: "disk_full", message: "" })).toBe("Free some space on the destination and retry.");
-    expect(errorHint({ code: "something_new", message: "" })).toContain("Retry");
+    expect(errorHint({ code: "something_new" as ErrorCode, message: "" })).toContain("Retry");
   });
 });

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use futures_util::stream;
 use serde::Deserialize;
-use tidemark_core::JobSpec;
+use tidemark_core::{ErrorInfo, JobSpec};
 
 use crate::auth::{Identity, Tokens};
 use crate::service::{Agent, ApiError};
@@ -49,7 +49,7 @@ pub fn router(state: AppState) -> Router {
 
 /// The status and `{code, message}` body of an error, for axum and for the streams served
 /// without it.
-pub(crate) fn error_parts(e: &ApiError) -> (StatusCode, serde_json::Value) {
+pub(crate) fn error_parts(e: &ApiError) -> (StatusCode, ErrorInfo) {
     let status = match e {
         ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
         ApiError::ForbiddenPath(_) => StatusCode::FORBIDDEN,
@@ -61,8 +61,7 @@ pub(crate) fn error_parts(e: &ApiError) -> (StatusCode, serde_json::Value) {
         ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
         ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     };
-    let body = serde_json::json!({ "code": e.code(), "message": e.to_string() });
-    (status, body)
+    (status, ErrorInfo::new(e.code(), e.to_string()))
 }
 
 impl IntoResponse for ApiError {

@@ -11,11 +11,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tidemark_core::ErrorCode;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
 pub use auth::{Identity, TokenError, Tokens, add_named};
-pub use service::{Agent, ApiError, MAX_STREAMS_PER_TOKEN};
+pub use service::{Agent, ApiError, MAX_STREAMS_PER_TOKEN, OpenError};
 
 #[derive(Debug, Clone)]
 pub struct AgentConfig {
@@ -41,8 +42,10 @@ pub enum AgentError {
     NoRoot,
     #[error(transparent)]
     Tokens(#[from] TokenError),
-    #[error("{0}")]
-    Setup(String),
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    #[error("the agent's setup thread failed: {0}")]
+    SetupThread(#[from] tokio::task::JoinError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -51,13 +54,14 @@ pub enum AgentError {
 }
 
 impl AgentError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::InsecureListen(_) => "insecure_listen",
-            Self::NoRoot => "no_root",
-            Self::Tokens(_) => "tokens",
-            Self::Setup(_) => "setup",
-            Self::Bind { .. } => "bind",
+            Self::InsecureListen(_) => ErrorCode::InsecureListen,
+            Self::NoRoot => ErrorCode::NoRoot,
+            Self::Tokens(_) => ErrorCode::Tokens,
+            Self::Open(e) => e.code(),
+            Self::SetupThread(_) => ErrorCode::Internal,
+            Self::Bind { .. } => ErrorCode::Bind,
         }
     }
 }
@@ -81,10 +85,7 @@ pub async fn serve(cfg: AgentConfig, on_start: impl FnOnce(Started)) -> Result<(
     let (tokens, new_admin_token) = Tokens::load_or_create(&cfg.tokens)?;
     let agent = {
         let (db, roots, max) = (cfg.db.clone(), cfg.roots.clone(), cfg.max_streams_per_token);
-        tokio::task::spawn_blocking(move || Agent::open(db, &roots, max))
-            .await
-            .map_err(|e| AgentError::Setup(e.to_string()))?
-            .map_err(AgentError::Setup)?
+        tokio::task::spawn_blocking(move || Agent::open(db, &roots, max)).await??
     };
     let agent = Arc::new(agent);
     let listener = tokio::net::TcpListener::bind(cfg.listen)

@@ -7,7 +7,8 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tidemark_core::{
-    Control, EventLog, JobKind, JobSpec, JobState, Priority, ProgressEvent, Step, Subscription,
+    Control, ErrorCode, EventLog, JobKind, JobSpec, JobState, Priority, ProgressEvent, Step,
+    Subscription,
 };
 use tidemark_store::{JobFilter, JobRecord, RecordedJob, RunError, Store, StoreError, recover};
 
@@ -43,17 +44,17 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::Unauthorized => "unauthorized",
-            Self::ForbiddenPath(_) => "forbidden_path",
-            Self::NotFound(_) => "not_found",
-            Self::BadRequest(_) => "bad_request",
-            Self::PayloadTooLarge => "payload_too_large",
-            Self::TooManyStreams(_) => "too_many_streams",
-            Self::Conflict { .. } => "conflict",
-            Self::Busy(_) => "db_locked",
-            Self::Internal(_) => "internal",
+            Self::Unauthorized => ErrorCode::Unauthorized,
+            Self::ForbiddenPath(_) => ErrorCode::ForbiddenPath,
+            Self::NotFound(_) => ErrorCode::NotFound,
+            Self::BadRequest(_) => ErrorCode::BadRequest,
+            Self::PayloadTooLarge => ErrorCode::PayloadTooLarge,
+            Self::TooManyStreams(_) => ErrorCode::TooManyStreams,
+            Self::Conflict { .. } => ErrorCode::Conflict,
+            Self::Busy(_) => ErrorCode::DbLocked,
+            Self::Internal(_) => ErrorCode::Internal,
         }
     }
 }
@@ -61,8 +62,31 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e.code() {
-            "db_locked" => ApiError::Busy(e),
+            ErrorCode::DbLocked => ApiError::Busy(e),
             _ => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+/// Why the agent could not open its history or its roots.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("--root {}: {source}", path.display())]
+    Root {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("--root {} is not a folder", .0.display())]
+    RootNotAFolder(PathBuf),
+}
+
+impl OpenError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::Store(e) => e.code(),
+            Self::Root { .. } | Self::RootNotAFolder(_) => ErrorCode::Setup,
         }
     }
 }
@@ -191,21 +215,21 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Agent {
     /// Opens the history (settling jobs a previous agent left running) and the roots.
-    pub fn open(db: PathBuf, roots: &[PathBuf], max_streams: usize) -> Result<Agent, String> {
-        let mut store = Store::open(&db).map_err(|e| e.to_string())?;
-        recover(&mut store).map_err(|e| e.to_string())?;
+    pub fn open(db: PathBuf, roots: &[PathBuf], max_streams: usize) -> Result<Agent, OpenError> {
+        let mut store = Store::open(&db)?;
+        recover(&mut store)?;
         let roots = roots
             .iter()
             .map(|r| {
-                std::fs::canonicalize(r)
-                    .map_err(|e| format!("--root {}: {e}", r.display()))
-                    .and_then(|p| {
-                        if p.is_dir() {
-                            Ok(p)
-                        } else {
-                            Err(format!("--root {} is not a folder", r.display()))
-                        }
-                    })
+                let p = std::fs::canonicalize(r).map_err(|source| OpenError::Root {
+                    path: r.clone(),
+                    source,
+                })?;
+                if p.is_dir() {
+                    Ok(p)
+                } else {
+                    Err(OpenError::RootNotAFolder(r.clone()))
+                }
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Agent {

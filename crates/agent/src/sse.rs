@@ -353,7 +353,8 @@ pub(crate) fn since_param(query: Option<&str>) -> Result<u64, ApiError> {
 
 async fn refuse(tcp: &mut TcpStream, e: &ApiError) {
     let (status, body) = error_parts(e);
-    let body = body.to_string();
+    // `ErrorInfo` is two strings: serialising it cannot fail.
+    let body = serde_json::to_string(&body).unwrap_or_default();
     let auth = if status == StatusCode::UNAUTHORIZED {
         "www-authenticate: Bearer\r\n"
     } else {

@@ -60,7 +60,7 @@ impl Hooks for NoHooks {}
 #[derive(Debug, Clone, Default)]
 pub struct NoNotifier;
 impl Notifier for NoNotifier {
-    fn notify(&self, _: &Notification) -> Result<(), String> {
+    fn notify(&self, _: &Notification) -> Result<(), crate::notify::NotifyError> {
         Ok(())
     }
 }

@@ -18,6 +18,6 @@ mod tests;
 
 pub use app::{App, AppConfig, Hooks, NoHooks, NoNotifier, UPDATE_INTERVAL};
 pub use error::Error;
-pub use notify::{Notification, NotificationKind, Notifier};
+pub use notify::{Notification, NotificationKind, Notifier, NotifyError};
 pub use subscribe::{SinkClosed, UpdateSink};
 pub use types::*;

@@ -23,8 +23,13 @@ pub struct Notification {
 
 /// Sends notifications. A failure (no notification service) is reported, never fatal.
 pub trait Notifier: Send + Sync {
-    fn notify(&self, n: &Notification) -> Result<(), String>;
+    fn notify(&self, n: &Notification) -> Result<(), NotifyError>;
 }
+
+/// Why a notification was not handed to the desktop.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot send the notification: {0}")]
+pub struct NotifyError(#[from] pub std::io::Error);
 
 /// Whether the settings allow a notification of `kind` at local time `now`.
 pub fn allowed(kind: NotificationKind, settings: &Settings, now: NaiveTime) -> bool {

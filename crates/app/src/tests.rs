@@ -30,7 +30,7 @@ impl UpdateSink for Recorder {
 #[derive(Default)]
 struct Sent(Mutex<Vec<Notification>>);
 impl Notifier for Sent {
-    fn notify(&self, n: &Notification) -> Result<(), String> {
+    fn notify(&self, n: &Notification) -> Result<(), crate::notify::NotifyError> {
         self.0.lock().expect("sent").push(n.clone());
         Ok(())
     }

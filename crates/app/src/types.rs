@@ -2,50 +2,13 @@
 //! ts-rs through `make types`; serde's camelCase is what both sides see.
 
 use serde::{Deserialize, Serialize};
-use tidemark_core::{ErrorInfo, JobKind, JobState, ProgressEvent, Step};
+use tidemark_core::{JobKind, JobState, ProgressEvent, Step};
 
-/// Every code a command can fail with: the core's job codes, the store's `db_*`, and the
-/// app's own. Closed, so the UI can map each one to a sentence.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorCode {
-    SourceMissing,
-    SourceNotDirectory,
-    SourceUnreadable,
-    SourceChanged,
-    DestInsideSource,
-    DestMissing,
-    DestUnwritable,
-    DestExists,
-    DiskFull,
-    InvalidUrl,
-    NetworkUnreachable,
-    UploadRejected,
-    SourcesFailed,
-    Cancelled,
-    Io,
-    DbNotADatabase,
-    DbReadOnly,
-    DbLocked,
-    DbTooNew,
-    DbIo,
-    NotFound,
-    InvalidInput,
-    AgentUnreachable,
-    AgentAuthFailed,
-    NotResumable,
-    StillRunning,
-    Internal,
-}
+pub use tidemark_core::{ErrorCode, ErrorInfo};
 
-/// What every failed command rejects with.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct AppError {
-    pub code: ErrorCode,
-    pub message: String,
-}
+/// What every failed command rejects with: the core's `{code, message}`, under the name the
+/// commands have always used.
+pub type AppError = ErrorInfo;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]

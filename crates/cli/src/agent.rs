@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use tidemark_agent::{AgentConfig, add_named, serve};
+use tidemark_core::ErrorCode;
 
 use crate::fail;
 
@@ -65,7 +66,7 @@ pub fn run(db: &Path, args: AgentArgs) -> ExitCode {
                 );
                 ExitCode::SUCCESS
             }
-            Err(e) => fail("tokens", e),
+            Err(e) => fail(ErrorCode::Tokens, e),
         };
     }
     let cfg = AgentConfig {
@@ -84,7 +85,7 @@ pub fn run(db: &Path, args: AgentArgs) -> ExitCode {
         .build()
     {
         Ok(rt) => rt,
-        Err(e) => return fail("internal", e),
+        Err(e) => return fail(ErrorCode::Internal, e),
     };
     let served = runtime.block_on(serve(cfg, |started| {
         let mut out = std::io::stdout().lock();

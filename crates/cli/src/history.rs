@@ -5,17 +5,20 @@ use std::process::ExitCode;
 
 use chrono::{DateTime, FixedOffset};
 use indicatif::HumanBytes;
-use tidemark_core::{JobSpec, JobState, ProgressEvent, Step};
+use tidemark_core::{ErrorCode, JobSpec, JobState, ProgressEvent, Step};
 use tidemark_store::{JobFilter, JobRecord, Store, StoreError, recover};
 
 use crate::fail;
 
 pub use tidemark_store::DEFAULT_KEEP_RUNS as KEEP_RUNS;
 
-pub fn parse_state(s: &str) -> Result<JobState, String> {
-    serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(|_| {
-        "one of queued, running, paused, completed, failed, cancelled, interrupted".to_string()
-    })
+/// A `--state` that names no state.
+#[derive(Debug, thiserror::Error)]
+#[error("one of queued, running, paused, completed, failed, cancelled, interrupted")]
+pub struct UnknownState;
+
+pub fn parse_state(s: &str) -> Result<JobState, UnknownState> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(|_| UnknownState)
 }
 
 /// Opens the history and settles jobs whose process is gone, so what is listed is true.
@@ -95,7 +98,12 @@ pub fn show(db: &Path, id: &str, json: bool) -> ExitCode {
         .and_then(|j| Ok((j, store.events_since(id, 0)?)))
     {
         Ok((Some(job), events)) => (job, events),
-        Ok((None, _)) => return fail("job_not_found", format!("no job {id} in the history")),
+        Ok((None, _)) => {
+            return fail(
+                ErrorCode::JobNotFound,
+                format!("no job {id} in the history"),
+            );
+        }
         Err(e) => return fail(e.code(), e),
     };
     let steps = step_durations(&events);
@@ -167,7 +175,12 @@ pub fn events(db: &Path, id: &str, since: u64) -> ExitCode {
     };
     match store.job(id) {
         Ok(Some(_)) => {}
-        Ok(None) => return fail("job_not_found", format!("no job {id} in the history")),
+        Ok(None) => {
+            return fail(
+                ErrorCode::JobNotFound,
+                format!("no job {id} in the history"),
+            );
+        }
         Err(e) => return fail(e.code(), e),
     }
     match store.events_since(id, since) {

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use tidemark_core::{JobSpec, JobState, SnapshotSpec, SyncSpec};
+use tidemark_core::{ErrorCode, JobSpec, JobState, SnapshotSpec, SyncSpec};
 
 /// Exit codes: 0 done, 1 the job (or the command) failed, 2 usage error (clap's own),
 /// 130 cancelled.
@@ -107,8 +107,10 @@ fn main() -> ExitCode {
     let db = match cli.db.or_else(tidemark_store::default_db_path) {
         Some(db) => db,
         None => {
-            eprintln!("error[db_io]: no data folder is known here; give --db PATH");
-            return ExitCode::from(EXIT_FAILED);
+            return fail(
+                ErrorCode::DbIo,
+                "no data folder is known here; give --db PATH",
+            );
         }
     };
     match cli.command {
@@ -169,7 +171,7 @@ fn absolute(p: PathBuf) -> String {
 }
 
 /// Prints `error[code]: message` and gives the failure exit code.
-pub fn fail(code: &str, message: impl std::fmt::Display) -> ExitCode {
+pub fn fail(code: ErrorCode, message: impl std::fmt::Display) -> ExitCode {
     eprintln!("error[{code}]: {message}");
     ExitCode::from(EXIT_FAILED)
 }

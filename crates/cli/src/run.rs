@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use tidemark_core::{JobSpec, JobState, pump};
+use tidemark_core::{ErrorCode, JobSpec, JobState, pump};
 use tidemark_store::{RecordedJob, RunError};
 
 use crate::render::{self, Bars, JsonLines, Lines};
@@ -47,7 +47,7 @@ fn follow(job: Result<RecordedJob, RunError>, json: bool) -> ExitCode {
         );
     }
     let Some(end) = end else {
-        return fail("internal", "the job ended without a result");
+        return fail(ErrorCode::Internal, "the job ended without a result");
     };
     render::summary(&end);
     match (end.state, recorded) {

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Args;
-use tidemark_core::{JobState, ProgressSink};
+use tidemark_core::{ErrorCode, JobState, ProgressSink};
 use tidemark_remote::{ConnState, Timeouts, WatchConfig, WatchEnd, WatchItem};
 
 use crate::render::{self, Bars, JsonLines, Lines};
@@ -51,28 +51,42 @@ pub fn describe(state: &ConnState) -> String {
     }
 }
 
-fn token(args: &WatchArgs) -> Result<String, String> {
+/// Why no token could be had.
+#[derive(Debug, thiserror::Error)]
+enum NoToken {
+    #[error("cannot read {}: {source}", path.display())]
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("give --token-file FILE or set TIDEMARK_TOKEN")]
+    NotGiven,
+}
+
+fn token(args: &WatchArgs) -> Result<String, NoToken> {
     match &args.token_file {
         Some(f) => std::fs::read_to_string(f)
             .map(|t| t.trim().to_owned())
-            .map_err(|e| format!("cannot read {}: {e}", f.display())),
-        None => std::env::var("TIDEMARK_TOKEN")
-            .map_err(|_| "give --token-file FILE or set TIDEMARK_TOKEN".to_string()),
+            .map_err(|source| NoToken::Unreadable {
+                path: f.clone(),
+                source,
+            }),
+        None => std::env::var("TIDEMARK_TOKEN").map_err(|_| NoToken::NotGiven),
     }
 }
 
 pub fn run(args: WatchArgs) -> ExitCode {
     let token = match token(&args) {
         Ok(t) if !t.is_empty() => t,
-        Ok(_) => return fail("auth_failed", "the token is empty"),
-        Err(e) => return fail("auth_failed", e),
+        Ok(_) => return fail(ErrorCode::AuthFailed, "the token is empty"),
+        Err(e) => return fail(ErrorCode::AuthFailed, e),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
-        Err(e) => return fail("internal", e),
+        Err(e) => return fail(ErrorCode::Internal, e),
     };
     runtime.block_on(async move {
         if args.all {
@@ -112,7 +126,7 @@ async fn watch_one(args: &WatchArgs, token: &str, job: &str) -> ExitCode {
         Timeouts::default(),
     ) {
         Ok(w) => w,
-        Err(e) => return fail("network_unreachable", e),
+        Err(e) => return fail(ErrorCode::NetworkUnreachable, e),
     };
     let mut out = sink(args.json);
     let mut last = None;
@@ -132,7 +146,7 @@ async fn watch_one(args: &WatchArgs, token: &str, job: &str) -> ExitCode {
     match task.await {
         Ok(WatchEnd::Finished) => {
             let Some(end) = last else {
-                return fail("internal", "no terminal event");
+                return fail(ErrorCode::Internal, "no terminal event");
             };
             render::summary(&end);
             match end.state {
@@ -141,11 +155,14 @@ async fn watch_one(args: &WatchArgs, token: &str, job: &str) -> ExitCode {
                 _ => ExitCode::from(EXIT_FAILED),
             }
         }
-        Ok(WatchEnd::AuthFailed) => fail("auth_failed", "the agent refused the token"),
-        Ok(WatchEnd::NotFound) => fail("job_not_found", format!("the agent has no job {job}")),
-        Ok(WatchEnd::NoContent) => fail("no_content", "the agent has nothing to stream"),
+        Ok(WatchEnd::AuthFailed) => fail(ErrorCode::AuthFailed, "the agent refused the token"),
+        Ok(WatchEnd::NotFound) => fail(
+            ErrorCode::JobNotFound,
+            format!("the agent has no job {job}"),
+        ),
+        Ok(WatchEnd::NoContent) => fail(ErrorCode::NoContent, "the agent has nothing to stream"),
         Ok(WatchEnd::Stopped) => ExitCode::SUCCESS,
-        Err(e) => fail("internal", e),
+        Err(e) => fail(ErrorCode::Internal, e),
     }
 }
 
@@ -179,7 +196,7 @@ async fn watch_all(args: &WatchArgs, token: &str) -> ExitCode {
             }
             WatchItem::State(ConnState::AuthFailed { message }) => {
                 return fail(
-                    "auth_failed",
+                    ErrorCode::AuthFailed,
                     format!("the agent refused the token ({message})"),
                 );
             }

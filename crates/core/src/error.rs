@@ -6,50 +6,88 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorCode {
-    SourceMissing,
-    SourceNotDirectory,
-    SourceUnreadable,
-    SourceChanged,
-    DestInsideSource,
-    DestMissing,
-    DestUnwritable,
-    DestExists,
-    DiskFull,
-    InvalidUrl,
-    NetworkUnreachable,
-    UploadRejected,
-    InvalidInput,
-    SourcesFailed,
-    Cancelled,
-    Io,
-    Internal,
+/// Declares [`ErrorCode`] with each variant's wire string written once: serde, ts-rs,
+/// [`ErrorCode::as_str`] and [`ErrorCode::ALL`] all come from the same line.
+macro_rules! error_codes {
+    ($($(#[doc = $doc:literal])* $variant:ident = $text:literal,)*) => {
+        /// Every code any part of Tidemark reports, next to a human sentence, wherever an
+        /// error crosses a boundary: the CLI's `error[code]` and JSON, the history, the
+        /// agent's `{code, message}` answers, the desktop app's IPC. One closed set, so the
+        /// UI describes each one (a code it does not describe fails its type check); the
+        /// strings are the wire format and never change.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+        pub enum ErrorCode {
+            $($(#[doc = $doc])* #[serde(rename = $text)] $variant,)*
+        }
+
+        impl ErrorCode {
+            /// Every code, in declaration order.
+            pub const ALL: &'static [ErrorCode] = &[$(Self::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text,)*
+                }
+            }
+        }
+    };
 }
 
-impl ErrorCode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::SourceMissing => "source_missing",
-            Self::SourceNotDirectory => "source_not_directory",
-            Self::SourceUnreadable => "source_unreadable",
-            Self::SourceChanged => "source_changed",
-            Self::DestInsideSource => "dest_inside_source",
-            Self::DestMissing => "dest_missing",
-            Self::DestUnwritable => "dest_unwritable",
-            Self::DestExists => "dest_exists",
-            Self::DiskFull => "disk_full",
-            Self::InvalidUrl => "invalid_url",
-            Self::NetworkUnreachable => "network_unreachable",
-            Self::UploadRejected => "upload_rejected",
-            Self::InvalidInput => "invalid_input",
-            Self::SourcesFailed => "sources_failed",
-            Self::Cancelled => "cancelled",
-            Self::Io => "io",
-            Self::Internal => "internal",
-        }
-    }
+error_codes! {
+    // A job (snapshot or sync), from the engines.
+    SourceMissing = "source_missing",
+    SourceNotDirectory = "source_not_directory",
+    SourceUnreadable = "source_unreadable",
+    SourceChanged = "source_changed",
+    DestInsideSource = "dest_inside_source",
+    DestMissing = "dest_missing",
+    DestUnwritable = "dest_unwritable",
+    DestExists = "dest_exists",
+    DiskFull = "disk_full",
+    InvalidUrl = "invalid_url",
+    NetworkUnreachable = "network_unreachable",
+    UploadRejected = "upload_rejected",
+    /// Also the desktop app's refusal of a command's arguments.
+    InvalidInput = "invalid_input",
+    SourcesFailed = "sources_failed",
+    Cancelled = "cancelled",
+    Io = "io",
+    /// A bug: a panic, or a state that should not occur.
+    Internal = "internal",
+    // The history database (the store).
+    DbNotADatabase = "db_not_a_database",
+    DbReadOnly = "db_read_only",
+    DbLocked = "db_locked",
+    DbTooNew = "db_too_new",
+    DbIo = "db_io",
+    // Starting or resuming a recorded job (the store, as the CLI reports it).
+    JobNotFound = "job_not_found",
+    JobNotResumable = "job_not_resumable",
+    JobStillRunning = "job_still_running",
+    // The desktop app's commands.
+    /// No such job or agent.
+    NotFound = "not_found",
+    NotResumable = "not_resumable",
+    StillRunning = "still_running",
+    AgentUnreachable = "agent_unreachable",
+    AgentAuthFailed = "agent_auth_failed",
+    // The agent's HTTP API.
+    Unauthorized = "unauthorized",
+    ForbiddenPath = "forbidden_path",
+    BadRequest = "bad_request",
+    PayloadTooLarge = "payload_too_large",
+    TooManyStreams = "too_many_streams",
+    Conflict = "conflict",
+    // Starting the agent.
+    InsecureListen = "insecure_listen",
+    NoRoot = "no_root",
+    Tokens = "tokens",
+    Setup = "setup",
+    Bind = "bind",
+    // Watching an agent's job from the CLI.
+    AuthFailed = "auth_failed",
+    NoContent = "no_content",
 }
 
 impl std::fmt::Display for ErrorCode {
@@ -58,16 +96,31 @@ impl std::fmt::Display for ErrorCode {
     }
 }
 
-/// The serialisable form of an error: what the UI, the CLI's JSON and the history see.
+/// The serialisable form of an error, `{code, message}`: what the UI, the CLI's JSON, the
+/// history and the agent's answers carry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ErrorInfo {
-    // A plain string to TypeScript: the same field carries the store's and the app's codes
-    // once it crosses into the desktop app.
-    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub code: ErrorCode,
     pub message: String,
 }
+
+impl ErrorInfo {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for ErrorInfo {}
 
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
@@ -112,6 +165,9 @@ pub enum JobError {
     Cancelled,
     #[error("{context}: {source}")]
     Io { context: String, source: io::Error },
+    /// A bug in the engine: it panicked.
+    #[error(transparent)]
+    Panicked(#[from] crate::panic::Panicked),
 }
 
 impl JobError {
@@ -133,14 +189,12 @@ impl JobError {
             Self::SourcesFailed { code, .. } => *code,
             Self::Cancelled => ErrorCode::Cancelled,
             Self::Io { .. } => ErrorCode::Io,
+            Self::Panicked(_) => ErrorCode::Internal,
         }
     }
 
     pub fn info(&self) -> ErrorInfo {
-        ErrorInfo {
-            code: self.code(),
-            message: self.to_string(),
-        }
+        ErrorInfo::new(self.code(), self.to_string())
     }
 
     /// Classifies an I/O error met while writing `path` at the destination.
@@ -193,5 +247,42 @@ pub struct Cancelled;
 impl From<Cancelled> for JobError {
     fn from(_: Cancelled) -> Self {
         JobError::Cancelled
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The strings are the wire format: serde, `as_str` and `ALL` must agree, one per code.
+    #[test]
+    fn every_code_has_one_string_that_round_trips() {
+        let mut seen = std::collections::HashSet::new();
+        for &code in ErrorCode::ALL {
+            let json = serde_json::to_value(code).expect("json");
+            assert_eq!(json, serde_json::json!(code.as_str()));
+            assert_eq!(serde_json::from_value::<ErrorCode>(json).ok(), Some(code));
+            assert!(seen.insert(code.as_str()), "{code} twice");
+        }
+        // Strings the CLI, the agent and the UI already match on.
+        for known in [
+            "disk_full",
+            "db_locked",
+            "not_found",
+            "unauthorized",
+            "job_not_found",
+        ] {
+            assert!(seen.contains(known), "{known}");
+        }
+    }
+
+    #[test]
+    fn an_error_info_serialises_as_code_and_message() {
+        let info = JobError::DiskFull(PathBuf::from("/mnt/usb/a")).info();
+        assert_eq!(
+            serde_json::to_value(&info).expect("json"),
+            serde_json::json!({"code": "disk_full", "message": info.message})
+        );
+        assert!(info.to_string().starts_with("disk_full: "), "{info}");
     }
 }

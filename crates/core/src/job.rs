@@ -35,6 +35,8 @@ impl JobSpec {
 /// Runs `spec` to the end on the calling thread, reporting through `rep`. Returns the result
 /// location; the caller turns the outcome into the terminal event.
 pub fn execute(spec: &JobSpec, rep: &mut Reporter) -> Result<String, JobError> {
+    #[cfg(any(test, feature = "test-panic"))]
+    crate::panic::inject::check(spec);
     match spec {
         JobSpec::Snapshot(s) => snapshot::run(s, rep),
         JobSpec::Sync(s) => sync::run(s, rep),
@@ -202,19 +204,16 @@ impl JobHandle {
 }
 
 /// Runs the engine and always ends the log with one terminal event, even if the engine
-/// panicked.
+/// panicked: that is a bug, so it ends as `internal` and is logged with where it happened.
 pub fn run_to_end(spec: &JobSpec, rep: &mut Reporter) {
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| execute(spec, rep)))
-        .unwrap_or_else(|panic| {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown".into());
-            Err(JobError::Io {
-                context: "internal error".into(),
-                source: std::io::Error::other(what),
-            })
-        });
+    let outcome = crate::panic::catch(|| execute(spec, rep)).unwrap_or_else(|panicked| {
+        tracing::error!(
+            job = rep.job_id(),
+            location = panicked.location.as_deref().unwrap_or("unknown"),
+            "the job panicked: {}",
+            panicked.message
+        );
+        Err(JobError::Panicked(panicked))
+    });
     rep.finish(&outcome);
 }

@@ -10,7 +10,7 @@ use crate::error::{Cancelled, JobError};
 use crate::eta::EtaEstimator;
 use crate::event::{ItemProgress, JobKind, JobState, ProgressEvent, Step, Warning, now_timestamp};
 use crate::log::EventLog;
-use crate::resume::{NoResume, ResumeState};
+use crate::resume::{CheckpointError, NoResume, ResumeState};
 
 /// How often counter updates reach the log. Consumers throttle further for display.
 pub const DEFAULT_EMIT_INTERVAL: Duration = Duration::from_millis(100);
@@ -94,6 +94,10 @@ impl Reporter {
         self
     }
 
+    pub fn job_id(&self) -> &str {
+        &self.job_id
+    }
+
     pub fn is_resumed(&self) -> bool {
         self.resumed
     }
@@ -112,7 +116,7 @@ impl Reporter {
     /// it is a warning, not an error.
     pub fn save<T: serde::Serialize>(&mut self, key: &str, value: &T) {
         let saved = serde_json::to_string(value)
-            .map_err(|e| e.to_string())
+            .map_err(CheckpointError::new)
             .and_then(|v| self.resume.save(key, &v));
         if let Err(e) = saved {
             self.warn(

@@ -2,6 +2,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use rusqlite::ErrorCode as Sqlite;
+use tidemark_core::ErrorCode;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -29,13 +30,13 @@ pub enum StoreError {
 
 impl StoreError {
     /// The stable code that crosses a boundary next to the message.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::NotADatabase { .. } => "db_not_a_database",
-            Self::ReadOnly { .. } => "db_read_only",
-            Self::Locked { .. } => "db_locked",
-            Self::TooNew { .. } => "db_too_new",
-            Self::Io { .. } | Self::Sqlite { .. } => "db_io",
+            Self::NotADatabase { .. } => ErrorCode::DbNotADatabase,
+            Self::ReadOnly { .. } => ErrorCode::DbReadOnly,
+            Self::Locked { .. } => ErrorCode::DbLocked,
+            Self::TooNew { .. } => ErrorCode::DbTooNew,
+            Self::Io { .. } | Self::Sqlite { .. } => ErrorCode::DbIo,
         }
     }
 
@@ -80,14 +81,14 @@ mod tests {
     fn sqlite_codes_map_to_variants_with_codes() {
         let p = Path::new("/x/history.db");
         let cases = [
-            (ffi::SQLITE_NOTADB, "db_not_a_database"),
-            (ffi::SQLITE_CORRUPT, "db_not_a_database"),
-            (ffi::SQLITE_READONLY, "db_read_only"),
-            (ffi::SQLITE_CANTOPEN, "db_read_only"),
-            (ffi::SQLITE_BUSY, "db_locked"),
-            (ffi::SQLITE_LOCKED, "db_locked"),
-            (ffi::SQLITE_IOERR, "db_io"),
-            (ffi::SQLITE_CONSTRAINT, "db_io"),
+            (ffi::SQLITE_NOTADB, ErrorCode::DbNotADatabase),
+            (ffi::SQLITE_CORRUPT, ErrorCode::DbNotADatabase),
+            (ffi::SQLITE_READONLY, ErrorCode::DbReadOnly),
+            (ffi::SQLITE_CANTOPEN, ErrorCode::DbReadOnly),
+            (ffi::SQLITE_BUSY, ErrorCode::DbLocked),
+            (ffi::SQLITE_LOCKED, ErrorCode::DbLocked),
+            (ffi::SQLITE_IOERR, ErrorCode::DbIo),
+            (ffi::SQLITE_CONSTRAINT, ErrorCode::DbIo),
         ];
         for (code, expected) in cases {
             let err = classify(p, "testing", failure(code));

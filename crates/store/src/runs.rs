@@ -14,8 +14,8 @@ use std::thread::JoinHandle;
 
 use tidemark_core::job::new_job_id;
 use tidemark_core::{
-    JobHandle, JobOptions, JobSpec, JobState, Priority, ProgressEvent, ResumePoint, ResumeState,
-    pump,
+    CheckpointError, ErrorCode, JobHandle, JobOptions, JobSpec, JobState, Priority, ProgressEvent,
+    ResumePoint, ResumeState, pump,
 };
 
 use crate::error::StoreError;
@@ -38,12 +38,12 @@ pub enum RunError {
 }
 
 impl RunError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
             Self::Store(e) => e.code(),
-            Self::NotFound(_) => "job_not_found",
-            Self::NotResumable { .. } => "job_not_resumable",
-            Self::StillRunning(_) => "job_still_running",
+            Self::NotFound(_) => ErrorCode::JobNotFound,
+            Self::NotResumable { .. } => ErrorCode::JobNotResumable,
+            Self::StillRunning(_) => ErrorCode::JobStillRunning,
         }
     }
 }
@@ -275,10 +275,10 @@ impl ResumeState for StoreResume {
         self.saved.get(key).cloned()
     }
 
-    fn save(&mut self, key: &str, value: &str) -> Result<(), String> {
+    fn save(&mut self, key: &str, value: &str) -> Result<(), CheckpointError> {
         self.store
             .set_checkpoint(&self.id, key, value)
-            .map_err(|e| e.to_string())?;
+            .map_err(CheckpointError::new)?;
         self.saved.insert(key.to_owned(), value.to_owned());
         Ok(())
     }

@@ -154,7 +154,7 @@ fn a_newer_schema_is_refused_and_left_untouched() {
         ),
         "{err:?}"
     );
-    assert_eq!(err.code(), "db_too_new");
+    assert_eq!(err.code(), ErrorCode::DbTooNew);
     assert!(err.to_string().contains("newer Tidemark"), "{err}");
     assert_eq!(fs::read(&path).expect("read"), before);
 }
@@ -167,7 +167,7 @@ fn a_file_that_is_not_a_database_is_refused_and_left_untouched() {
     fs::write(&path, &text).expect("write");
     let err = Store::open(&path).expect_err("must refuse");
     assert!(matches!(err, StoreError::NotADatabase { .. }), "{err:?}");
-    assert_eq!(err.code(), "db_not_a_database");
+    assert_eq!(err.code(), ErrorCode::DbNotADatabase);
     assert_eq!(fs::read(&path).expect("read"), text);
 
     // The right magic but garbage after it: only SQLite itself can tell (SQLITE_NOTADB).
@@ -186,7 +186,7 @@ fn a_parent_that_is_a_file_gives_a_clear_error() {
     fs::write(&file, b"x").expect("write");
     for path in [file.join("history.db"), file.join("deeper/history.db")] {
         let err = Store::open(&path).expect_err("must fail");
-        assert_eq!(err.code(), "db_io");
+        assert_eq!(err.code(), ErrorCode::DbIo);
         let msg = err.to_string();
         assert!(
             msg.contains("not-a-folder is a file, not a folder"),
@@ -196,7 +196,7 @@ fn a_parent_that_is_a_file_gives_a_clear_error() {
     assert_eq!(fs::read(&file).expect("read"), b"x");
 
     let err = Store::open(dir.path()).expect_err("a folder is not a database");
-    assert_eq!(err.code(), "db_io");
+    assert_eq!(err.code(), ErrorCode::DbIo);
 }
 
 #[test]
@@ -219,7 +219,7 @@ fn a_database_locked_beyond_the_timeout_is_reported_as_locked() {
         .append_events(&[running("j1", 1)])
         .expect_err("locked");
     assert!(matches!(err, StoreError::Locked { .. }), "{err:?}");
-    assert_eq!(err.code(), "db_locked");
+    assert_eq!(err.code(), ErrorCode::DbLocked);
     other.execute_batch("ROLLBACK").expect("release");
     store
         .append_events(&[running("j1", 1)])
@@ -297,7 +297,7 @@ fn appending_events_keeps_the_job_summary_current() {
     let err = store
         .append_events(&[running("nobody", 1)])
         .expect_err("unknown job");
-    assert_eq!(err.code(), "db_io");
+    assert_eq!(err.code(), ErrorCode::DbIo);
     assert!(store.job("nobody").expect("read").is_none());
 }
 
@@ -513,7 +513,7 @@ fn a_writer_failure_is_reported() {
     // No such job: the foreign key refuses the insert.
     writer.deliver(&running("nobody", 1)).expect("queued");
     let err = writer.finish().expect_err("the failure comes back");
-    assert_eq!(err.code(), "db_io");
+    assert_eq!(err.code(), ErrorCode::DbIo);
     assert!(err.to_string().contains("appending events"), "{err}");
 }
 
@@ -683,6 +683,6 @@ fn a_remote_job_is_neither_recovered_nor_resumed_locally() {
         .append_remote_events(&id, &[interrupted])
         .expect("append");
     let err = crate::RecordedJob::resume(&path, &id).expect_err("not here");
-    assert_eq!(err.code(), "job_not_resumable", "{err}");
+    assert_eq!(err.code(), ErrorCode::JobNotResumable, "{err}");
     assert_eq!(seqs(&store, &id), [1, 2, 3]);
 }

@@ -1,4 +1,4 @@
-import type { AppError, ErrorInfo } from "./types";
+import type { AppError, ErrorCode } from "./types";
 
 function isAppError(value: unknown): value is AppError {
   // The codes are a closed set on the Rust side; a code this build does not know is still
@@ -19,64 +19,78 @@ export function toAppError(reason: unknown): AppError {
   return { code: "internal", message: "unknown error" };
 }
 
+type Hint = (place: string) => string;
+
+const DISK = "A disk error occurred: check the disk and retry.";
+const DB_UNUSABLE = "The history database cannot be used by this version of Tidemark.";
+const GENERIC = "Retry; if it fails again, the events in History say more.";
+const BUG = "Something went wrong inside Tidemark: retry; if it fails again, the events in History say more.";
+// Codes of the agent itself and of the command line: the app does not show them as its own,
+// but an agent's job or a newer agent may still carry one.
+const AGENT_SETUP = "The agent could not start: see its own output.";
+const AGENT_REFUSED = "The agent refused the request: check the agent's token and folders.";
+
+/**
+ * What the user can do about each error code. A `Record` over the generated `ErrorCode`, so a
+ * code added in Rust and not described here fails `npm run check`.
+ */
+export const ERROR_HINTS: Readonly<Record<ErrorCode, Hint>> = {
+  source_missing: () =>
+    "Check that the source folder still exists (it may have been moved or renamed), then retry.",
+  source_not_directory: () => "Choose a folder, not a file, as the source.",
+  source_unreadable: () => "Check that you may read the source folder and its files, then retry.",
+  source_changed: () => "A file changed while it was being read: retry when the source is quiet.",
+  dest_inside_source: () => "Choose a destination outside the source folder.",
+  dest_missing: (place) => `Create ${place} or choose another destination, then retry.`,
+  dest_unwritable: (place) => `Check that you may write to ${place}, then retry.`,
+  dest_exists: () =>
+    "Something with that name is already at the destination: choose another name or destination.",
+  disk_full: (place) => `Free some space on ${place} and retry.`,
+  invalid_url: () => "Check the destination URL: it must start with http:// or https://.",
+  network_unreachable: (place) => `Check the network connection to ${place}, then retry.`,
+  upload_rejected: () => "The server refused the upload: check the URL and that you may upload there.",
+  invalid_input: () => "Check the fields and try again.",
+  sources_failed: () => "Some sources failed: see their rows, fix what they say and retry.",
+  cancelled: () => "The job was cancelled.",
+  io: () => DISK,
+  internal: () => BUG,
+  db_not_a_database: () => DB_UNUSABLE,
+  db_read_only: () => "The history database is read-only: check its permissions.",
+  db_locked: () => "Another program holds the history database; close it and retry.",
+  db_too_new: () => DB_UNUSABLE,
+  db_io: () => DISK,
+  job_not_found: () => "This job is no longer known; it may have been removed from the history.",
+  job_not_resumable: () => "This run cannot be resumed; retry it from the start instead.",
+  job_still_running: () => "The job is still running: wait for it to end, or cancel it first.",
+  not_found: () => "This job is no longer known; it may have been removed from the history.",
+  not_resumable: () => "This run cannot be resumed; retry it from the start instead.",
+  still_running: () => "The job is still running: wait for it to end, or cancel it first.",
+  agent_unreachable: () => "Check that the agent is running and reachable at its URL.",
+  agent_auth_failed: () => "Check the agent's token (Agents tab).",
+  unauthorized: () => "Check the agent's token (Agents tab).",
+  forbidden_path: () => "The agent may not use that folder: choose one under the folders it serves.",
+  bad_request: () => AGENT_REFUSED,
+  payload_too_large: () => AGENT_REFUSED,
+  too_many_streams: () => "Too many windows follow this agent's jobs: close some and retry.",
+  conflict: () => "The job is not in a state that allows this: refresh and retry.",
+  insecure_listen: () => AGENT_SETUP,
+  no_root: () => AGENT_SETUP,
+  tokens: () => AGENT_SETUP,
+  setup: () => AGENT_SETUP,
+  bind: () => AGENT_SETUP,
+  auth_failed: () => "Check the agent's token (Agents tab).",
+  no_content: () => GENERIC,
+};
+
 /**
  * What the user can do about an error, by its code. `where` names the place it concerns
- * (the destination, usually) when the caller knows it.
+ * (the destination, usually) when the caller knows it. A code this build does not know
+ * (from a newer agent) gets a generic hint.
  */
-export function errorHint(error: ErrorInfo | AppError, where?: string | null): string {
+export function errorHint(error: AppError, where?: string | null): string {
   const place = where && where.length > 0 ? where : "the destination";
-  switch (error.code) {
-    case "disk_full":
-      return `Free some space on ${place} and retry.`;
-    case "source_missing":
-      return "Check that the source folder still exists (it may have been moved or renamed), then retry.";
-    case "source_not_directory":
-      return "Choose a folder, not a file, as the source.";
-    case "source_unreadable":
-      return "Check that you may read the source folder and its files, then retry.";
-    case "source_changed":
-      return "A file changed while it was being read: retry when the source is quiet.";
-    case "dest_inside_source":
-      return "Choose a destination outside the source folder.";
-    case "dest_missing":
-      return `Create ${place} or choose another destination, then retry.`;
-    case "dest_unwritable":
-      return `Check that you may write to ${place}, then retry.`;
-    case "dest_exists":
-      return "Something with that name is already at the destination: choose another name or destination.";
-    case "invalid_url":
-      return "Check the destination URL: it must start with http:// or https://.";
-    case "network_unreachable":
-      return `Check the network connection to ${place}, then retry.`;
-    case "upload_rejected":
-      return "The server refused the upload: check the URL and that you may upload there.";
-    case "sources_failed":
-      return "Some sources failed: see their rows, fix what they say and retry.";
-    case "invalid_input":
-      return "Check the fields and try again.";
-    case "not_found":
-      return "This job is no longer known; it may have been removed from the history.";
-    case "not_resumable":
-      return "This run cannot be resumed; retry it from the start instead.";
-    case "agent_unreachable":
-      return "Check that the agent is running and reachable at its URL.";
-    case "agent_auth_failed":
-      return "Check the agent's token (Agents tab).";
-    case "db_locked":
-      return "Another program holds the history database; close it and retry.";
-    case "db_read_only":
-      return "The history database is read-only: check its permissions.";
-    case "db_not_a_database":
-    case "db_too_new":
-      return "The history database cannot be used by this version of Tidemark.";
-    case "db_io":
-    case "io":
-      return "A disk error occurred: check the disk and retry.";
-    case "still_running":
-      return "The job is still running: wait for it to end, or cancel it first.";
-    case "cancelled":
-      return "The job was cancelled.";
-    default:
-      return "Retry; if it fails again, the events in History say more.";
-  }
+  // Own keys only: a code like "constructor" from elsewhere is not a hint.
+  const known = Object.prototype.hasOwnProperty.call(ERROR_HINTS, error.code);
+  const hint: Hint | undefined = known ? ERROR_HINTS[error.code] : undefined;
+  return hint ? hint(place) : GENERIC;
 }
