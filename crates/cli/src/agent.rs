@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use tidemark_agent::{AgentConfig, add_named, serve};
 
-use crate::fail;
+use crate::{fail, ui};
 
 #[derive(Debug, Args)]
 pub struct AgentArgs {
@@ -46,6 +46,13 @@ enum TokenCommand {
     Add { name: String },
 }
 
+impl AgentArgs {
+    /// Whether this runs the agent (rather than managing its tokens).
+    pub fn serves(&self) -> bool {
+        self.command.is_none()
+    }
+}
+
 fn tokens_path(db: &Path, given: Option<PathBuf>) -> PathBuf {
     given.unwrap_or_else(|| db.with_file_name("agent-tokens.json"))
 }
@@ -58,12 +65,12 @@ pub fn run(db: &Path, args: AgentArgs) -> ExitCode {
     {
         return match add_named(&tokens, &name) {
             Ok(token) => {
-                println!("{token}");
-                eprintln!(
+                let written = ui::line(format_args!("{token}"));
+                say!(
                     "token {name:?} added to {}; it is shown only this once",
                     tokens.display()
                 );
-                ExitCode::SUCCESS
+                ui::ended(written)
             }
             Err(e) => fail("tokens", e),
         };
