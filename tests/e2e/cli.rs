@@ -29,7 +29,7 @@ fn logs_reach_stderr_only_with_verbose() {
     let stderr = String::from_utf8_lossy(&verbose.stderr);
     let log = stderr
         .lines()
-        .find(|l| l.contains(" INFO ") && l.contains("tidemark_cli"))
+        .find(|l| l.contains(" INFO tidemark"))
         .unwrap_or_else(|| panic!("no log line with -v:\n{stderr}"));
     assert!(log.contains(&db.display().to_string()), "{log}");
     assert!(stderr.contains("no jobs yet"), "{stderr}");
