@@ -151,3 +151,21 @@ pub async fn pick_folder<R: Runtime>(handle: AppHandle<R>) -> Res<Option<String>
             message,
         })
 }
+
+/// Opens the folder of the app's log files with the system's file manager; gives its path.
+#[tauri::command]
+pub async fn open_log<R: Runtime>(
+    handle: AppHandle<R>,
+    dir: State<'_, crate::logs::LogDir>,
+) -> Res<String> {
+    let folder = &dir.0;
+    let io = |message| AppError {
+        code: ErrorCode::Io,
+        message,
+    };
+    // Made here as well: the log may not have been written to yet (or not in this folder).
+    std::fs::create_dir_all(folder)
+        .map_err(|e| io(format!("cannot create {}: {e}", folder.display())))?;
+    crate::shell::open_folder(&handle, folder).map_err(io)?;
+    Ok(folder.display().to_string())
+}

@@ -53,6 +53,8 @@ export interface Api {
   setSettings(settings: Settings): Promise<Settings>;
   openPath(path: string): Promise<void>;
   pickFolder(): Promise<string | null>;
+  /** Opens the folder of the app's log files; resolves to its path. */
+  openLog(): Promise<string>;
   /** `jobs-changed`: the active jobs, whenever one starts or ends. */
   onJobsChanged(handler: (jobs: JobSummary[]) => void): Promise<Unsubscribe>;
 }
@@ -106,6 +108,7 @@ export const tauriApi: Api = {
   setSettings: (settings) => call("set_settings", { settings }),
   openPath: async (path) => void (await call<null>("open_path", { path })),
   pickFolder: () => call("pick_folder"),
+  openLog: () => call("open_log"),
   onJobsChanged: async (handler) => {
     const unlisten = await listen<EventPayload<"jobs-changed">>(JOBS_CHANGED, (e) => handler(e.payload));
     return async () => unlisten();
