@@ -22,6 +22,7 @@ const COMMANDS: &[&str] = &[
     "set_settings",
     "open_path",
     "pick_folder",
+    "open_log",
 ];
 
 fn main() {

@@ -143,3 +143,21 @@ pub async fn open_path<R: Runtime>(
 pub async fn pick_folder<R: Runtime>(handle: AppHandle<R>) -> Res<Option<String>> {
     Ok(crate::shell::pick_folder(&handle).await?)
 }
+
+/// Opens the folder of the app's log files with the system's file manager; gives its path.
+#[tauri::command]
+pub async fn open_log<R: Runtime>(
+    handle: AppHandle<R>,
+    dir: State<'_, crate::logs::LogDir>,
+) -> Res<String> {
+    let folder = &dir.0;
+    // Made here as well: the log may not have been written to yet (or not in this folder).
+    std::fs::create_dir_all(folder).map_err(|e| {
+        AppError::new(
+            tidemark_core::ErrorCode::Io,
+            format!("cannot create {}: {e}", folder.display()),
+        )
+    })?;
+    crate::shell::open_folder(&handle, folder)?;
+    Ok(folder.display().to_string())
+}

@@ -3,6 +3,8 @@
 
 mod commands;
 pub use commands::ChannelSink;
+mod logs;
+pub use logs::log_dir;
 mod shell;
 mod tray;
 
@@ -46,6 +48,7 @@ pub fn with_app<R: Runtime>(builder: Builder<R>, mode: Mode) -> Builder<R> {
             commands::set_settings,
             commands::open_path,
             commands::pick_folder,
+            commands::open_log,
         ])
         .setup(move |app| {
             // The tray needs the event loop, which setup runs in.
@@ -86,6 +89,7 @@ pub fn install<R: Runtime>(app: &tauri::App<R>, db: PathBuf, mode: Mode) {
         Arc::new(NoNotifier)
     };
     let runtime = tauri::async_runtime::handle().inner().clone();
+    app.manage(logs::LogDir(logs::log_dir(&db)));
     app.manage(App::new(AppConfig { db }, runtime, hooks, notifier));
     app.manage(if desktop {
         shell::FolderOps::desktop(&handle)
@@ -103,10 +107,13 @@ pub fn db_path() -> Option<PathBuf> {
 }
 
 pub fn run() {
-    let Some(db) = db_path() else {
-        eprintln!("tidemark: no data folder on this system; set TIDEMARK_DB");
+    let db = db_path();
+    let log = logs::init(db.as_deref().map(logs::log_dir).as_deref());
+    let Some(db) = db else {
+        tracing::error!("no data folder on this system; set TIDEMARK_DB");
         std::process::exit(2);
     };
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), db = %db.display(), "started");
     let builder = tauri::Builder::default()
         // First, so a second launch is stopped before it opens anything.
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
@@ -118,10 +125,19 @@ pub fn run() {
     match built {
         Ok(app) => {
             install(&app, db, Mode::Desktop);
-            app.run(|_, _| {})
+            // Dropping the guard writes out what is still queued; `run` may exit the process
+            // without returning, so it is dropped on the way out.
+            let mut log = log;
+            app.run(move |_, event| {
+                if let tauri::RunEvent::Exit = event {
+                    tracing::info!("exiting");
+                    drop(log.take());
+                }
+            })
         }
         Err(e) => {
-            eprintln!("tidemark: cannot start the desktop app: {e}");
+            tracing::error!("cannot start the desktop app: {e}");
+            drop(log);
             std::process::exit(1);
         }
     }

@@ -22,7 +22,7 @@ pub(crate) struct ShellHooks<R: Runtime> {
 impl<R: Runtime> Hooks for ShellHooks<R> {
     fn jobs_changed(&self, change: &JobsChanged) {
         if let Err(e) = self.handle.emit(AppEvent::JOBS_CHANGED, change) {
-            eprintln!("tidemark: cannot tell the windows about jobs: {e}");
+            tracing::error!("cannot tell the windows about jobs: {e}");
         }
         if self.tray {
             let change = change.clone();
@@ -62,7 +62,7 @@ pub(crate) fn on_main_thread<R: Runtime>(
 ) {
     let h = handle.clone();
     if let Err(e) = handle.run_on_main_thread(move || f(&h)) {
-        eprintln!("tidemark: cannot reach the UI thread: {e}");
+        tracing::error!("cannot reach the UI thread: {e}");
     }
 }
 
@@ -84,7 +84,7 @@ impl Notifier for DesktopNotifier {
                     .body(&body)
                     .show();
                 if let Err(e) = shown {
-                    eprintln!("tidemark: notification not shown ({e}): {title}");
+                    tracing::warn!(%title, "notification not shown: {e}");
                 }
             })
             .map(|_| ())
@@ -192,7 +192,7 @@ pub fn show_main<R: Runtime>(handle: &AppHandle<R>) {
         .find(|w| w.label == MAIN_WINDOW)
         .map(|cfg| WebviewWindowBuilder::from_config(handle, cfg).and_then(|b| b.build()));
     if let Some(Err(e)) = built {
-        eprintln!("tidemark: cannot open the main window: {e}");
+        tracing::error!("cannot open the main window: {e}");
     }
 }
 
@@ -206,7 +206,7 @@ pub fn new_window<R: Runtime>(handle: &AppHandle<R>) {
         .min_inner_size(720.0, 520.0)
         .build();
     if let Err(e) = built {
-        eprintln!("tidemark: cannot open a new window: {e}");
+        tracing::error!("cannot open a new window: {e}");
     }
 }
 

@@ -174,11 +174,11 @@ fn refresh<R: Runtime>(handle: &AppHandle<R>, jobs: &[JobSummary]) {
         match build_menu(handle, jobs) {
             Ok((menu, items)) => {
                 if let Err(e) = tray.set_menu(Some(menu)) {
-                    eprintln!("tidemark: tray menu: {e}");
+                    tracing::warn!("tray menu: {e}");
                 }
                 *shown = items;
             }
-            Err(e) => eprintln!("tidemark: tray menu: {e}"),
+            Err(e) => tracing::warn!("tray menu: {e}"),
         }
     }
     let hint = (tooltip(jobs), panel_label(jobs));
@@ -236,7 +236,7 @@ pub fn set_failed<R: Runtime>(handle: &AppHandle<R>, failed: bool) {
         Ok(icon) => {
             let _ = tray.set_icon(Some(icon));
         }
-        Err(e) => eprintln!("tidemark: tray icon: {e}"),
+        Err(e) => tracing::warn!("tray icon: {e}"),
     }
 }
 

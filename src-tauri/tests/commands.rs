@@ -330,3 +330,17 @@ fn jobs_changed_tells_the_windows_of_a_job_from_start_to_end() {
         assert_eq!(ids, [id.as_str()], "{change:?}");
     }
 }
+
+/// "Open log" opens the `logs` folder next to the history (made if the app has not written
+/// a log there yet); a test has no file manager, so the refusal names the folder.
+#[test]
+fn open_log_opens_the_log_folder_next_to_the_history() {
+    let f = fixture();
+    let logs = tidemark_desktop::log_dir(&f.dir.path().join("history.db"));
+    assert_eq!(logs, f.dir.path().join("logs"));
+    let err = f.invoke("open_log", json!({})).expect_err("no desktop");
+    assert_eq!(err["code"], "io");
+    let message = err["message"].as_str().expect("message");
+    assert!(message.contains(&logs.display().to_string()), "{message}");
+    assert!(logs.is_dir());
+}

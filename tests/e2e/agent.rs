@@ -34,14 +34,31 @@ pub(crate) fn start_agent(dir: &Path) -> Agent {
 }
 
 pub(crate) fn start_agent_on(dir: &Path, listen: &str) -> Agent {
+    // Only warnings: a request log line per call would bury the tests' own output.
+    spawn_agent(dir, listen, Stdio::inherit(), "warn")
+}
+
+/// An agent logging at its default level into `log`.
+fn start_agent_logging(dir: &Path, log: &Path) -> Agent {
+    let file = std::fs::File::create(log).expect("log file");
+    spawn_agent(dir, "127.0.0.1:0", file.into(), "")
+}
+
+fn spawn_agent(dir: &Path, listen: &str, stderr: Stdio, rust_log: &str) -> Agent {
     std::fs::create_dir_all(dir.join("root")).expect("root");
-    let mut child = Command::new(bin())
+    let mut cmd = Command::new(bin());
+    if rust_log.is_empty() {
+        cmd.env_remove("RUST_LOG");
+    } else {
+        cmd.env("RUST_LOG", rust_log);
+    }
+    let mut child = cmd
         .arg("--db")
         .arg(db(dir))
         .args(["agent", "--listen", listen, "--root"])
         .arg(dir.join("root"))
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(stderr)
         .spawn()
         .expect("spawn agent");
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
@@ -658,5 +675,77 @@ fn a_non_loopback_address_needs_an_explicit_flag() {
     assert!(
         stderr.contains("error[insecure_listen]") && stderr.contains("--insecure-listen"),
         "{stderr}"
+    );
+}
+
+/// The agent's log once `done` holds for it (its lines are written as requests and jobs end,
+/// which may be just after the client saw the answer).
+fn log_when(log: &Path, done: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if done(&text) || Instant::now() > deadline {
+            return text;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn requests_and_jobs_are_logged_with_the_token_name_never_the_token() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let nas = add_token(tmp.path(), "nas");
+    let log = tmp.path().join("agent.log");
+    let agent = start_agent_logging(tmp.path(), &log);
+    big_source(&tmp.path().join("root"), "docs", 1);
+
+    let (status, job) = agent.call(
+        "POST",
+        "/api/v1/jobs",
+        Some(&nas),
+        Some(agent.sync_spec("docs")),
+    );
+    assert_eq!(status, 201, "{job}");
+    let id = job["id"].as_str().expect("id").to_string();
+    agent.wait_for(&id, JobState::Completed);
+    // A stream on a connection of its own (served outside axum) is logged as it ends.
+    assert!(
+        agent
+            .stream(&id, None)
+            .last()
+            .is_some_and(|f| f.data.is_terminal())
+    );
+    assert_eq!(agent.call("GET", "/api/v1/jobs", None, None).0, 401);
+
+    let stream_path = format!("path=/api/v1/jobs/{id}/progress/stream");
+    let text = log_when(&log, |t| {
+        t.contains("job ended") && t.contains(&stream_path) && t.contains("status=401")
+    });
+    let line = |parts: &[&str]| {
+        text.lines()
+            .find(|l| parts.iter().all(|p| l.contains(p)))
+            .unwrap_or_else(|| panic!("no log line with {parts:?} in:\n{text}"))
+    };
+    let started = line(&[
+        "INFO",
+        "request",
+        "method=POST",
+        "path=/api/v1/jobs ",
+        "status=201",
+    ]);
+    assert!(started.contains("token=\"nas\""), "{started}");
+    assert!(started.contains("ms="), "{started}");
+    line(&["method=GET", &stream_path, "status=200", "token=\"admin\""]);
+    let refused = line(&["method=GET", "path=/api/v1/jobs ", "status=401"]);
+    assert!(!refused.contains("token="), "{refused}");
+    line(&["job started", &id, "Sync"]);
+    line(&["job ended", &id, "state=\"completed\""]);
+    assert!(
+        !text.contains(&nas),
+        "the named token is in the log:\n{text}"
+    );
+    assert!(
+        !text.contains(&agent.token),
+        "the admin token is in the log:\n{text}"
     );
 }

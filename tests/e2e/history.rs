@@ -296,3 +296,74 @@ fn two_processes_writing_one_database_lose_nothing() {
         assert_eq!(stored.last().map(|e| e.state), Some(JobState::Completed));
     }
 }
+
+/// `tidemark history | head -n 1`: the reader leaves after one line and the command ends
+/// quietly, as Unix tools do (status 0, or killed by SIGPIPE; nothing on stderr).
+#[test]
+fn a_reader_that_leaves_early_ends_the_listing_quietly() {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+    // Its number on Linux and the BSDs (the tests have no libc).
+    const SIGPIPE: i32 = 13;
+
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("h.db");
+    let failed = run_json(
+        with_db(&db),
+        &[
+            "sync",
+            "/no/such/source",
+            "--to",
+            tmp.path().to_str().expect("utf8"),
+        ],
+    );
+    assert_eq!(failed.code, 1);
+    // Copies of that run, enough that the listing is far larger than a pipe holds: the
+    // command is still writing when the reader leaves.
+    let status = Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3,sys\n\
+             c=sqlite3.connect(sys.argv[1])\n\
+             cur=c.execute('SELECT * FROM jobs')\n\
+             cols=[d[0] for d in cur.description]; row=cur.fetchone(); i=cols.index('id')\n\
+             rows=[tuple(f'{row[i]}-{n}' if k==i else v for k,v in enumerate(row)) for n in range(4000)]\n\
+             c.executemany('INSERT INTO jobs VALUES (%s)' % ','.join('?'*len(cols)), rows)\n\
+             c.commit()",
+        ])
+        .arg(&db)
+        .status()
+        .expect("python3");
+    assert!(status.success());
+
+    for args in [
+        &["history", "--limit", "5000"][..],
+        &["history", "--json", "--limit", "5000"],
+    ] {
+        let mut child = with_db(&db)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut first)
+            .expect("first line");
+        assert!(!first.is_empty(), "{args:?}: nothing listed");
+        // The reader is dropped here: the pipe is closed with most of the listing unread.
+        let mut stderr = String::new();
+        child
+            .stderr
+            .take()
+            .expect("stderr")
+            .read_to_string(&mut stderr)
+            .expect("stderr");
+        let status = child.wait().expect("wait");
+        assert!(
+            status.code() == Some(0) || status.signal() == Some(SIGPIPE),
+            "{args:?}: {status}"
+        );
+        assert_eq!(stderr, "", "{args:?}: nothing on stderr");
+    }
+}

@@ -6,6 +6,7 @@ mod util;
 mod agent;
 mod bad_input;
 mod cancel;
+mod cli;
 mod crash;
 mod history;
 mod remote;

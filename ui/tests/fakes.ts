@@ -109,6 +109,7 @@ export function fakeApi(overrides: Partial<Api> = {}): FakeApi {
     setSettings: vi.fn(async (s: Settings) => s),
     openPath: vi.fn(async () => {}),
     pickFolder: vi.fn(async () => null),
+    openLog: vi.fn(async () => "/data/tidemark/logs"),
     onJobsChanged: vi.fn(async () => async () => {}),
     ...overrides,
   });

@@ -310,4 +310,17 @@ describe("Settings view", () => {
     });
     expect(screen.getByTestId("settings-saved")).toBeTruthy();
   });
+
+  it("opens the log folder and shows where it is", async () => {
+    const api = fakeApi();
+    renderApp(api);
+    await fireEvent.click(screen.getByTestId("tab-settings"));
+    await settle();
+    expect(screen.queryByTestId("log-folder")).toBeNull();
+    await fireEvent.click(screen.getByTestId("open-log"));
+    await settle();
+    expect(api.openLog).toHaveBeenCalledTimes(1);
+    expect(screen.getByTestId("log-folder").textContent).toBe("/data/tidemark/logs");
+    expect(api.setSettings).not.toHaveBeenCalled();
+  });
 });

@@ -3,6 +3,7 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::Router;
 use axum::extract::rejection::JsonRejection;
@@ -11,6 +12,7 @@ use axum::extract::{
 };
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use futures_util::stream;
@@ -18,6 +20,7 @@ use serde::Deserialize;
 use tidemark_core::{ErrorInfo, JobSpec};
 
 use crate::auth::{Identity, Tokens};
+use crate::logs;
 use crate::service::{Agent, ApiError};
 use crate::sse::{self, FrameCache, Frames};
 
@@ -44,7 +47,30 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/openapi.json", get(openapi))
         .fallback(unknown_route)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(state.clone(), log_request))
         .with_state(state)
+}
+
+/// Logs each request once answered (a stream: once its head is sent). The caller is
+/// identified here, once, and handed to [`Caller`] through the request's extensions.
+async fn log_request(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let authorization = req.headers().get(header::AUTHORIZATION);
+    let who = identify(&s.tokens, authorization.map(|v| v.as_bytes())).ok();
+    if let Some(who) = &who {
+        req.extensions_mut().insert(who.clone());
+    }
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16();
+    logs::request(
+        method.as_str(),
+        &path,
+        status,
+        started.elapsed(),
+        who.as_ref(),
+    );
+    resp
 }
 
 /// The status and `{code, message}` body of an error, for axum and for the streams served
@@ -109,6 +135,9 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if let Some(who) = parts.extensions.get::<Identity>() {
+            return Ok(Caller(who.clone()));
+        }
         let value = parts
             .headers
             .get(header::AUTHORIZATION)

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod http;
+mod logs;
 pub mod service;
 pub mod sse;
 

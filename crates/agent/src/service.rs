@@ -284,9 +284,11 @@ impl Agent {
             control: job.handle().control().clone(),
         };
         lock(&self.live).insert(id.clone(), live);
+        crate::logs::job_started(&id, job.handle().kind());
         let registry = self.live.clone();
         std::thread::spawn(move || {
-            let (_end, _recorded) = job.wait();
+            let (end, recorded) = job.wait();
+            crate::logs::job_ended(&id, end.as_deref(), &recorded);
             lock(&registry).remove(&id);
         });
     }

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use bytes::{BufMut, Bytes, BytesMut};
@@ -19,6 +19,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::http::{AppState, error_parts, identify, last_event_id};
+use crate::logs;
 use crate::service::{Agent, ApiError, Feed, FeedItem, Reattach};
 
 /// Told to SSE clients: reconnect after this long.
@@ -230,17 +231,38 @@ pub(crate) fn is_stream_request(start: &[u8]) -> Option<bool> {
 /// How much of a connection's start is looked at to route it.
 pub(crate) const PEEK: usize = 512;
 
+/// What the log says of a stream served here: its path and caller, as far as they are known.
+#[derive(Debug, Default)]
+struct Seen {
+    path: String,
+    who: Option<crate::Identity>,
+}
+
 /// Serves a connection whose first request is a progress stream.
 pub(crate) async fn serve(mut tcp: TcpStream, state: AppState) {
-    let frames = match tokio::time::timeout(HEAD_TIMEOUT, open_from_head(&mut tcp, &state)).await {
+    let started = Instant::now();
+    let mut seen = Seen::default();
+    let opened = tokio::time::timeout(HEAD_TIMEOUT, open_from_head(&mut tcp, &state, &mut seen));
+    let frames = match opened.await {
         Ok(Ok(frames)) => frames,
-        Ok(Err(e)) => return refuse(&mut tcp, &e).await,
+        Ok(Err(e)) => {
+            refuse(&mut tcp, &e).await;
+            let status = error_parts(&e).0.as_u16();
+            return logs::request(
+                "GET",
+                &seen.path,
+                status,
+                started.elapsed(),
+                seen.who.as_ref(),
+            );
+        }
         Err(_slow) => return,
     };
-    if tcp.write_all(STREAM_HEAD).await.is_err() {
-        return;
+    if tcp.write_all(STREAM_HEAD).await.is_ok() {
+        stream(tcp, frames).await;
     }
-    stream(tcp, frames).await;
+    // Logged as it ends, with how long it was followed.
+    logs::request("GET", &seen.path, 200, started.elapsed(), seen.who.as_ref());
 }
 
 async fn stream(mut tcp: TcpStream, mut frames: Frames) {
@@ -292,7 +314,11 @@ fn catch_up(frames: &mut Frames, first: Bytes) -> Bytes {
 }
 
 /// Reads and checks the request head; subscribes.
-async fn open_from_head(tcp: &mut TcpStream, state: &AppState) -> Result<Frames, ApiError> {
+async fn open_from_head(
+    tcp: &mut TcpStream,
+    state: &AppState,
+    seen: &mut Seen,
+) -> Result<Frames, ApiError> {
     let mut buf = Vec::with_capacity(1024);
     let head_len = loop {
         if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
@@ -319,6 +345,10 @@ async fn open_from_head(tcp: &mut TcpStream, state: &AppState) -> Result<Frames,
             return Err(ApiError::BadRequest("malformed request head".into()));
         }
     }
+    seen.path = req
+        .path
+        .map(|p| p.split('?').next().unwrap_or(p).to_owned())
+        .unwrap_or_default();
     let (id, query) = req
         .path
         .and_then(stream_target)
@@ -330,6 +360,7 @@ async fn open_from_head(tcp: &mut TcpStream, state: &AppState) -> Result<Frames,
             .map(|h| h.value)
     };
     let who = identify(&state.tokens, header("authorization"))?;
+    seen.who = Some(who.clone());
     let since = match last_event_id(header("last-event-id"))? {
         Some(seq) => seq,
         None => since_param(query)?,

@@ -142,7 +142,7 @@ impl App {
         let settings = settings::load_json(&dir.join(SETTINGS_FILE));
         let agents = settings::load_json(&dir.join(AGENTS_FILE));
         if let Err(e) = Store::open(&config.db).and_then(|mut s| recover(&mut s)) {
-            eprintln!("tidemark: history: {e}");
+            tracing::error!("history: {e}");
         }
         App {
             inner: Arc::new(Inner {
@@ -260,12 +260,12 @@ impl App {
             .spawn(move || {
                 let (_end, recorded) = job.wait();
                 if let Err(e) = recorded {
-                    eprintln!("tidemark: recording job {waiter_id}: {e}");
+                    tracing::error!(job = %waiter_id, "recording the job: {e}");
                 }
                 app.job_finished(&waiter_id);
             });
         if let Err(e) = spawned {
-            eprintln!("tidemark: cannot watch job {id} end: {e}");
+            tracing::error!(job = %id, "cannot watch the job end: {e}");
         }
         let _nobody_waiting = self.inner.started.send(id.clone());
         let summary = self
@@ -324,7 +324,7 @@ impl App {
             return;
         }
         if let Err(e) = self.inner.notifier.notify(n) {
-            eprintln!("tidemark: notification not shown ({e}): {}", n.title);
+            tracing::warn!(title = %n.title, "notification not shown: {e}");
         }
     }
 

@@ -90,7 +90,7 @@ impl RemoteRecorder {
         drop(tx);
         let joined = tokio::task::spawn_blocking(move || thread.join());
         if tokio::time::timeout(limit, joined).await.is_err() {
-            eprintln!("tidemark: history: still writing a remote job's events after the watch");
+            tracing::warn!("history: still writing a remote job's events after the watch");
         }
     }
 }
@@ -125,11 +125,11 @@ impl Worker {
                 }
             } else {
                 if retries_after_end >= RETRIES_AFTER_END {
-                    eprintln!(
-                        "tidemark: history: gave up recording {} event(s) of job {} on agent {}",
-                        pending.len(),
-                        self.origin.job_id,
-                        self.origin.agent_name
+                    tracing::error!(
+                        job = %self.origin.job_id,
+                        agent = %self.origin.agent_name,
+                        "history: gave up recording {} event(s)",
+                        pending.len()
                     );
                     return;
                 }
@@ -154,9 +154,10 @@ impl Worker {
             return;
         }
         self.failing = true;
-        eprintln!(
-            "tidemark: history: recording job {} of agent {}: {e}",
-            self.origin.job_id, self.origin.agent_name
+        tracing::error!(
+            job = %self.origin.job_id,
+            agent = %self.origin.agent_name,
+            "history: recording the job: {e}"
         );
         let _window_gone = self.failures.send(AppError::from(e));
     }
@@ -200,9 +201,10 @@ impl Worker {
         let Some(newest) = theirs.last() else {
             return Ok(());
         };
-        eprintln!(
-            "tidemark: history: the agent renumbered events of job {} on {}; copying its list",
-            self.origin.job_id, self.origin.agent_name
+        tracing::warn!(
+            job = %self.origin.job_id,
+            agent = %self.origin.agent_name,
+            "history: the agent renumbered the job's events; copying its list"
         );
         self.store()?.replace_remote_events(id, &theirs, newest)?;
         Ok(())

@@ -19,8 +19,8 @@ pub const AGENTS_FILE: &str = "agents.json";
 pub fn load_json<T: DeserializeOwned + Default>(path: &Path) -> T {
     match fs::read(path) {
         Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-            eprintln!(
-                "tidemark: ignoring {} (not valid: {e}); using defaults",
+            tracing::warn!(
+                "ignoring {} (not valid: {e}); using defaults",
                 path.display()
             );
             T::default()

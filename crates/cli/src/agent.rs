@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 use tidemark_agent::{AgentConfig, add_named, serve};
 use tidemark_core::ErrorCode;
 
-use crate::fail;
+use crate::{fail, ui};
 
 #[derive(Debug, Args)]
 pub struct AgentArgs {
@@ -47,6 +47,13 @@ enum TokenCommand {
     Add { name: String },
 }
 
+impl AgentArgs {
+    /// Whether this runs the agent (rather than managing its tokens).
+    pub fn serves(&self) -> bool {
+        self.command.is_none()
+    }
+}
+
 fn tokens_path(db: &Path, given: Option<PathBuf>) -> PathBuf {
     given.unwrap_or_else(|| db.with_file_name("agent-tokens.json"))
 }
@@ -59,12 +66,12 @@ pub fn run(db: &Path, args: AgentArgs) -> ExitCode {
     {
         return match add_named(&tokens, &name) {
             Ok(token) => {
-                println!("{token}");
-                eprintln!(
+                let written = ui::line(format_args!("{token}"));
+                say!(
                     "token {name:?} added to {}; it is shown only this once",
                     tokens.display()
                 );
-                ExitCode::SUCCESS
+                ui::ended(written)
             }
             Err(e) => fail(ErrorCode::Tokens, e),
         };

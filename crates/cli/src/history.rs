@@ -1,5 +1,6 @@
 //! `history`, `show` and `events`: reading the SQLite history.
 
+use std::io::{self, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -8,7 +9,7 @@ use indicatif::HumanBytes;
 use tidemark_core::{ErrorCode, JobSpec, JobState, ProgressEvent, Step};
 use tidemark_store::{JobFilter, JobRecord, Store, StoreError, recover};
 
-use crate::fail;
+use crate::{fail, ui};
 
 pub use tidemark_store::DEFAULT_KEEP_RUNS as KEEP_RUNS;
 
@@ -42,7 +43,7 @@ pub fn list(
     if let Some(keep) = prune {
         return match store.prune(keep) {
             Ok(n) => {
-                eprintln!("pruned {n} events; the newest {keep} runs keep theirs");
+                say!("pruned {n} events; the newest {keep} runs keep theirs");
                 ExitCode::SUCCESS
             }
             Err(e) => fail(e.code(), e),
@@ -58,34 +59,36 @@ pub fn list(
         Err(e) => return fail(e.code(), e),
     };
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&jobs).unwrap_or_default()
-        );
-        return ExitCode::SUCCESS;
+        return ui::output(|out| {
+            let text = serde_json::to_string_pretty(&jobs).unwrap_or_default();
+            writeln!(out, "{text}")
+        });
     }
     if jobs.is_empty() {
-        eprintln!("no jobs yet");
+        say!("no jobs yet");
     }
-    for j in &jobs {
-        let outcome = match (&j.error, &j.result_url) {
-            (Some(e), _) => format!("[{}] {}", e.code, e.message),
-            (None, Some(url)) => url.clone(),
-            _ => String::new(),
-        };
-        println!(
-            "{}  {:<8}  {:<11}  {}  {:>6}  {}",
-            j.id,
-            kind_name(&j.spec),
-            j.state.as_str(),
-            short_time(&j.created_at),
-            j.percent
-                .map(|p| format!("{p:.0}%"))
-                .unwrap_or_else(|| "-".into()),
-            outcome
-        );
-    }
-    ExitCode::SUCCESS
+    ui::output(|out| {
+        for j in &jobs {
+            let outcome = match (&j.error, &j.result_url) {
+                (Some(e), _) => format!("[{}] {}", e.code, e.message),
+                (None, Some(url)) => url.clone(),
+                _ => String::new(),
+            };
+            writeln!(
+                out,
+                "{}  {:<8}  {:<11}  {}  {:>6}  {}",
+                j.id,
+                kind_name(&j.spec),
+                j.state.as_str(),
+                short_time(&j.created_at),
+                j.percent
+                    .map(|p| format!("{p:.0}%"))
+                    .unwrap_or_else(|| "-".into()),
+                outcome
+            )?;
+        }
+        Ok(())
+    })
 }
 
 pub fn show(db: &Path, id: &str, json: bool) -> ExitCode {
@@ -112,59 +115,70 @@ pub fn show(db: &Path, id: &str, json: bool) -> ExitCode {
             .iter()
             .map(|(step, secs)| serde_json::json!({ "step": step, "seconds": secs }))
             .collect();
-        let out = serde_json::json!({ "job": job, "steps": steps });
-        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
-        return ExitCode::SUCCESS;
+        let value = serde_json::json!({ "job": job, "steps": steps });
+        let text = serde_json::to_string_pretty(&value).unwrap_or_default();
+        return ui::output(|out| writeln!(out, "{text}"));
     }
-    print_job(&job, &steps, events.last());
-    ExitCode::SUCCESS
+    ui::output(|out| print_job(out, &job, &steps, events.last()))
 }
 
-fn print_job(job: &JobRecord, steps: &[(Step, f64)], last: Option<&ProgressEvent>) {
-    println!(
+fn print_job(
+    out: &mut dyn Write,
+    job: &JobRecord,
+    steps: &[(Step, f64)],
+    last: Option<&ProgressEvent>,
+) -> io::Result<()> {
+    writeln!(
+        out,
         "{}  {}  {}",
         job.id,
         kind_name(&job.spec),
         job.state.as_str()
-    );
+    )?;
     match &job.spec {
-        JobSpec::Snapshot(s) => println!("  {} → {}", s.source.display(), s.destination),
+        JobSpec::Snapshot(s) => writeln!(out, "  {} → {}", s.source.display(), s.destination)?,
         JobSpec::Sync(s) => {
             let sources: Vec<String> = s.sources.iter().map(|p| p.display().to_string()).collect();
-            println!("  {} → {}", sources.join(", "), s.destination.display());
+            writeln!(
+                out,
+                "  {} → {}",
+                sources.join(", "),
+                s.destination.display()
+            )?;
         }
     }
-    println!("  created  {}", short_time(&job.created_at));
+    writeln!(out, "  created  {}", short_time(&job.created_at))?;
     if let Some(t) = &job.started_at {
-        println!("  started  {}", short_time(t));
+        writeln!(out, "  started  {}", short_time(t))?;
     }
     if let Some(t) = &job.finished_at {
-        println!("  finished {}", short_time(t));
+        writeln!(out, "  finished {}", short_time(t))?;
     }
     if !steps.is_empty() {
-        println!("  steps:");
+        writeln!(out, "  steps:")?;
         for (step, secs) in steps {
-            println!("    {:<18} {secs:>8.1} s", step.label());
+            writeln!(out, "    {:<18} {secs:>8.1} s", step.label())?;
         }
     }
     if let Some(ev) = last {
         for item in &ev.items {
-            println!(
+            writeln!(
+                out,
                 "  source {}: {:?}, {} files, {}",
                 item.name,
                 item.state,
                 item.processed,
                 HumanBytes(item.bytes_done)
-            );
+            )?;
         }
         for w in &ev.warnings {
-            println!("  warning: {}: {}", w.path, w.message);
+            writeln!(out, "  warning: {}: {}", w.path, w.message)?;
         }
     }
     match (&job.error, &job.result_url) {
-        (Some(e), _) => println!("  error [{}]: {}", e.code, e.message),
-        (None, Some(url)) => println!("  result: {url}"),
-        _ => {}
+        (Some(e), _) => writeln!(out, "  error [{}]: {}", e.code, e.message),
+        (None, Some(url)) => writeln!(out, "  result: {url}"),
+        _ => Ok(()),
     }
 }
 
@@ -184,12 +198,12 @@ pub fn events(db: &Path, id: &str, since: u64) -> ExitCode {
         Err(e) => return fail(e.code(), e),
     }
     match store.events_since(id, since) {
-        Ok(events) => {
+        Ok(events) => ui::output(|out| {
             for ev in events {
-                println!("{}", serde_json::to_string(&ev).unwrap_or_default());
+                writeln!(out, "{}", serde_json::to_string(&ev).unwrap_or_default())?;
             }
-            ExitCode::SUCCESS
-        }
+            Ok(())
+        }),
         Err(e) => fail(e.code(), e),
     }
 }

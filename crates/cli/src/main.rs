@@ -1,6 +1,8 @@
 //! `tidemark`: run snapshot and sync jobs from a terminal and look through their history. A
 //! thin adapter: parse arguments, call the core and the store, render, map to an exit code.
 
+#[macro_use]
+mod ui;
 mod agent;
 mod history;
 mod render;
@@ -28,6 +30,9 @@ struct Cli {
     /// The history database [default: <data folder>/tidemark/history.db].
     #[arg(long, global = true, env = "TIDEMARK_DB", value_name = "PATH")]
     db: Option<PathBuf>,
+    /// Show logs on stderr: -v what happens, -vv details (RUST_LOG overrides).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -104,6 +109,9 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The agent is a service: it logs what it serves unasked.
+    let service = matches!(&cli.command, Command::Agent(a) if a.serves());
+    ui::init_logs(cli.verbose, service);
     let db = match cli.db.or_else(tidemark_store::default_db_path) {
         Some(db) => db,
         None => {
@@ -113,6 +121,7 @@ fn main() -> ExitCode {
             );
         }
     };
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), db = %db.display(), "starting");
     match cli.command {
         // Jobs are stored with absolute paths: a resume may run from another folder.
         Command::Snapshot {
@@ -172,6 +181,6 @@ fn absolute(p: PathBuf) -> String {
 
 /// Prints `error[code]: message` and gives the failure exit code.
 pub fn fail(code: ErrorCode, message: impl std::fmt::Display) -> ExitCode {
-    eprintln!("error[{code}]: {message}");
+    say!("error[{code}]: {message}");
     ExitCode::from(EXIT_FAILED)
 }

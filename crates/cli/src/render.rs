@@ -160,7 +160,7 @@ fn status_line(ev: &ProgressEvent) -> String {
         parts.push(HumanBytes(ev.bytes_done).to_string());
     }
     if let Some(rate) = ev.rate_per_sec {
-        parts.push(format!("{}/s", HumanBytes(rate as u64)));
+        parts.push(rate_text(ev, rate));
     }
     if ev.state == JobState::Running && ev.percent.is_some() {
         parts.push(match ev.eta_seconds {
@@ -171,21 +171,59 @@ fn status_line(ev: &ProgressEvent) -> String {
     parts.join(" · ")
 }
 
+/// The core measures a step's speed in what the step counts: bytes once it counts any (or
+/// knows their total), files before that (a scan, a walk).
+fn rate_text(ev: &ProgressEvent, rate: f64) -> String {
+    if ev.bytes_total.is_some() || ev.bytes_done > 0 {
+        format!("{}/s", HumanBytes(rate as u64))
+    } else {
+        format!("{rate:.0} files/s")
+    }
+}
+
 /// What a person reads once the job has ended (stderr, so `--json` output stays clean).
 pub fn summary(end: &ProgressEvent) {
     for w in &end.warnings {
-        eprintln!("warning: {}: {}", w.path, w.message);
+        say!("warning: {}: {}", w.path, w.message);
     }
     match (&end.state, &end.error) {
         (JobState::Completed, _) => {
-            eprintln!(
+            say!(
                 "✓ {} → {}",
                 end.message,
                 end.result_url.as_deref().unwrap_or("?")
             );
         }
-        (JobState::Cancelled, _) => eprintln!("✗ cancelled: nothing half-written was left behind"),
-        (_, Some(err)) => eprintln!("error[{}]: {}", err.code, err.message),
-        _ => eprintln!("error: the job ended as {}", end.state.as_str()),
+        (JobState::Cancelled, _) => say!("✗ cancelled: nothing half-written was left behind"),
+        (_, Some(err)) => say!("error[{}]: {}", err.code, err.message),
+        _ => say!("error: the job ended as {}", end.state.as_str()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tidemark_core::JobKind;
+
+    fn running(step: Step, bytes_done: u64, bytes_total: Option<u64>) -> ProgressEvent {
+        let mut ev = ProgressEvent::blank("j", JobKind::Sync, 4);
+        ev.state = JobState::Running;
+        ev.step = step;
+        ev.processed = 1200;
+        ev.bytes_done = bytes_done;
+        ev.bytes_total = bytes_total;
+        ev.rate_per_sec = Some(1500.0);
+        ev
+    }
+
+    #[test]
+    fn the_rate_is_shown_in_what_the_step_counts() {
+        // A scan counts files: 1500 a second is not "1.46 KiB/s".
+        let scan = status_line(&running(Step::Scanning, 0, None));
+        assert!(scan.contains("1500 files/s"), "{scan}");
+        assert!(!scan.contains("B/s"), "{scan}");
+        let copy = status_line(&running(Step::Copying, 4096, Some(1 << 20)));
+        assert!(copy.contains("1.46 KiB/s"), "{copy}");
+        assert!(!copy.contains("files/s"), "{copy}");
     }
 }

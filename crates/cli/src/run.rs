@@ -24,7 +24,7 @@ fn follow(job: Result<RecordedJob, RunError>, json: bool) -> ExitCode {
     };
     let control = job.handle().control().clone();
     if let Err(e) = ctrlc::set_handler(move || control.cancel()) {
-        eprintln!("warning: Ctrl-C will not cancel cleanly: {e}");
+        say!("warning: Ctrl-C will not cancel cleanly: {e}");
     }
     // Render from the start of this run (a resumed run's events follow the stored ones).
     let sub = job.handle().subscribe(job.handle().log().started_after());
@@ -41,7 +41,7 @@ fn follow(job: Result<RecordedJob, RunError>, json: bool) -> ExitCode {
     }
     let (end, recorded) = job.wait();
     if let Err(e) = &recorded {
-        eprintln!(
+        say!(
             "error[{}]: the history of this run is incomplete: {e}",
             e.code()
         );

@@ -9,7 +9,7 @@ use tidemark_core::{ErrorCode, JobState, ProgressSink};
 use tidemark_remote::{ConnState, Timeouts, WatchConfig, WatchEnd, WatchItem};
 
 use crate::render::{self, Bars, JsonLines, Lines};
-use crate::{EXIT_CANCELLED, EXIT_FAILED, fail};
+use crate::{EXIT_CANCELLED, EXIT_FAILED, fail, ui};
 
 #[derive(Debug, Args)]
 pub struct WatchArgs {
@@ -107,12 +107,16 @@ fn sink(json: bool) -> Box<dyn ProgressSink> {
     }
 }
 
-fn show_state(json: bool, state: &ConnState) {
+/// Fails only when stdout's reader is gone.
+fn show_state(json: bool, state: &ConnState) -> std::io::Result<()> {
     if json {
-        let line = serde_json::json!({ "connection": state });
-        println!("{line}");
+        ui::line(format_args!(
+            "{}",
+            serde_json::json!({ "connection": state })
+        ))
     } else {
-        eprintln!("connection: {}", describe(state));
+        say!("connection: {}", describe(state));
+        Ok(())
     }
 }
 
@@ -139,10 +143,16 @@ async fn watch_one(args: &WatchArgs, token: &str, job: &str) -> ExitCode {
                 }
                 last = Some(ev);
             }
-            WatchItem::State(s) => show_state(args.json, &s),
+            WatchItem::State(s) => {
+                if show_state(args.json, &s).is_err() {
+                    break;
+                }
+            }
         }
     }
-    drop(out);
+    // Whatever ended the loop, the watch ends too (a reader that left must not leave it
+    // waiting on a full channel).
+    drop((out, items));
     match task.await {
         Ok(WatchEnd::Finished) => {
             let Some(end) = last else {
@@ -177,15 +187,18 @@ async fn watch_all(args: &WatchArgs, token: &str) -> ExitCode {
         match item {
             WatchItem::Event(ev) | WatchItem::Resync(ev) => {
                 if args.json {
-                    println!("{}", serde_json::to_string(&ev).unwrap_or_default());
+                    let json = serde_json::to_string(&ev).unwrap_or_default();
+                    if let Err(e) = ui::line(format_args!("{json}")) {
+                        return ui::ended(Err(e));
+                    }
                 } else if ev.is_terminal() {
-                    eprintln!("{job}: {} ({})", ev.state.as_str(), ev.message);
+                    say!("{job}: {} ({})", ev.state.as_str(), ev.message);
                 } else {
                     let pct = ev
                         .percent
                         .map(|p| format!("{p:.0}%"))
                         .unwrap_or_else(|| "…".into());
-                    eprintln!(
+                    say!(
                         "{job}: {}/{} {} {pct} {}",
                         ev.step_number,
                         ev.total_steps,
@@ -202,9 +215,12 @@ async fn watch_all(args: &WatchArgs, token: &str) -> ExitCode {
             }
             WatchItem::State(s) => {
                 if args.json {
-                    println!("{}", serde_json::json!({ "job": job, "connection": s }));
+                    let json = serde_json::json!({ "job": job, "connection": s });
+                    if let Err(e) = ui::line(format_args!("{json}")) {
+                        return ui::ended(Err(e));
+                    }
                 } else {
-                    eprintln!("{job}: connection: {}", describe(&s));
+                    say!("{job}: connection: {}", describe(&s));
                 }
             }
         }

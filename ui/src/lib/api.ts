@@ -50,6 +50,8 @@ export interface Api {
   setSettings(settings: Settings): Promise<Settings>;
   openPath(path: string): Promise<void>;
   pickFolder(): Promise<string | null>;
+  /** Opens the folder of the app's log files; resolves to its path. */
+  openLog(): Promise<string>;
   /**
    * `jobs-changed`: the jobs that started, moved on or ended, only those, as it happens
    * (merge them into one `activeJobs` answer; see activeJobs.ts).
@@ -112,5 +114,6 @@ export const tauriApi: Api = {
   setSettings: (settings) => call("set_settings", { settings }),
   openPath: async (path) => void (await call<null>("open_path", { path })),
   pickFolder: () => call("pick_folder"),
+  openLog: () => call("open_log"),
   onJobsChanged: (handler) => on(EVENTS.jobsChanged, handler),
 };

@@ -1,0 +1,55 @@
+//! What the agent logs: one line per request, once it is answered (a progress stream once it
+//! ends), and each job's start and end. A caller is logged by its token's name, never by the
+//! token.
+
+use std::time::Duration;
+
+use tidemark_core::{JobKind, ProgressEvent};
+use tidemark_store::StoreError;
+
+use crate::auth::Identity;
+
+/// The name a caller is logged under.
+fn token_name(who: &Identity) -> &str {
+    match who {
+        Identity::Admin => "admin",
+        Identity::Named(name) => name,
+    }
+}
+
+pub(crate) fn request(
+    method: &str,
+    path: &str,
+    status: u16,
+    took: Duration,
+    who: Option<&Identity>,
+) {
+    tracing::info!(
+        %method,
+        %path,
+        status,
+        ms = took.as_millis() as u64,
+        token = who.map(token_name),
+        "request"
+    );
+}
+
+pub(crate) fn job_started(id: &str, kind: JobKind) {
+    tracing::info!(job = id, ?kind, "job started");
+}
+
+pub(crate) fn job_ended(id: &str, end: Option<&ProgressEvent>, recorded: &Result<(), StoreError>) {
+    match end {
+        Some(end) => tracing::info!(
+            job = id,
+            kind = ?end.kind,
+            state = end.state.as_str(),
+            error = end.error.as_ref().map(|e| tracing::field::display(e.code)),
+            "job ended"
+        ),
+        None => tracing::warn!(job = id, "job ended without a final event"),
+    }
+    if let Err(e) = recorded {
+        tracing::warn!(job = id, error = %e, "the job's history is incomplete");
+    }
+}
