@@ -399,11 +399,36 @@ pub fn display(rel: &Path) -> String {
     rel.to_string_lossy().into_owned()
 }
 
-/// Removes what a killed run left half-written: `.<name>.tidemark-partial-*` in `dir`, or
-/// any partial file under `dir` when `name` is `None`. Only for a resumed run: a live run of
-/// another job may own a partial file of the same name.
+/// Marks a file as a partial write; cleaning up after a killed run looks for it.
+const PARTIAL_MARK: &str = ".tidemark-partial-";
+/// The longest file name most filesystems accept, in bytes.
+const NAME_MAX: usize = 255;
+/// Room for what follows the mark: `<pid>-<n>`, two integers of at most 10 and 20 digits.
+const PARTIAL_SUFFIX_MAX: usize = 10 + 1 + 20;
+
+/// How the temporary names of `name` begin: `.<name>.tidemark-partial-`. A name too long for
+/// that to fit in a file name keeps its first bytes (cut at a character) and a hash of the
+/// whole name, so the prefix stays the same for one name and tells apart two long names
+/// that begin alike.
+pub fn partial_prefix(name: &str) -> String {
+    let room = NAME_MAX - 1 - PARTIAL_MARK.len() - PARTIAL_SUFFIX_MAX;
+    if name.len() <= room {
+        return format!(".{name}{PARTIAL_MARK}");
+    }
+    let hash = blake3::hash(name.as_bytes()).to_hex();
+    let tag = &hash.as_str()[..16];
+    let mut cut = room - 1 - tag.len();
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!(".{}~{tag}{PARTIAL_MARK}", &name[..cut])
+}
+
+/// Removes what a killed run left half-written: the temporary files of `name` in `dir`
+/// (see [`partial_prefix`]), or any partial file under `dir` when `name` is `None`. Only
+/// for a resumed run: a live run of another job may own a partial file of the same name.
 pub fn remove_stale_partials(dir: &Path, name: Option<&str>) {
-    let prefix = name.map(|n| format!(".{n}.tidemark-partial-"));
+    let prefix = name.map(partial_prefix);
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         for item in fs::read_dir(&d).into_iter().flatten().flatten() {
@@ -411,7 +436,7 @@ pub fn remove_stale_partials(dir: &Path, name: Option<&str>) {
             let file_name = file_name.to_string_lossy();
             let stale = match &prefix {
                 Some(p) => file_name.starts_with(p.as_str()),
-                None => file_name.contains(".tidemark-partial-"),
+                None => file_name.contains(PARTIAL_MARK),
             };
             let is_dir = item.file_type().is_ok_and(|t| t.is_dir());
             if stale && !is_dir {
@@ -432,13 +457,15 @@ pub struct Partial {
 }
 
 impl Partial {
-    /// Creates `dir/.<name>.partial-<pid>-<n>` exclusively.
+    /// Creates `dir/.<name>.tidemark-partial-<pid>-<n>` exclusively; its name fits in a
+    /// file name whatever the length of `name` ([`partial_prefix`]).
     pub fn create(dir: &Path, name: &str) -> Result<(Partial, File), JobError> {
         use std::sync::atomic::{AtomicU64, Ordering};
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let path = dir.join(format!(
-            ".{name}.tidemark-partial-{}-{n}",
+            "{}{}-{n}",
+            partial_prefix(name),
             std::process::id()
         ));
         let file = OpenOptions::new()
@@ -465,8 +492,9 @@ impl Partial {
         Ok(())
     }
 
-    /// Moves the finished file to `dest`, failing if something is already there.
-    pub fn persist_new(mut self, dest: &Path) -> Result<(), JobError> {
+    /// Moves the finished file to `dest`, failing if something is already there; the file
+    /// then stays in charge of this `Partial`, for another try under another name.
+    pub fn persist_new(&mut self, dest: &Path) -> Result<(), JobError> {
         // A hard link is the portable no-clobber rename.
         match fs::hard_link(&self.path, dest) {
             Ok(()) => {}
@@ -567,17 +595,26 @@ impl Write for WriteBehind {
     }
 }
 
-/// A reader over one source file that insists on the size seen when the tree was walked:
-/// a file that shrinks or grows while being read is reported, not archived half-changed.
-/// `on_bytes` sees every chunk (progress, pause, cancel). Errors of the source are kept in
-/// `failure`, so a caller handed back a bare `io::Error` by tar or zstd can tell them from
-/// errors of the writer.
+/// A reader over one source file that yields exactly the size seen when the tree was
+/// walked. A file that grew meanwhile yields its first `expected` bytes and says so
+/// ([`ExactReader::grew`]), as `tar` archives a live log "changed as we read it". A file
+/// that shrank, or failed to read, is an error, unless the reader pads: then the rest of
+/// the expected bytes are zeros and [`ExactReader::short`] says why, since an archive whose
+/// header already gave the size cannot take the entry back.
+/// `on_bytes` sees every chunk (progress, pause, cancel). Errors are kept in `failure`, so
+/// a caller handed back a bare `io::Error` by tar or zstd can tell them from errors of the
+/// writer.
 pub struct ExactReader<R, F> {
     inner: R,
     path: PathBuf,
     expected: u64,
     read: u64,
     on_bytes: F,
+    pad: bool,
+    /// Every expected byte was served and the end probed.
+    ended: bool,
+    grew: bool,
+    short: Option<JobError>,
     pub failure: Option<JobError>,
 }
 
@@ -598,8 +635,28 @@ impl<R: Read, F: FnMut(u64) -> Result<(), JobError>> ExactReader<R, F> {
             expected,
             read: 0,
             on_bytes,
+            pad: false,
+            ended: false,
+            grew: false,
+            short: None,
             failure: None,
         }
+    }
+
+    /// A reader that pads a file that shrank or failed with zeros to its expected size.
+    pub fn padding(mut self) -> Self {
+        self.pad = true;
+        self
+    }
+
+    /// The file holds more bytes than expected: only the expected ones were read.
+    pub fn grew(&self) -> bool {
+        self.grew
+    }
+
+    /// Why a padding reader served zeros for the end of the file, if it did.
+    pub fn short(&mut self) -> Option<JobError> {
+        self.short.take()
     }
 
     /// The error to report for an `io::Error` that came out of a pipeline this reader fed:
@@ -618,9 +675,22 @@ impl<R: Read, F: FnMut(u64) -> Result<(), JobError>> ExactReader<R, F> {
         io::Error::other(msg)
     }
 
-    fn changed(&mut self, what: String) -> io::Error {
-        let path = self.path.clone();
-        self.fail(JobError::SourceChanged { path, what })
+    /// The source stopped short of the expected size: an error, or zeros from now on.
+    fn stopped(&mut self, why: JobError) -> Result<(), io::Error> {
+        if self.pad {
+            self.short = Some(why);
+            Ok(())
+        } else {
+            Err(self.fail(why))
+        }
+    }
+
+    fn served(&mut self, n: usize) -> io::Result<usize> {
+        self.read += n as u64;
+        if let Err(e) = (self.on_bytes)(n as u64) {
+            return Err(self.fail(e));
+        }
+        Ok(n)
     }
 }
 
@@ -628,34 +698,38 @@ impl<R: Read, F: FnMut(u64) -> Result<(), JobError>> Read for ExactReader<R, F> 
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let left = self.expected - self.read;
         if left == 0 {
-            // Probe one byte past the end: a file that grew must not pass as complete.
-            let mut probe = [0u8; 1];
-            return match self.inner.read(&mut probe) {
-                Ok(0) => Ok(0),
-                Ok(_) => Err(self.changed(format!("it grew beyond {} bytes", self.expected))),
-                Err(e) => {
-                    let path = self.path.clone();
-                    Err(self.fail(JobError::reading(&path, e)))
-                }
-            };
+            if !self.ended && self.short.is_none() {
+                self.ended = true;
+                // Probe one byte past the end: a file that grew must not pass as unchanged. A
+                // failure here leaves the expected bytes, all read, as they are.
+                let mut probe = [0u8; 1];
+                self.grew = loop {
+                    match self.inner.read(&mut probe) {
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        r => break matches!(r, Ok(n) if n > 0),
+                    }
+                };
+            }
+            return Ok(0);
         }
         let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        if self.short.is_some() {
+            buf[..want].fill(0);
+            return self.served(want);
+        }
         match self.inner.read(&mut buf[..want]) {
-            Ok(0) => Err(self.changed(format!(
-                "it shrank from {} to {} bytes",
-                self.expected, self.read
-            ))),
-            Ok(n) => {
-                self.read += n as u64;
-                if let Err(e) = (self.on_bytes)(n as u64) {
-                    return Err(self.fail(e));
-                }
-                Ok(n)
+            Ok(0) => {
+                let what = format!("it shrank from {} to {} bytes", self.expected, self.read);
+                let path = self.path.clone();
+                self.stopped(JobError::SourceChanged { path, what })?;
+                self.read(buf)
             }
+            Ok(n) => self.served(n),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Err(e),
             Err(e) => {
                 let path = self.path.clone();
-                Err(self.fail(JobError::reading(&path, e)))
+                self.stopped(JobError::reading(&path, e))?;
+                self.read(buf)
             }
         }
     }
@@ -685,11 +759,39 @@ mod tests {
     }
 
     #[test]
-    fn a_file_that_shrank_or_grew_is_a_source_change() {
-        for (data, expected) in [(&b"abc"[..], 4), (&b"abcde"[..], 4)] {
-            let err = read_all(data, expected).expect_err("size changed");
-            assert_eq!(err.code(), ErrorCode::SourceChanged, "{err}");
-        }
+    fn a_file_that_shrank_is_a_source_change() {
+        let err = read_all(b"abc", 4).expect_err("size changed");
+        assert_eq!(err.code(), ErrorCode::SourceChanged, "{err}");
+    }
+
+    #[test]
+    fn a_file_that_grew_reads_as_listed_and_says_so() {
+        let mut r = ExactReader::new(&b"abcdef"[..], PathBuf::from("f"), 4, |_| Ok(()));
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).expect("read");
+        assert_eq!(out, b"abcd");
+        assert!(r.grew());
+        let mut r = ExactReader::new(&b"abcd"[..], PathBuf::from("f"), 4, |_| Ok(()));
+        r.read_to_end(&mut Vec::new()).expect("read");
+        assert!(!r.grew());
+    }
+
+    #[test]
+    fn a_padding_reader_fills_a_file_that_shrank_with_zeros_and_says_why() {
+        let mut seen = 0;
+        let mut r = ExactReader::new(&b"abc"[..], PathBuf::from("f"), 6, |n| {
+            seen += n;
+            Ok(())
+        })
+        .padding();
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).expect("read");
+        assert_eq!(out, b"abc\0\0\0");
+        assert!(!r.grew());
+        let why = r.short().expect("short");
+        assert_eq!(why.code(), ErrorCode::SourceChanged, "{why}");
+        assert!(why.to_string().contains("from 6 to 3"), "{why}");
+        assert_eq!(seen, 6, "the zeros count as read");
     }
 
     #[test]
@@ -709,6 +811,49 @@ mod tests {
             JobError::writing(Path::new("x"), full).code(),
             ErrorCode::DiskFull
         );
+    }
+
+    #[test]
+    fn a_partial_name_fits_beside_the_longest_names_and_is_cleaned_up_by_its_name() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        // The longest legal names, of one-byte and of multi-byte characters, and two that
+        // share their first 250 bytes.
+        let long = "n".repeat(255);
+        let wide = "é".repeat(127);
+        let twin = format!("{}a", "n".repeat(250));
+        let mut kept = Vec::new();
+        for name in [&long, &wide, &twin, &"short".to_string()] {
+            let (partial, mut file) = Partial::create(tmp.path(), name).expect("create");
+            file.write_all(b"x").expect("write");
+            let file_name = partial.path().file_name().expect("name").to_owned();
+            assert!(file_name.len() <= NAME_MAX, "{}", file_name.len());
+            assert!(
+                file_name
+                    .to_string_lossy()
+                    .starts_with(&partial_prefix(name))
+            );
+            let mut partial = partial;
+            partial
+                .persist_new(&tmp.path().join(name))
+                .expect("published under the long name");
+            // What a killed run leaves behind.
+            let stale = tmp
+                .path()
+                .join(format!("{}4294967295-7", partial_prefix(name)));
+            fs::write(&stale, b"half").expect("stale");
+            kept.push(stale);
+        }
+        assert_ne!(partial_prefix(&long), partial_prefix(&twin));
+        // A resumed run cleans up the partials of its own name, and only those.
+        let paths = kept;
+        remove_stale_partials(tmp.path(), Some(&long));
+        let exists: Vec<bool> = paths.iter().map(|p| p.exists()).collect();
+        assert_eq!(exists, [false, true, true, true]);
+        remove_stale_partials(tmp.path(), None);
+        assert!(paths.iter().all(|p| !p.exists()));
+        for name in [&long, &wide, &twin] {
+            assert_eq!(fs::read(tmp.path().join(name)).expect("kept"), b"x");
+        }
     }
 
     #[test]

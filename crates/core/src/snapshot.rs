@@ -248,31 +248,40 @@ pub fn run(spec: &SnapshotSpec, rep: &mut Reporter) -> Result<String, JobError> 
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "root".into());
     // A resumed run must produce the archive the interrupted one was making.
-    let base = match rep.saved::<String>(KEY_NAME) {
+    let mut base = match rep.saved::<String>(KEY_NAME) {
         Some(name) => name,
         None => archive_base_name(spec.name.as_deref(), &root_name)?,
     };
-    rep.save(KEY_NAME, &base);
-    let archive_name = format!("{base}.tar.zst");
+    // Only a name the user chose is refused when taken; a default one moves aside.
+    let named = spec.name.is_some();
     let (work_dir, final_path) = match &target {
         Target::Folder(dest) => {
             let dest = fsutil::dest_dir(dest)?;
             fsutil::check_not_inside(&source, &dest)?;
-            let final_path = dest.join(&archive_name);
+            let final_path = dest.join(format!("{base}.tar.zst"));
             if let Ok(m) = final_path.symlink_metadata() {
                 // Killed after publishing its archive: a resumed run finds it is its own.
                 let ours = rep
                     .saved::<Compressed>(KEY_ARCHIVE)
                     .is_some_and(|c| c.len == m.len());
-                if !ours {
+                if ours {
+                    return finish_published(&dest, &final_path, &base, &source, rep);
+                }
+                if named {
                     return Err(JobError::DestExists(final_path));
                 }
-                return finish_published(&dest, &final_path, &base, &source, rep);
             }
+            if !named {
+                base = free_base(&dest, &base)?;
+            }
+            let final_path = dest.join(format!("{base}.tar.zst"));
             (dest, Some(final_path))
         }
         Target::Url(_) => (std::env::temp_dir(), None),
     };
+    rep.save(KEY_NAME, &base);
+    let stem = base.clone();
+    let archive_name = format!("{base}.tar.zst");
 
     let saved_walk = rep
         .saved::<Walked>(KEY_WALK)
@@ -345,23 +354,39 @@ pub fn run(spec: &SnapshotSpec, rep: &mut Reporter) -> Result<String, JobError> 
     // the last event, and so the finished job, shows ("57/57 files").
     let files = manifest.len() as u64;
     match (&target, final_path) {
-        (Target::Folder(_), Some(final_path)) => {
+        (Target::Folder(_), Some(mut final_path)) => {
             rep.begin(
                 Step::Uploading,
                 Some(files),
                 Some(archive_len),
                 format!("Saving {archive_name}"),
             );
-            let mpartial = write_manifest(
-                &work_dir,
-                &base,
-                &source,
-                &archive_name,
-                (&entries, &manifest),
-                rep,
-            )?;
-            partial.persist_new(&final_path)?;
-            publish_manifest(mpartial, &work_dir, &base, rep);
+            let mut partial = partial;
+            loop {
+                let archive_name = format!("{base}.tar.zst");
+                let mpartial = write_manifest(
+                    &work_dir,
+                    &base,
+                    &source,
+                    &archive_name,
+                    (&entries, &manifest),
+                    rep,
+                )?;
+                match partial.persist_new(&final_path) {
+                    Ok(()) => {
+                        publish_manifest(mpartial, &work_dir, &base, rep);
+                        break;
+                    }
+                    // Another snapshot of the same folder, started in the same second,
+                    // published first.
+                    Err(JobError::DestExists(_)) if !named => {
+                        base = free_base(&work_dir, &stem)?;
+                        final_path = work_dir.join(format!("{base}.tar.zst"));
+                        rep.save(KEY_NAME, &base);
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
             rep.advance(files, archive_len);
             Ok(final_path.to_string_lossy().into_owned())
         }
@@ -424,7 +449,7 @@ fn write_manifest(
     Ok(partial)
 }
 
-fn publish_manifest(partial: Partial, work_dir: &Path, base: &str, rep: &mut Reporter) {
+fn publish_manifest(mut partial: Partial, work_dir: &Path, base: &str, rep: &mut Reporter) {
     let path = work_dir.join(manifest_name(base));
     if let Err(e) = partial.persist_new(&path) {
         // The archive alone is still a complete snapshot; say what is missing.
@@ -468,6 +493,26 @@ fn file_size(e: &Entry) -> u64 {
         EntryKind::File { size } => size,
         _ => 0,
     }
+}
+
+/// How many names [`free_base`] tries before giving up.
+const MAX_SUFFIX: u32 = 1000;
+
+/// The first of `stem`, `stem-2`, `stem-3`, … that names neither an archive nor a manifest
+/// in `dest`.
+fn free_base(dest: &Path, stem: &str) -> Result<String, JobError> {
+    let taken = |base: &str| {
+        [format!("{base}.tar.zst"), manifest_name(base)]
+            .iter()
+            .any(|n| dest.join(n).symlink_metadata().is_ok())
+    };
+    (1..=MAX_SUFFIX)
+        .map(|n| match n {
+            1 => stem.to_string(),
+            n => format!("{stem}-{n}"),
+        })
+        .find(|base| !taken(base))
+        .ok_or_else(|| JobError::DestExists(dest.join(format!("{stem}.tar.zst"))))
 }
 
 fn archive_base_name(name: Option<&str>, root_name: &str) -> Result<String, JobError> {
@@ -540,18 +585,31 @@ impl<R: Read> Read for Hashing<'_, R> {
     }
 }
 
-/// A file the job may not open is left out of the archive with a warning, and counts as done.
+/// A file that could not be read whole before its entry began is left out of the archive
+/// and the manifest with a warning, and counts as done.
 fn leave_out(
     rep: &mut Reporter,
     excluded: &mut Vec<usize>,
     i: usize,
     entry: &Entry,
     size: u64,
-    e: &io::Error,
+    why: &JobError,
 ) {
-    rep.warn(fsutil::display(&entry.rel), format!("left out: {e}"));
+    rep.warn(fsutil::display(&entry.rel), format!("left out: {why}"));
     excluded.push(i);
     rep.advance(1, size);
+}
+
+/// What is said of a file that grew while it was read: the archive and the manifest hold
+/// the bytes the walk listed.
+fn grew_warning(rep: &mut Reporter, entry: &Entry, size: u64) {
+    rep.warn(
+        fsutil::display(&entry.rel),
+        format!(
+            "it changed as it was read (it grew); archived as listed, its first {} bytes",
+            group_digits(size)
+        ),
+    );
 }
 
 /// The manifest names a file by its index in the walk, kept as a `u32`.
@@ -561,8 +619,10 @@ fn manifest_index(i: usize) -> Result<u32, JobError> {
 }
 
 /// Archives `entries` into `<work_dir>/<archive_name>` (temporary name), hashing each file
-/// on the way. Files that cannot be opened for lack of permission are left out with a
-/// warning; any other failure stops the snapshot.
+/// on the way. A file that cannot be read is left out with a warning; one that grew is
+/// archived as listed, with a warning. A file that stops short once its entry has begun
+/// (the header gives its size) is padded with zeros, as GNU tar does, and left out of the
+/// manifest, with a warning saying so. Failures to write stop the snapshot.
 fn compress(
     root: &Path,
     root_name: &str,
@@ -641,12 +701,16 @@ fn compress(
                     let fetched = ahead.take(next_small);
                     next_small += 1;
                     let (data, hash) = match fetched {
-                        Fetched::Read { data, hash } => (data, hash),
-                        Fetched::Denied(e) => {
+                        Fetched::Read { data, hash, grew } => {
+                            if grew {
+                                grew_warning(rep, entry, *size);
+                            }
+                            (data, hash)
+                        }
+                        Fetched::LeftOut(e) => {
                             leave_out(rep, &mut excluded, i, entry, *size, &e);
                             continue;
                         }
-                        Fetched::Failed(e) => return Err(e),
                     };
                     let index = manifest_index(i)?;
                     header.set_size(*size);
@@ -657,20 +721,30 @@ fn compress(
                 }
                 EntryKind::File { size } => {
                     let path = root.join(&entry.rel);
-                    let file = match File::open(&path) {
+                    let opened = File::open(&path).map_err(|e| JobError::reading(&path, e));
+                    // Shorter already than listed: left out before its entry begins, rather
+                    // than padded.
+                    let opened = opened.and_then(|f| match f.metadata() {
+                        Ok(m) if m.len() < *size => Err(JobError::SourceChanged {
+                            path: path.clone(),
+                            what: format!("it shrank from {size} to {} bytes", m.len()),
+                        }),
+                        _ => Ok(f),
+                    });
+                    let file = match opened {
                         Ok(f) => f,
-                        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                        Err(e) => {
                             leave_out(rep, &mut excluded, i, entry, *size, &e);
                             continue;
                         }
-                        Err(e) => return Err(JobError::reading(&path, e)),
                     };
                     let index = manifest_index(i)?;
                     header.set_size(*size);
                     let exact = ExactReader::new(file, path.clone(), *size, |n| {
                         rep.advance(0, n);
                         rep.checkpoint().map_err(JobError::from)
-                    });
+                    })
+                    .padding();
                     let mut reader = Hashing {
                         inner: exact,
                         chunk: &mut chunk,
@@ -681,10 +755,24 @@ fn compress(
                     if let Err(e) = tar.append_data(&mut header, &name, &mut reader) {
                         return Err(reader.inner.blame(e, werr));
                     }
-                    files.push(ManifestEntry {
-                        index,
-                        hash: *reader.hasher.finalize().as_bytes(),
-                    });
+                    let (grew, short) = (reader.inner.grew(), reader.inner.short());
+                    let hash = *reader.hasher.finalize().as_bytes();
+                    drop(reader);
+                    if let Some(why) = short {
+                        rep.warn(
+                            fsutil::display(&entry.rel),
+                            format!(
+                                "{why}; its entry, already begun, is padded with zeros to \
+                                 {size} bytes and it is left out of the manifest"
+                            ),
+                        );
+                        excluded.push(i);
+                    } else {
+                        if grew {
+                            grew_warning(rep, entry, *size);
+                        }
+                        files.push(ManifestEntry { index, hash });
+                    }
                     rep.advance(1, 0);
                 }
             }
@@ -748,6 +836,19 @@ mod tests {
             entry("secret", EntryKind::File { size: 9 }),
             entry("b.bin", EntryKind::File { size: 0 }),
         ]
+    }
+
+    #[test]
+    fn a_default_name_taken_moves_to_the_first_free_suffix() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let dest = tmp.path();
+        assert_eq!(free_base(dest, "src-1").expect("free"), "src-1");
+        std::fs::write(dest.join("src-1.tar.zst"), b"a").expect("write");
+        assert_eq!(free_base(dest, "src-1").expect("free"), "src-1-2");
+        // A manifest alone takes its name too.
+        std::fs::write(dest.join("src-1-2.manifest.json"), b"{}").expect("write");
+        std::fs::write(dest.join("src-1-4.tar.zst"), b"a").expect("write");
+        assert_eq!(free_base(dest, "src-1").expect("free"), "src-1-3");
     }
 
     #[test]
