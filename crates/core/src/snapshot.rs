@@ -838,6 +838,116 @@ mod tests {
         ]
     }
 
+    /// Archives `src` after `change` has run between the walk and the archive.
+    fn archive_after(src: &Path, change: impl FnOnce()) -> (Archived, Vec<Entry>, Reporter) {
+        use crate::control::Control;
+        use crate::event::JobKind;
+        use crate::log::EventLog;
+        let plan = StepPlan(vec![(Step::Manifest, 0.5), (Step::Compressing, 0.5)]);
+        let mut rep = Reporter::new(
+            "j",
+            JobKind::Snapshot,
+            EventLog::new(),
+            Control::new(),
+            plan,
+        );
+        rep.start_step(Step::Manifest, None, None);
+        let listing = fsutil::list(src, &mut rep, false).expect("list");
+        let entries = fsutil::examine(src, &listing.rels, &mut rep).expect("examine");
+        change();
+        rep.start_step(Step::Compressing, None, None);
+        let work = src.parent().expect("parent");
+        let archived =
+            compress(src, "src", &entries, work, "a.tar.zst", &mut rep).expect("archive");
+        (archived, entries, rep)
+    }
+
+    #[test]
+    fn files_that_changed_after_the_walk_are_archived_as_listed_or_left_out_with_a_warning() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let src = tmp.path().join("src");
+        std::fs::create_dir(&src).expect("src");
+        let big = 3 * prefetch::SMALL_FILE as usize;
+        let data = |len: usize| (0..len).map(|i| (i % 251) as u8).collect::<Vec<u8>>();
+        for (name, len) in [
+            ("big-grows", big),
+            ("big-shrinks", big),
+            ("gone", 10),
+            ("same", big),
+            ("small-grows", 10),
+            ("small-shrinks", 10),
+        ] {
+            std::fs::write(src.join(name), data(len)).expect("write");
+        }
+        let (archived, entries, rep) = archive_after(&src, || {
+            std::fs::write(src.join("big-grows"), data(big + 5)).expect("grow");
+            std::fs::write(src.join("small-grows"), data(15)).expect("grow");
+            std::fs::write(src.join("big-shrinks"), data(100)).expect("shrink");
+            std::fs::write(src.join("small-shrinks"), data(4)).expect("shrink");
+            std::fs::remove_file(src.join("gone")).expect("rm");
+        });
+        let warned: Vec<(&str, &str)> = rep
+            .warnings()
+            .iter()
+            .map(|w| (w.path.as_str(), w.message.as_str()))
+            .collect();
+        let paths: Vec<&str> = warned.iter().map(|w| w.0).collect();
+        assert_eq!(
+            paths,
+            [
+                "big-grows",
+                "big-shrinks",
+                "gone",
+                "small-grows",
+                "small-shrinks"
+            ]
+        );
+        for (path, message) in &warned {
+            let said = if path.ends_with("grows") {
+                "grew"
+            } else {
+                "left out"
+            };
+            assert!(message.contains(said), "{path}: {message}");
+        }
+        // The manifest lists what the archive holds, as listed by the walk.
+        let listed: Vec<(&str, [u8; 32])> = archived
+            .files
+            .iter()
+            .map(|f| {
+                let e = &entries[f.index as usize];
+                (e.rel.to_str().expect("utf8"), f.hash)
+            })
+            .collect();
+        let hash = |len: usize| *blake3::hash(&data(len)).as_bytes();
+        assert_eq!(
+            listed,
+            [
+                ("big-grows", hash(big)),
+                ("same", hash(big)),
+                ("small-grows", hash(10))
+            ]
+        );
+        let file = std::fs::File::open(archived.partial.path()).expect("archive");
+        let mut tar = tar::Archive::new(zstd::Decoder::new(file).expect("zstd"));
+        let mut held = Vec::new();
+        for entry in tar.entries().expect("entries") {
+            let mut entry = entry.expect("entry");
+            let path = entry.path().expect("path").to_string_lossy().into_owned();
+            let mut bytes = Vec::new();
+            entry.read_to_end(&mut bytes).expect("read");
+            held.push((path, blake3::hash(&bytes)));
+        }
+        let held: Vec<(&str, [u8; 32])> = held
+            .iter()
+            .filter_map(|(p, h)| {
+                let p = p.strip_prefix("src/").filter(|p| !p.is_empty())?;
+                Some((p, *h.as_bytes()))
+            })
+            .collect();
+        assert_eq!(held, listed, "nothing else is in the archive");
+    }
+
     #[test]
     fn a_default_name_taken_moves_to_the_first_free_suffix() {
         let tmp = tempfile::tempdir().expect("tmp");
