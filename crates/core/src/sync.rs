@@ -250,7 +250,7 @@ fn mirror(
                 }
                 Err(None)
             }
-            EntryKind::Dir => ensure_dir(&dest()).map_err(Some),
+            EntryKind::Dir => ensure_dir(&dest()).map_err(Some).map(|()| None),
             EntryKind::Symlink { target } => ensure_symlink(&dest(), target, &entry.meta)
                 .map_err(Some)
                 .map(|()| None),
@@ -316,14 +316,13 @@ fn one_file_only(e: &JobError) -> bool {
     }
 }
 
-fn ensure_dir(dest: &Path) -> Result<Option<String>, JobError> {
+fn ensure_dir(dest: &Path) -> Result<(), JobError> {
     match fs::symlink_metadata(dest) {
-        Ok(m) if m.is_dir() => return Ok(None),
+        Ok(m) if m.is_dir() => return Ok(()),
         Ok(_) => fs::remove_file(dest).map_err(|e| JobError::writing(dest, e))?,
         Err(_) => {}
     }
-    fs::create_dir_all(dest).map_err(|e| JobError::writing(dest, e))?;
-    Ok(None)
+    fs::create_dir_all(dest).map_err(|e| JobError::writing(dest, e))
 }
 
 fn ensure_symlink(dest: &Path, target: &Path, meta: &Meta) -> Result<(), JobError> {
