@@ -42,7 +42,7 @@ fn snapshot_extracts_with_system_tar_to_an_identical_tree() {
             "snap",
         ],
     );
-    assert_eq!(run.code, 0, "stderr: {}", run.stderr);
+    assert_eq!(run.code, 23, "done with warnings; stderr: {}", run.stderr);
     let end = run.last();
     assert_eq!(end.state, JobState::Completed);
     let archive = dest.join("snap.tar.zst");
@@ -177,11 +177,12 @@ fn snapshot_uploads_by_streaming_put() {
 }
 
 #[test]
-fn a_file_growing_while_read_fails_the_snapshot_clearly() {
+fn a_file_growing_while_read_is_archived_as_listed_with_a_warning() {
     let tmp = tempfile::tempdir().expect("tmp");
     let src = tmp.path().join("logs");
     let growing = src.join("app.log");
     write(growing.clone(), &pseudo_random(8 * 1024 * 1024, 1));
+    write(src.join("other.txt"), b"steady\n");
     let dest = tmp.path().join("out");
     fs::create_dir(&dest).expect("dest");
 
@@ -191,6 +192,8 @@ fn a_file_growing_while_read_fails_the_snapshot_clearly() {
             src.to_str().expect("utf8"),
             "--to",
             dest.to_str().expect("utf8"),
+            "--name",
+            "logs",
             "--json",
         ])
         .stdout(std::process::Stdio::piped())
@@ -208,17 +211,153 @@ fn a_file_growing_while_read_fails_the_snapshot_clearly() {
     let out = child.wait_with_output().expect("output");
     let run = parse_run(&out);
     check_invariants(&run.events);
-    assert_eq!(run.code, 1, "stderr: {}", run.stderr);
-    assert_eq!(run.error_code().as_deref(), Some("source_changed"));
+    assert_eq!(run.code, 23, "done with warnings; stderr: {}", run.stderr);
+    let end = run.last();
+    assert_eq!(end.state, JobState::Completed);
+    let warned: Vec<(&str, &str)> = end
+        .warnings
+        .iter()
+        .map(|w| (w.path.as_str(), w.message.as_str()))
+        .collect();
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert_eq!(warned[0].0, "app.log");
+    assert!(warned[0].1.contains("grew"), "{warned:?}");
+    assert!(run.stderr.contains("app.log"), "{}", run.stderr);
+
+    // The archive holds the bytes the manifest lists, and the manifest's hash is theirs.
+    let extracted = tmp.path().join("extracted");
+    extract(&dest.join("logs.tar.zst"), &extracted);
+    let archived = fs::read(extracted.join("logs/app.log")).expect("archived");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&fs::read(dest.join("logs.manifest.json")).expect("manifest"))
+            .expect("manifest JSON");
+    let files = manifest["files"].as_array().expect("files");
+    let listed = files
+        .iter()
+        .find(|f| f["path"] == "app.log")
+        .expect("app.log listed");
+    assert_eq!(listed["size"], archived.len() as u64);
+    assert_eq!(listed["blake3"], blake3::hash(&archived).to_hex().as_str());
+    assert!(archived.len() >= 8 * 1024 * 1024);
+    let now = fs::read(&growing).expect("log");
     assert!(
-        run.last()
-            .error
-            .as_ref()
-            .is_some_and(|e| e.message.contains("app.log"))
+        now.len() > archived.len(),
+        "the file did grow past what was listed"
     );
-    assert!(
-        names(&dest).is_empty(),
-        "nothing left at the destination: {:?}",
-        names(&dest)
+    assert_eq!(
+        &now[..archived.len()],
+        archived.as_slice(),
+        "its first bytes"
     );
+    assert_eq!(files.len(), 2);
+    assert!(partials(&dest).is_empty());
+}
+
+#[test]
+fn snapshots_of_one_folder_in_the_same_second_get_distinct_names() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let src = tmp.path().join("site");
+    generate_tree(&src, 1024);
+    let dest = tmp.path().join("out");
+    fs::create_dir(&dest).expect("dest");
+    // An archive of this folder for every second the run may start in: whenever it
+    // starts, an earlier snapshot of that same second is there already.
+    let start = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let stamps = utc_stamps(start - 1..start + 600);
+    for stamp in &stamps {
+        write(dest.join(format!("site-{stamp}.tar.zst")), b"earlier");
+    }
+
+    let run = run_json(
+        tidemark(),
+        &[
+            "snapshot",
+            src.to_str().expect("utf8"),
+            "--to",
+            dest.to_str().expect("utf8"),
+        ],
+    );
+    assert_eq!(run.code, 0, "stderr: {}", run.stderr);
+    let made = run.last().result_url.clone().expect("result");
+    let made = std::path::Path::new(&made);
+    let name = made
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    let stem = name.strip_suffix("-2.tar.zst").expect("a -2 name");
+    assert!(stamps.iter().any(|s| stem == format!("site-{s}")), "{name}");
+    assert!(dest.join(format!("{stem}-2.manifest.json")).is_file());
+    assert_eq!(
+        fs::read(dest.join(format!("{stem}.tar.zst"))).expect("earlier"),
+        b"earlier",
+        "the earlier archive is left alone"
+    );
+    let out = tmp.path().join("extracted");
+    extract(made, &out);
+    assert_eq!(diff_trees(&src, &out.join("site")), "");
+
+    // A name given with --name that is taken is refused, not moved aside.
+    let taken = run_json(
+        tidemark(),
+        &[
+            "snapshot",
+            src.to_str().expect("utf8"),
+            "--to",
+            dest.to_str().expect("utf8"),
+            "--name",
+            stem,
+        ],
+    );
+    assert_eq!(taken.code, 1, "stderr: {}", taken.stderr);
+    assert_eq!(taken.error_code().as_deref(), Some("dest_exists"));
+}
+
+#[test]
+fn an_archive_name_of_the_longest_length_is_written_through_a_temporary_name_that_fits() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let src = tmp.path().join("src");
+    generate_tree(&src, 1024);
+    let dest = tmp.path().join("out");
+    fs::create_dir(&dest).expect("dest");
+    // With ".manifest.json", the manifest's name has the 255 bytes a name may have.
+    let name = "n".repeat(255 - ".manifest.json".len());
+    let run = run_json(
+        tidemark(),
+        &[
+            "snapshot",
+            src.to_str().expect("utf8"),
+            "--to",
+            dest.to_str().expect("utf8"),
+            "--name",
+            &name,
+        ],
+    );
+    assert_eq!(run.code, 0, "stderr: {}", run.stderr);
+    assert_eq!(
+        names(&dest),
+        [format!("{name}.manifest.json"), format!("{name}.tar.zst")]
+    );
+}
+
+/// `YYYYmmdd-HHMMSS` in UTC of each of these Unix times, as the default archive name has.
+fn utc_stamps(times: std::ops::Range<u64>) -> Vec<String> {
+    let input: String = times.map(|t| format!("@{t}\n")).collect();
+    let mut child = Command::new("date")
+        .args(["-u", "-f", "-", "+%Y%m%d-%H%M%S"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("date");
+    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), input.as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("date");
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }

@@ -1,6 +1,6 @@
 use std::collections::BTreeMap;
 use std::fs;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
 use tidemark_core::{ItemState, JobState};
@@ -44,10 +44,16 @@ fn sync_mirrors_every_source_and_a_second_run_copies_nothing() {
         mirror.to_str().expect("utf8"),
     ];
 
+    // Links whose own time differs from when the sync makes them: it must keep theirs.
+    set_link_time(&photos.join("link-to-plain"), 1_000_000_000);
+    set_link_time(&docs.join("dangling-link"), 1_000_000_000);
+
     let first = run_json(tidemark(), &args);
     assert_eq!(first.code, 0, "stderr: {}", first.stderr);
     assert_eq!(diff_trees(&photos, &mirror.join("photos")), "");
     assert_eq!(diff_trees(&docs, &mirror.join("Mes documents")), "");
+    assert_eq!(rsync_left_to_do(&photos, &mirror.join("photos")), "");
+    assert_eq!(rsync_left_to_do(&docs, &mirror.join("Mes documents")), "");
     let end = first.last();
     assert_eq!(
         end.items.iter().map(|i| i.state).collect::<Vec<_>>(),
@@ -222,4 +228,69 @@ fn a_link_in_the_mirror_where_the_source_has_a_folder_becomes_that_folder_whole(
         b"hello",
         "what the link pointed to is left alone"
     );
+}
+
+#[test]
+fn the_longest_names_are_mirrored_and_a_file_that_cannot_be_read_is_a_warning() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let src = tmp.path().join("docs");
+    generate_tree(&src, 64 * 1024);
+    // File names of 244 and 255 bytes (the most a name may have), one of two-byte letters.
+    let long_names = ["a".repeat(244), "b".repeat(255), "é".repeat(127)];
+    for (i, name) in long_names.iter().enumerate() {
+        write(
+            src.join("long").join(name),
+            &pseudo_random(1000 + i, i as u64),
+        );
+    }
+    // One file the job may not read, among the others.
+    let secret = src.join("many/secret.key");
+    write(secret.clone(), b"top secret");
+    fs::set_permissions(&secret, fs::Permissions::from_mode(0o000)).expect("chmod");
+    let mirror = tmp.path().join("mirror");
+    let args = [
+        "sync",
+        src.to_str().expect("utf8"),
+        "--to",
+        mirror.to_str().expect("utf8"),
+    ];
+
+    let run = run_json(tidemark_unprivileged(), &args);
+    assert_eq!(run.code, 23, "done with warnings; stderr: {}", run.stderr);
+    let end = run.last();
+    assert_eq!(end.state, JobState::Completed);
+    assert_eq!(end.items[0].state, ItemState::Done);
+    let warned: Vec<&str> = end.warnings.iter().map(|w| w.path.as_str()).collect();
+    assert_eq!(warned, ["docs/many/secret.key"], "{:?}", end.warnings);
+    assert!(
+        end.warnings[0].message.contains("ermission denied"),
+        "{:?}",
+        end.warnings
+    );
+    assert!(
+        run.stderr.contains("docs/many/secret.key"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        (end.processed, end.bytes_done),
+        (end.total.unwrap_or(0), end.bytes_total.unwrap_or(0)),
+        "the file not copied counts as done"
+    );
+    assert!(partials(&mirror).is_empty(), "{:?}", partials(&mirror));
+    // The oracle: all that rsync finds left to do is the file that could not be read.
+    let left = rsync_left_to_do(&src, &mirror.join("docs"));
+    let left: Vec<&str> = left.lines().collect();
+    assert_eq!(left, [">f+++++++++ many/secret.key"], "{left:?}");
+    for name in &long_names {
+        assert!(mirror.join("docs/long").join(name).is_file(), "{name}");
+    }
+
+    // Readable again: the next run copies it alone and finishes clean.
+    fs::set_permissions(&secret, fs::Permissions::from_mode(0o600)).expect("chmod");
+    let again = run_json(tidemark_unprivileged(), &args);
+    assert_eq!(again.code, 0, "stderr: {}", again.stderr);
+    assert_eq!(again.last().processed, 1);
+    assert!(again.last().warnings.is_empty());
+    assert_eq!(rsync_left_to_do(&src, &mirror.join("docs")), "");
 }

@@ -256,3 +256,33 @@ pub fn check_manifest(manifest: &Path, root: &Path, files: usize) {
         );
     }
 }
+
+/// What `rsync -anci` would still do to make `mirror` like `src`, one itemized line per
+/// difference: contents (by checksum), sizes, times (links' own included), permissions,
+/// links. Empty when the mirror is exact.
+pub fn rsync_left_to_do(src: &Path, mirror: &Path) -> String {
+    let out = Command::new("rsync")
+        .arg("-anci")
+        .arg(format!("{}/", src.display()))
+        .arg(format!("{}/", mirror.display()))
+        .output()
+        .expect("rsync (installed by .ci/ensure-tools)");
+    assert!(
+        out.status.success(),
+        "rsync failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Sets a link's own modification time (`touch -h`), not its target's.
+pub fn set_link_time(link: &Path, unix_seconds: i64) {
+    let status = Command::new("touch")
+        .arg("-h")
+        .arg("-d")
+        .arg(format!("@{unix_seconds}"))
+        .arg(link)
+        .status()
+        .expect("touch");
+    assert!(status.success());
+}

@@ -16,8 +16,9 @@ use clap::{Parser, Subcommand};
 use tidemark_core::{ErrorCode, JobSpec, JobState, SnapshotSpec, SyncSpec};
 
 /// Exit codes: 0 done, 1 the job (or the command) failed, 2 usage error (clap's own),
-/// 130 cancelled.
+/// 23 done with warnings (files left out or not copied, as rsync's 23), 130 cancelled.
 pub const EXIT_FAILED: u8 = 1;
+pub const EXIT_WARNINGS: u8 = 23;
 pub const EXIT_CANCELLED: u8 = 130;
 
 #[derive(Debug, Parser)]

@@ -7,7 +7,7 @@ use tidemark_core::{ErrorCode, JobSpec, JobState, pump};
 use tidemark_store::{RecordedJob, RunError};
 
 use crate::render::{self, Bars, JsonLines, Lines};
-use crate::{EXIT_CANCELLED, EXIT_FAILED, fail};
+use crate::{EXIT_CANCELLED, EXIT_FAILED, EXIT_WARNINGS, fail};
 
 pub fn start(db: &Path, spec: JobSpec, json: bool) -> ExitCode {
     follow(RecordedJob::start(db, spec), json)
@@ -51,6 +51,8 @@ fn follow(job: Result<RecordedJob, RunError>, json: bool) -> ExitCode {
     };
     render::summary(&end);
     match (end.state, recorded) {
+        // Some files were left out or not copied: said by the status too, for scripts.
+        (JobState::Completed, Ok(())) if !end.warnings.is_empty() => ExitCode::from(EXIT_WARNINGS),
         (JobState::Completed, Ok(())) => ExitCode::SUCCESS,
         (JobState::Cancelled, _) => ExitCode::from(EXIT_CANCELLED),
         _ => ExitCode::from(EXIT_FAILED),

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::Read;
 use std::path::Path;
 use std::sync::{Condvar, Mutex, MutexGuard};
 
@@ -21,12 +21,16 @@ const BUDGET: u64 = 8 << 20;
 /// One file read ahead.
 #[derive(Debug)]
 pub enum Fetched {
-    /// Its whole content, of the size the scan saw, and its BLAKE3.
-    Read { data: Vec<u8>, hash: [u8; 32] },
-    /// It could not be opened for lack of permission: left out, with a warning.
-    Denied(io::Error),
-    /// Any other failure: it stops the snapshot.
-    Failed(JobError),
+    /// Its content of the size the scan saw, and its BLAKE3; `grew`: the file had more by
+    /// then, left unread.
+    Read {
+        data: Vec<u8>,
+        hash: [u8; 32],
+        grew: bool,
+    },
+    /// It could not be read whole (denied, vanished, shrunk, a read error): it is left out
+    /// with a warning. Read before its archive entry begins, it leaves nothing behind.
+    LeftOut(JobError),
 }
 
 struct State {
@@ -145,17 +149,17 @@ impl Drop for StopOnDrop<'_, '_> {
 fn read_one(path: &Path, size: u64) -> Fetched {
     let file = match File::open(path) {
         Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => return Fetched::Denied(e),
-        Err(e) => return Fetched::Failed(JobError::reading(path, e)),
+        Err(e) => return Fetched::LeftOut(JobError::reading(path, e)),
     };
     let mut reader = ExactReader::new(file, path.to_owned(), size, |_| Ok(()));
     let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
     match reader.read_to_end(&mut data) {
         Ok(_) => Fetched::Read {
             hash: *blake3::hash(&data).as_bytes(),
+            grew: reader.grew(),
             data,
         },
-        Err(e) => Fetched::Failed(reader.blame(e, |e| JobError::reading(path, e))),
+        Err(e) => Fetched::LeftOut(reader.blame(e, |e| JobError::reading(path, e))),
     }
 }
 
@@ -180,9 +184,10 @@ mod tests {
             std::fs::write(tmp.path().join(format!("f{i}")), &data).expect("write");
             files.push((PathBuf::from(format!("f{i}")), size));
         }
-        // One listed bigger than it is, one gone since the scan.
+        // One listed bigger than it is, one gone since the scan, one listed smaller.
         files[7].1 += 1;
         files[8].0 = PathBuf::from("gone");
+        files[9].1 -= 1;
         let listed = borrowed(&files);
         let prefetch = Prefetch::new(tmp.path(), &listed);
         std::thread::scope(|s| {
@@ -192,14 +197,16 @@ mod tests {
             let _stop = prefetch.stop_on_drop();
             for (pos, (rel, size)) in files.iter().enumerate() {
                 match prefetch.take(pos) {
-                    Fetched::Read { data, hash } => {
+                    Fetched::Read { data, hash, grew } => {
                         let on_disk = std::fs::read(tmp.path().join(rel)).expect("read");
-                        assert_eq!(data, on_disk, "{rel:?}");
-                        assert_eq!(data.len() as u64, *size);
-                        assert_eq!(hash, *blake3::hash(&on_disk).as_bytes());
+                        // Longer than the scan saw: the bytes listed, and a word about it.
+                        let listed = &on_disk[..*size as usize];
+                        assert_eq!(data, listed, "{rel:?}");
+                        assert_eq!(grew, pos == 9, "{rel:?}");
+                        assert_eq!(hash, *blake3::hash(listed).as_bytes());
                     }
-                    // Shorter than the scan saw, or gone since: the source changed.
-                    Fetched::Failed(e) if pos == 7 || pos == 8 => {
+                    // Shorter than the scan saw, or gone since: left out, the source changed.
+                    Fetched::LeftOut(e) if pos == 7 || pos == 8 => {
                         assert_eq!(e.code(), ErrorCode::SourceChanged, "{e}")
                     }
                     other => panic!("{rel:?}: {other:?}"),

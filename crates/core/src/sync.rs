@@ -109,7 +109,7 @@ pub fn run(spec: &SyncSpec, rep: &mut Reporter) -> Result<String, JobError> {
         }
         rep.item(i).state = ItemState::Running;
         rep.flush();
-        match scan(src, &dest.join(&names[i]), rep) {
+        match scan(src, &dest.join(&names[i]), &names[i], rep) {
             Ok(plan) => {
                 let item = rep.item(i);
                 item.state = ItemState::Pending;
@@ -196,9 +196,14 @@ fn fail_item(rep: &mut Reporter, i: usize, err: &JobError) {
     rep.flush();
 }
 
-fn scan(src: &Path, mirror: &Path, rep: &mut Reporter) -> Result<SourcePlan, JobError> {
+fn scan(
+    src: &Path,
+    mirror: &Path,
+    label: &str,
+    rep: &mut Reporter,
+) -> Result<SourcePlan, JobError> {
     let root = fsutil::source_dir(src)?;
-    let walk::Walked { entries, fresh } = walk::walk(&root, mirror, rep)?;
+    let walk::Walked { entries, fresh } = walk::walk(&root, mirror, Path::new(label), rep)?;
     let mut files_to_copy = 0;
     let mut bytes_to_copy = 0;
     for (e, fresh) in entries.iter().zip(&fresh) {
@@ -226,27 +231,57 @@ fn mirror(
     rep: &mut Reporter,
 ) -> Result<(), JobError> {
     let mut buf = vec![0u8; 256 * 1024];
+    let label = rep.items()[item].name.clone();
+    // Folders that could not be made in the mirror: what is under them is left out too.
+    let mut missing: HashSet<&Path> = HashSet::new();
     for (i, entry) in plan.entries.iter().enumerate() {
         rep.checkpoint()?;
+        let under_missing = entry.rel.parent().is_some_and(|p| missing.contains(p));
         let dest = || plan.mirror.join(&entry.rel);
-        match &entry.kind {
-            EntryKind::Dir => ensure_dir(&dest())?,
-            EntryKind::Symlink { target } => ensure_symlink(&dest(), target)?,
+        let done = match &entry.kind {
+            _ if under_missing => {
+                if let EntryKind::File { size } = entry.kind
+                    && !plan.fresh[i]
+                {
+                    let it = rep.item(item);
+                    it.processed += 1;
+                    it.bytes_done += size;
+                    rep.advance(1, size);
+                }
+                Err(None)
+            }
+            EntryKind::Dir => ensure_dir(&dest()).map_err(Some).map(|()| None),
+            EntryKind::Symlink { target } => ensure_symlink(&dest(), target, &entry.meta)
+                .map_err(Some)
+                .map(|()| None),
             EntryKind::File { size } if !plan.fresh[i] => {
-                copy_file(
-                    &plan.root.join(&entry.rel),
-                    &dest(),
-                    *size,
-                    &entry.meta,
-                    item,
-                    &mut buf,
-                    rep,
-                )?;
+                let src = plan.root.join(&entry.rel);
+                let copied = copy_file(&src, &dest(), *size, &entry.meta, item, &mut buf, rep);
                 let it = rep.item(item);
                 it.processed += 1;
                 rep.advance(1, 0);
+                copied.map_err(Some)
             }
-            EntryKind::File { .. } => {}
+            EntryKind::File { .. } => Ok(None),
+        };
+        let rel = || format!("{label}/{}", fsutil::display(&entry.rel));
+        match done {
+            Ok(None) => {}
+            Ok(Some(note)) => rep.warn(rel(), note),
+            // The mirror's own folder is not one file among others.
+            Err(Some(e)) if entry.rel.as_os_str().is_empty() => return Err(e),
+            Err(Some(e)) if one_file_only(&e) => {
+                rep.warn(rel(), format!("not copied: {e}"));
+                if matches!(entry.kind, EntryKind::Dir) {
+                    missing.insert(&entry.rel);
+                }
+            }
+            Err(Some(e)) => return Err(e),
+            Err(None) => {
+                if matches!(entry.kind, EntryKind::Dir) {
+                    missing.insert(&entry.rel);
+                }
+            }
         }
     }
     if delete {
@@ -269,6 +304,18 @@ fn mirror(
     Ok(())
 }
 
+/// A failure that concerns one file and not the rest of the source: the source file
+/// cannot be read, changed as it was read or vanished, or its name is too long for the
+/// mirror. Like `rsync`, the sync warns about it and copies everything else; a destination
+/// that is full or unwritable stops the source.
+fn one_file_only(e: &JobError) -> bool {
+    match e {
+        JobError::SourceChanged { .. } | JobError::SourceUnreadable { .. } => true,
+        JobError::Io { source, .. } => source.kind() == io::ErrorKind::InvalidFilename,
+        _ => false,
+    }
+}
+
 fn ensure_dir(dest: &Path) -> Result<(), JobError> {
     match fs::symlink_metadata(dest) {
         Ok(m) if m.is_dir() => return Ok(()),
@@ -278,8 +325,12 @@ fn ensure_dir(dest: &Path) -> Result<(), JobError> {
     fs::create_dir_all(dest).map_err(|e| JobError::writing(dest, e))
 }
 
-fn ensure_symlink(dest: &Path, target: &Path) -> Result<(), JobError> {
+fn ensure_symlink(dest: &Path, target: &Path, meta: &Meta) -> Result<(), JobError> {
     if fs::read_link(dest).is_ok_and(|existing| existing == target) {
+        let now = fs::symlink_metadata(dest).ok().map(|m| Meta::of(&m));
+        if now.is_none_or(|m| m.filetime() != meta.filetime()) {
+            set_link_mtime(dest, meta).map_err(|e| JobError::writing(dest, e))?;
+        }
         return Ok(());
     }
     let dir = dest.parent().unwrap_or(Path::new("."));
@@ -294,12 +345,39 @@ fn ensure_symlink(dest: &Path, target: &Path) -> Result<(), JobError> {
             source: io::Error::other("a folder is in the way (use --delete to replace it)"),
         });
     }
-    fs::rename(&tmp, dest).map_err(|e| {
+    let placed = set_link_mtime(&tmp, meta).and_then(|()| fs::rename(&tmp, dest));
+    placed.map_err(|e| {
         let _cleanup = fs::remove_file(&tmp);
         JobError::writing(dest, e)
     })
 }
 
+/// Sets a link's own modification time (not its target's), as `rsync -a` keeps it; its
+/// access time is left alone.
+fn set_link_mtime(link: &Path, meta: &Meta) -> io::Result<()> {
+    use rustix::fs::{AtFlags, CWD, Timespec, Timestamps, UTIME_OMIT};
+    let times = Timestamps {
+        last_access: Timespec {
+            tv_sec: 0,
+            tv_nsec: UTIME_OMIT,
+        },
+        last_modification: Timespec {
+            tv_sec: meta.mtime,
+            tv_nsec: meta.mtime_nsec.into(),
+        },
+    };
+    Ok(rustix::fs::utimensat(
+        CWD,
+        link,
+        &times,
+        AtFlags::SYMLINK_NOFOLLOW,
+    )?)
+}
+
+/// Copies one file through a temporary name. `Ok(Some(note))`: copied, with something to
+/// say (it grew as it was read: the mirror holds the bytes the scan listed, and the next
+/// sync copies it again, its size differing). On a failure, whatever the file's copy had
+/// become is removed, and the mirror's former copy, if any, stays.
 fn copy_file(
     src: &Path,
     dest: &Path,
@@ -308,7 +386,28 @@ fn copy_file(
     item: usize,
     buf: &mut [u8],
     rep: &mut Reporter,
-) -> Result<(), JobError> {
+) -> Result<Option<String>, JobError> {
+    let mut counted = 0;
+    let copied = copy_counted(src, dest, size, meta, item, buf, rep, &mut counted);
+    if copied.is_err() {
+        // The whole file counts as done, so the totals are reached all the same.
+        rep.item(item).bytes_done += size - counted;
+        rep.advance(0, size - counted);
+    }
+    copied
+}
+
+#[allow(clippy::too_many_arguments)]
+fn copy_counted(
+    src: &Path,
+    dest: &Path,
+    size: u64,
+    meta: &Meta,
+    item: usize,
+    buf: &mut [u8],
+    rep: &mut Reporter,
+    counted: &mut u64,
+) -> Result<Option<String>, JobError> {
     let input = File::open(src).map_err(|e| JobError::reading(src, e))?;
     let dir = dest.parent().unwrap_or(Path::new("."));
     let name = dest
@@ -318,6 +417,7 @@ fn copy_file(
     let (partial, mut out) = Partial::create(dir, &name)?;
     let werr = |e: io::Error| JobError::writing(dest, e);
     let mut reader = ExactReader::new(input, src.to_owned(), size, |n| {
+        *counted += n;
         rep.item(item).bytes_done += n;
         rep.advance(0, n);
         rep.checkpoint().map_err(JobError::from)
@@ -330,10 +430,17 @@ fn copy_file(
             Err(e) => return Err(reader.blame(e, |e| JobError::reading(src, e))),
         }
     }
+    let note = reader.grew().then(|| {
+        format!(
+            "it changed as it was read (it grew); copied as listed, its first {} bytes",
+            group_digits(size)
+        )
+    });
     out.set_permissions(meta.permissions()).map_err(werr)?;
     drop(out);
     filetime::set_file_mtime(partial.path(), meta.filetime()).map_err(werr)?;
-    partial.persist_replace(dest)
+    partial.persist_replace(dest)?;
+    Ok(note)
 }
 
 fn delete_extras(plan: &SourcePlan, rep: &mut Reporter) -> Result<(), JobError> {
@@ -364,4 +471,92 @@ fn delete_extras(plan: &SourcePlan, rep: &mut Reporter) -> Result<(), JobError> 
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::Control;
+    use crate::event::JobKind;
+    use crate::log::EventLog;
+
+    #[test]
+    fn a_file_that_changed_after_the_scan_is_a_warning_and_the_rest_is_copied() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let (src, mirror) = (tmp.path().join("src"), tmp.path().join("mirror/src"));
+        fs::create_dir_all(src.join("sub")).expect("dirs");
+        for name in [
+            "a.txt",
+            "gone.txt",
+            "grows.txt",
+            "shrinks.txt",
+            "sub/ok.txt",
+        ] {
+            fs::write(src.join(name), b"0123456789").expect("write");
+        }
+        std::os::unix::fs::symlink("a.txt", src.join("link")).expect("link");
+        let old = Meta {
+            mtime: 1_600_000_000,
+            mtime_nsec: 7,
+            ..Meta::of(&fs::symlink_metadata(src.join("link")).expect("lstat"))
+        };
+        set_link_mtime(&src.join("link"), &old).expect("link time");
+
+        let mut rep = Reporter::new("j", JobKind::Sync, EventLog::new(), Control::new(), plan());
+        rep.set_items(vec![ItemProgress::pending("src")]);
+        rep.start_step(Step::Scanning, None, None);
+        let plan = scan(&src, &mirror, "src", &mut rep).expect("scan");
+        fs::remove_file(src.join("gone.txt")).expect("rm");
+        fs::write(src.join("shrinks.txt"), b"0123").expect("shrink");
+        fs::write(src.join("grows.txt"), b"0123456789 and more").expect("grow");
+        rep.start_step(
+            Step::Copying,
+            Some(plan.files_to_copy),
+            Some(plan.bytes_to_copy),
+        );
+        mirror_source(&plan, &mut rep);
+
+        let warned: Vec<(&str, &str)> = rep
+            .warnings()
+            .iter()
+            .map(|w| (w.path.as_str(), w.message.as_str()))
+            .collect();
+        assert_eq!(
+            warned.iter().map(|w| w.0).collect::<Vec<_>>(),
+            ["src/gone.txt", "src/grows.txt", "src/shrinks.txt"]
+        );
+        assert!(warned[0].1.contains("vanished"), "{warned:?}");
+        assert!(warned[1].1.contains("grew"), "{warned:?}");
+        assert!(warned[2].1.contains("shrank"), "{warned:?}");
+        assert_eq!(
+            fs::read(mirror.join("grows.txt")).expect("grows"),
+            b"0123456789"
+        );
+        for name in ["a.txt", "sub/ok.txt"] {
+            assert_eq!(fs::read(mirror.join(name)).expect(name), b"0123456789");
+        }
+        assert!(!mirror.join("gone.txt").exists());
+        assert!(!mirror.join("shrinks.txt").exists());
+        let names: Vec<_> = fs::read_dir(&mirror)
+            .expect("mirror")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(names.iter().all(|n| !n.contains("partial")), "{names:?}");
+        // Every file counts as done, copied or not.
+        assert_eq!(
+            (rep.processed(), rep.bytes_done()),
+            (plan.files_to_copy, plan.bytes_to_copy)
+        );
+        let link = Meta::of(&fs::symlink_metadata(mirror.join("link")).expect("link"));
+        assert_eq!(
+            link.filetime(),
+            old.filetime(),
+            "the link's own time is kept"
+        );
+    }
+
+    fn mirror_source(plan: &SourcePlan, rep: &mut Reporter) {
+        mirror(plan, 0, false, rep).expect("the source completes");
+    }
 }

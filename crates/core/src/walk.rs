@@ -33,8 +33,13 @@ pub struct Walked {
 /// warning, as reading a FIFO would block forever; a folder that cannot be listed is a
 /// warning) and compares each regular file with the one at the same path under `mirror`.
 /// Each file found advances the step by one item and its size. What vanishes while the walk
-/// runs is left out silently.
-pub fn walk(root: &Path, mirror: &Path, rep: &mut Reporter) -> Result<Walked, JobError> {
+/// runs is left out silently. Warnings name paths under `label` (a sync's source name).
+pub fn walk(
+    root: &Path,
+    mirror: &Path,
+    label: &Path,
+    rep: &mut Reporter,
+) -> Result<Walked, JobError> {
     let meta = fs::metadata(root).map_err(|e| JobError::SourceUnreadable {
         path: root.into(),
         source: e,
@@ -78,7 +83,7 @@ pub fn walk(root: &Path, mirror: &Path, rep: &mut Reporter) -> Result<Walked, Jo
             stack.extend(subfolders);
         }
     }
-    Ok(assemble(Meta::of(&meta), listed, rep))
+    Ok(assemble(Meta::of(&meta), listed, label, rep))
 }
 
 /// Lists the tree on `workers` threads, handing each folder's listing to `take` on this
@@ -339,7 +344,12 @@ fn same_file(dir: &impl AsFd, name: &OsStr, size: u64, meta: &Meta) -> bool {
 /// Puts the folders' listings in the walk's order (that of [`crate::fsutil::list`]: a folder's
 /// names together, then its subfolders in turn), giving each entry its path; warnings go out
 /// in that order too, so runs are repeatable.
-fn assemble(root: Meta, mut listed: Vec<Option<Listed>>, rep: &mut Reporter) -> Walked {
+fn assemble(
+    root: Meta,
+    mut listed: Vec<Option<Listed>>,
+    label: &Path,
+    rep: &mut Reporter,
+) -> Walked {
     let mut entries = vec![Entry {
         rel: PathBuf::new(),
         kind: EntryKind::Dir,
@@ -352,14 +362,14 @@ fn assemble(root: Meta, mut listed: Vec<Option<Listed>>, rep: &mut Reporter) -> 
             continue;
         };
         if let Some(w) = l.warning {
-            rep.warn(display(&dir), w);
+            rep.warn(display(&label.join(&dir)), w);
         }
         let mut subfolders = Vec::new();
         for item in l.items {
             let rel = dir.join(&item.name);
             let (kind, meta, is_fresh) = match item.found {
                 Found::Warn(w) => {
-                    rep.warn(display(&rel), w);
+                    rep.warn(display(&label.join(&rel)), w);
                     continue;
                 }
                 Found::Entry(kind, meta) => (kind, meta, false),
@@ -436,7 +446,8 @@ mod tests {
         let (files, bytes) = tree(&src);
 
         let mut rep = reporter(Control::new());
-        let walked = walk(&src, &tmp.path().join("no-mirror"), &mut rep).expect("walk");
+        let walked =
+            walk(&src, &tmp.path().join("no-mirror"), Path::new(""), &mut rep).expect("walk");
         let (processed, bytes_done) = (rep.processed(), rep.bytes_done());
         let warnings = rep.warnings().to_vec();
 
@@ -506,7 +517,8 @@ mod tests {
         copy(&outside, "in/deeper/linked", 4);
         std::os::unix::fs::symlink(outside.join("in"), mirror.join("in")).expect("link");
 
-        let walked = walk(&src, &mirror, &mut reporter(Control::new())).expect("walk");
+        let walked =
+            walk(&src, &mirror, Path::new(""), &mut reporter(Control::new())).expect("walk");
         let fresh: Vec<_> = walked
             .entries
             .iter()
@@ -523,7 +535,12 @@ mod tests {
         tree(&tmp.path().join("src"));
         let control = Control::new();
         control.cancel();
-        let cancelled = walk(&tmp.path().join("src"), tmp.path(), &mut reporter(control));
+        let cancelled = walk(
+            &tmp.path().join("src"),
+            tmp.path(),
+            Path::new(""),
+            &mut reporter(control),
+        );
         assert!(
             matches!(cancelled, Err(JobError::Cancelled)),
             "{cancelled:?}"
@@ -531,6 +548,7 @@ mod tests {
         let missing = walk(
             &tmp.path().join("gone"),
             tmp.path(),
+            Path::new(""),
             &mut reporter(Control::new()),
         );
         assert!(
