@@ -10,7 +10,8 @@ use tidemark_remote::{ConnState, WatchEnd, WatchItem};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::app::{App, UPDATE_INTERVAL};
+use crate::app::App;
+use crate::config::UPDATE_INTERVAL;
 use crate::notify;
 use crate::record::{Record, RemoteRecorder};
 use crate::types::{AppError, ConnectionState, JobUpdate};
