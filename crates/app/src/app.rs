@@ -7,22 +7,25 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tidemark_store::{Store, recover};
+use tidemark_store::{Pool, Pooled, Registry, recover};
 use tokio::runtime::Handle;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
 use crate::config::{AppConfig, Hooks, StoredAgent};
 use crate::error::{Error, Result};
-use crate::live::Active;
+use crate::live::JobInfo;
 use crate::notify::{self, Notification, Notifier};
 use crate::settings::{self, AGENTS_FILE, SETTINGS_FILE};
 use crate::types::Settings;
 
 pub(crate) struct Inner {
     pub config: AppConfig,
+    /// The history's connections, for the app's whole life.
+    pool: Pool,
     pub runtime: Handle,
-    pub jobs: Mutex<HashMap<String, Active>>,
+    /// The jobs running in this process.
+    pub jobs: Registry<JobInfo>,
     subs: Mutex<HashMap<u32, JoinHandle<()>>>,
     next_sub: AtomicU32,
     pub settings: Mutex<Settings>,
@@ -64,14 +67,16 @@ impl App {
         let dir = config.data_dir();
         let settings = settings::load_json(&dir.join(SETTINGS_FILE));
         let agents = settings::load_json(&dir.join(AGENTS_FILE));
-        if let Err(e) = Store::open(&config.db).and_then(|mut s| recover(&mut s)) {
+        let pool = Pool::new(config.db.clone());
+        if let Err(e) = pool.get().and_then(|mut s| recover(&mut s)) {
             eprintln!("tidemark: history: {e}");
         }
         App {
             inner: Arc::new(Inner {
+                pool,
                 config,
                 runtime,
-                jobs: Mutex::new(HashMap::new()),
+                jobs: Registry::default(),
                 subs: Mutex::new(HashMap::new()),
                 next_sub: AtomicU32::new(1),
                 settings: Mutex::new(settings),
@@ -87,8 +92,9 @@ impl App {
         &self.inner.config.db
     }
 
-    pub(crate) fn store(&self) -> Result<Store> {
-        Ok(Store::open(self.db())?)
+    /// A connection to the history, from the app's pool (opened once, then reused).
+    pub(crate) fn store(&self) -> Result<Pooled<'_>> {
+        Ok(self.inner.pool.get()?)
     }
 
     pub(crate) fn send_notification(&self, n: &Notification) {

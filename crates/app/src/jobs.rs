@@ -1,15 +1,14 @@
 //! The jobs of this process: starting them, following them to their end, controlling them.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use tidemark_core::snapshot::is_url;
 use tidemark_core::{JobSpec, JobState, SnapshotSpec, SyncSpec, fsutil};
 use tidemark_store::{RecordedJob, RemoteOrigin};
 
-use crate::app::{App, lock, non_empty};
+use crate::app::{App, non_empty};
 use crate::error::{Error, Result};
-use crate::live::Active;
+use crate::live::{Active, JobInfo};
 use crate::notify;
 use crate::summary;
 use crate::types::*;
@@ -89,28 +88,11 @@ impl App {
             .and_then(|s| s.job(&id).ok().flatten())
             .map(|r| r.created_at)
             .unwrap_or_else(|| chrono::Utc::now().to_rfc3339());
-        let active = Active {
-            log: job.handle().log().clone(),
-            control: job.handle().control().clone(),
-            spec,
-            created_at,
-            started: Instant::now(),
-        };
-        lock(&self.inner.jobs).insert(id.clone(), active);
         let app = self.clone();
-        let waiter_id = id.clone();
-        let spawned = std::thread::Builder::new()
-            .name(format!("wait-{id}"))
-            .spawn(move || {
-                let (_end, recorded) = job.wait();
-                if let Err(e) = recorded {
-                    eprintln!("tidemark: recording job {waiter_id}: {e}");
-                }
-                app.job_finished(&waiter_id);
-            });
-        if let Err(e) = spawned {
-            eprintln!("tidemark: cannot watch job {id} end: {e}");
-        }
+        let info = JobInfo { spec, created_at };
+        self.inner
+            .jobs
+            .track(job, info, move |id, ended| app.job_finished(id, ended));
         let _nobody_waiting = self.inner.started.send(id.clone());
         let summary = self
             .active_summary(&id)
@@ -134,9 +116,7 @@ impl App {
             })
     }
 
-    fn job_finished(&self, id: &str) {
-        let active = lock(&self.inner.jobs).remove(id);
-        let Some(active) = active else { return };
+    fn job_finished(&self, id: &str, active: Active) {
         let ended = self
             .store()
             .ok()
@@ -158,15 +138,15 @@ impl App {
 
     fn summary_of(&self, id: &str, a: &Active) -> JobSummary {
         JobSummary {
-            title: summary::title(&a.spec),
-            source: summary::source_text(&a.spec),
-            destination: summary::destination(&a.spec),
-            ..summary::queued(id, a.spec.kind(), a.created_at.clone())
+            title: summary::title(&a.extra.spec),
+            source: summary::source_text(&a.extra.spec),
+            destination: summary::destination(&a.extra.spec),
+            ..summary::queued(id, a.extra.spec.kind(), a.extra.created_at.clone())
         }
     }
 
     pub(crate) fn active_summary(&self, id: &str) -> Option<JobSummary> {
-        let active = lock(&self.inner.jobs).get(id).cloned()?;
+        let active = self.inner.jobs.get(id)?;
         let base = self.summary_of(id, &active);
         Some(match active.log.latest() {
             Some(ev) => summary::with_live(base, &ev),
@@ -175,18 +155,16 @@ impl App {
     }
 
     pub(crate) fn active(&self, id: &str) -> Option<Active> {
-        lock(&self.inner.jobs).get(id).cloned()
+        self.inner.jobs.get(id)
     }
 
     /// The jobs running (or paused) in this process, oldest first.
     pub fn active_jobs(&self) -> Vec<JobSummary> {
-        let mut ids: Vec<(String, Instant)> = lock(&self.inner.jobs)
+        self.inner
+            .jobs
+            .ids()
             .iter()
-            .map(|(id, a)| (id.clone(), a.started))
-            .collect();
-        ids.sort_by_key(|(_, t)| *t);
-        ids.iter()
-            .filter_map(|(id, _)| self.active_summary(id))
+            .filter_map(|id| self.active_summary(id))
             .collect()
     }
 
@@ -262,14 +240,14 @@ impl App {
     }
 
     pub fn pause_all(&self) {
-        for a in lock(&self.inner.jobs).values() {
-            a.control.pause();
+        for control in self.inner.jobs.controls() {
+            control.pause();
         }
     }
 
     pub fn resume_all(&self) {
-        for a in lock(&self.inner.jobs).values() {
-            a.control.resume();
+        for control in self.inner.jobs.controls() {
+            control.resume();
         }
     }
 
@@ -321,14 +299,16 @@ impl App {
         spec: JobSpec,
     ) -> tidemark_core::Control {
         let control = tidemark_core::Control::new();
-        lock(&self.inner.jobs).insert(
+        self.inner.jobs.insert(
             id.to_owned(),
             Active {
                 log,
                 control: control.clone(),
-                spec,
-                created_at: chrono::Utc::now().to_rfc3339(),
-                started: Instant::now(),
+                started: std::time::Instant::now(),
+                extra: JobInfo {
+                    spec,
+                    created_at: chrono::Utc::now().to_rfc3339(),
+                },
             },
         );
         control

@@ -1,15 +1,13 @@
-//! A job running in this process, as the app keeps it while it runs.
+//! What the app keeps of a job while it runs here, beside its log and controls (the
+//! registry, `tidemark_store::Registry`, keeps those).
 
-use std::sync::Arc;
-use std::time::Instant;
-
-use tidemark_core::{Control, EventLog, JobSpec};
+use tidemark_core::JobSpec;
+use tidemark_store::LiveJob;
 
 #[derive(Debug, Clone)]
-pub(crate) struct Active {
-    pub log: Arc<EventLog>,
-    pub control: Control,
+pub(crate) struct JobInfo {
     pub spec: JobSpec,
     pub created_at: String,
-    pub started: Instant,
 }
+
+pub(crate) type Active = LiveJob<JobInfo>;

@@ -3,6 +3,8 @@
 //! keeps what the log produced, and [`EventWriter`] does so off the job's path.
 
 mod error;
+mod pool;
+mod registry;
 mod remote;
 mod rows;
 mod runs;
@@ -14,6 +16,8 @@ mod writer;
 mod tests;
 
 pub use error::StoreError;
+pub use pool::{Pool, Pooled};
+pub use registry::{LiveJob, Registry};
 pub use rows::{JobFilter, JobRecord, RemoteAppend, RemoteOrigin};
 pub use runs::{DEFAULT_KEEP_RUNS, RecordedJob, RunError, recover};
 pub use schema::SCHEMA_VERSION;
