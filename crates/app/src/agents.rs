@@ -1,5 +1,6 @@
 //! The agents this app knows, their jobs, and watching one of those jobs.
 
+use tidemark_core::ProgressSink;
 use tidemark_store::RemoteOrigin;
 
 use crate::app::{App, lock, non_empty};
@@ -7,7 +8,7 @@ use crate::config::StoredAgent;
 use crate::error::{Error, Result};
 use crate::record::RemoteRecorder;
 use crate::settings::{self, AGENTS_FILE};
-use crate::subscribe::{self, UpdateSink};
+use crate::subscribe;
 use crate::types::*;
 
 impl App {
@@ -103,7 +104,7 @@ impl App {
         &self,
         agent_id: &str,
         job_id: &str,
-        sink: Box<dyn UpdateSink>,
+        sink: Box<dyn ProgressSink<JobUpdate>>,
     ) -> Result<u32> {
         let agent = self.agent(agent_id)?;
         let origin = RemoteOrigin {

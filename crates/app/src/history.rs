@@ -1,11 +1,13 @@
 //! The history and subscriptions: what a window reads about a job, live or stored.
 
-use tidemark_core::{JobState, ProgressEvent};
+use std::sync::Arc;
+
+use tidemark_core::{JobState, ProgressEvent, ProgressSink};
 use tidemark_store::JobFilter;
 
 use crate::app::App;
 use crate::error::{Error, Result};
-use crate::subscribe::{self, UpdateSink};
+use crate::subscribe;
 use crate::summary;
 use crate::types::*;
 
@@ -53,9 +55,9 @@ impl App {
     }
 
     /// The newest event of a job, live or stored.
-    pub(crate) fn latest_event(&self, id: &str) -> Result<Option<ProgressEvent>> {
+    pub(crate) fn latest_event(&self, id: &str) -> Result<Option<Arc<ProgressEvent>>> {
         if let Some(ev) = self.active(id).and_then(|a| a.log.latest()) {
-            return Ok(Some((*ev).clone()));
+            return Ok(Some(ev));
         }
         let store = self.store()?;
         let record = store
@@ -63,7 +65,8 @@ impl App {
             .ok_or_else(|| Error::NotFound(format!("no job {id}")))?;
         Ok(store
             .events_since(id, record.last_seq.saturating_sub(1))?
-            .pop())
+            .pop()
+            .map(Arc::new))
     }
 
     pub(crate) fn job_state(&self, id: &str) -> Result<JobState> {
@@ -73,7 +76,7 @@ impl App {
     /// Feeds `sink` the job's updates: its current state first, then live events
     /// throttled to about 10/s (a step change or the end passes at once). Returns the
     /// subscription's id for [`Self::unsubscribe`].
-    pub fn subscribe_job(&self, id: &str, sink: Box<dyn UpdateSink>) -> Result<u32> {
+    pub fn subscribe_job(&self, id: &str, sink: Box<dyn ProgressSink<JobUpdate>>) -> Result<u32> {
         let first = self.latest_event(id)?;
         let state = self.job_state(id)?;
         let task = subscribe::local(self.clone(), id.to_owned(), first, state, sink);

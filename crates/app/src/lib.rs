@@ -24,5 +24,5 @@ pub use app::App;
 pub use config::{AppConfig, Hooks, NoHooks, NoNotifier, UPDATE_INTERVAL};
 pub use error::Error;
 pub use notify::{Notification, NotificationKind, Notifier};
-pub use subscribe::{SinkClosed, UpdateSink};
+pub use tidemark_core::{ProgressSink, SinkClosed};
 pub use types::*;
