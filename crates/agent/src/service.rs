@@ -6,7 +6,7 @@ use std::collections::{HashMap, VecDeque};
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tidemark_core::{JobKind, JobSpec, JobState, Priority, ProgressEvent, Step, Subscription};
+use tidemark_core::{JobSpec, JobState, Priority, ProgressEvent, Step, Subscription};
 use tidemark_store::{
     JobFilter, JobRecord, LiveJob, Pool, Pooled, RecordedJob, Registry, RunError, Store,
     StoreError, recover,
@@ -474,10 +474,7 @@ impl Agent {
 
 /// A job's state as one event, from its summary (when its events are no longer kept).
 fn state_of(job: &JobRecord) -> ProgressEvent {
-    let total_steps = match job.kind {
-        JobKind::Snapshot => 6,
-        JobKind::Sync => 4,
-    };
+    let total_steps = job.kind.total_steps();
     let mut ev = ProgressEvent::blank(job.id.clone(), job.kind, total_steps);
     if job.state.is_terminal() {
         ev.step = Step::for_terminal(job.state);

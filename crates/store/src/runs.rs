@@ -216,7 +216,7 @@ fn interrupted_event(
     last_seq: u64,
     last: Option<ProgressEvent>,
 ) -> ProgressEvent {
-    let mut ev = last.unwrap_or_else(|| ProgressEvent::blank(id, kind, 1));
+    let mut ev = last.unwrap_or_else(|| ProgressEvent::blank(id, kind, kind.total_steps()));
     ev.seq = last_seq + 1;
     ev.state = JobState::Interrupted;
     ev.rate_per_sec = None;
