@@ -69,7 +69,7 @@ impl App {
         let agents = settings::load_json(&dir.join(AGENTS_FILE));
         let pool = Pool::new(config.db.clone());
         if let Err(e) = pool.get().and_then(|mut s| recover(&mut s)) {
-            eprintln!("tidemark: history: {e}");
+            tracing::error!("history: {e}");
         }
         App {
             inner: Arc::new(Inner {
@@ -103,7 +103,7 @@ impl App {
             return;
         }
         if let Err(e) = self.inner.notifier.notify(n) {
-            eprintln!("tidemark: notification not shown ({e}): {}", n.title);
+            tracing::warn!(title = %n.title, "notification not shown: {e}");
         }
     }
 
