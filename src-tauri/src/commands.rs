@@ -4,13 +4,14 @@ use tauri::ipc::Channel;
 use tauri::{AppHandle, Runtime, State};
 use tidemark_app::{
     AddAgent, AgentInfo, App, AppError, HistoryFilter, JobDetail, JobSummary, JobUpdate,
-    RemoteJobInfo, Settings, SinkClosed, StartSnapshot, StartSync, UpdateSink,
+    ProgressSink, RemoteJobInfo, Settings, SinkClosed, StartSnapshot, StartSync,
 };
 use tidemark_core::ProgressEvent;
 
 type Res<T> = Result<T, AppError>;
 
-/// A window's channel as the app's update sink.
+/// A window's channel as a subscription's sink. Tauri serialises each message once, for
+/// this window; the event inside is shared, not copied.
 pub struct ChannelSink(pub Channel<JobUpdate>);
 
 impl std::fmt::Debug for ChannelSink {
@@ -19,9 +20,9 @@ impl std::fmt::Debug for ChannelSink {
     }
 }
 
-impl UpdateSink for ChannelSink {
-    fn send(&self, update: JobUpdate) -> Result<(), SinkClosed> {
-        self.0.send(update).map_err(|_| SinkClosed)
+impl ProgressSink<JobUpdate> for ChannelSink {
+    fn deliver(&mut self, update: &JobUpdate) -> Result<(), SinkClosed> {
+        self.0.send(update.clone()).map_err(|_| SinkClosed)
     }
 }
 

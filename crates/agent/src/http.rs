@@ -2,7 +2,6 @@
 //! [`Agent`] to a blocking thread, and turns its result into JSON (errors as `{code, message}`).
 
 use std::convert::Infallible;
-use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
@@ -17,22 +16,16 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use futures_util::stream;
 use serde::Deserialize;
-use tidemark_core::{ErrorInfo, JobSpec};
+use tidemark_core::JobSpec;
 
-use crate::auth::{Identity, Tokens};
+use crate::auth::Identity;
 use crate::logs;
-use crate::service::{Agent, ApiError};
-use crate::sse::{self, FrameCache, Frames};
+use crate::service::ApiError;
+pub use crate::stream::AppState;
+use crate::stream::{Frames, error_parts, identify, last_event_id, since_param};
 
 const OPENAPI: &str = include_str!("openapi.json");
 const BODY_LIMIT: usize = 1 << 20;
-
-#[derive(Debug, Clone)]
-pub struct AppState {
-    pub agent: Arc<Agent>,
-    pub tokens: Arc<Tokens>,
-    pub frames: Arc<FrameCache>,
-}
 
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -73,23 +66,6 @@ async fn log_request(State(s): State<AppState>, mut req: Request, next: Next) ->
     resp
 }
 
-/// The status and `{code, message}` body of an error, for axum and for the streams served
-/// without it.
-pub(crate) fn error_parts(e: &ApiError) -> (StatusCode, ErrorInfo) {
-    let status = match e {
-        ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-        ApiError::ForbiddenPath(_) => StatusCode::FORBIDDEN,
-        ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-        ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-        ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-        ApiError::TooManyStreams(_) => StatusCode::TOO_MANY_REQUESTS,
-        ApiError::Conflict { .. } => StatusCode::CONFLICT,
-        ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
-        ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-    };
-    (status, ErrorInfo::new(e.code(), e.to_string()))
-}
-
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, body) = error_parts(&self);
@@ -102,30 +78,6 @@ impl IntoResponse for ApiError {
         }
         resp
     }
-}
-
-/// Who presents this `Authorization` header value.
-pub(crate) fn identify(
-    tokens: &Tokens,
-    authorization: Option<&[u8]>,
-) -> Result<Identity, ApiError> {
-    let token = authorization
-        .and_then(|v| std::str::from_utf8(v).ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or(ApiError::Unauthorized)?;
-    tokens.identify(token.trim()).ok_or(ApiError::Unauthorized)
-}
-
-/// The seq in a `Last-Event-ID` header value.
-pub(crate) fn last_event_id(value: Option<&[u8]>) -> Result<Option<u64>, ApiError> {
-    value
-        .map(|v| {
-            std::str::from_utf8(v)
-                .ok()
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .ok_or_else(|| ApiError::BadRequest("Last-Event-ID must be a seq number".into()))
-        })
-        .transpose()
 }
 
 /// The authenticated caller.
@@ -260,7 +212,7 @@ async fn stream(
 ) -> Result<Response, ApiError> {
     let since = match last_event_id(headers.get("last-event-id").map(|v| v.as_bytes()))? {
         Some(seq) => seq,
-        None => sse::since_param(query.as_deref())?,
+        None => since_param(query.as_deref())?,
     };
     let frames = Frames::open(&s, who, id, since).await?;
     let body = stream::unfold(frames, |mut f| async move {

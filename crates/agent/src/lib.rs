@@ -6,6 +6,7 @@ pub mod http;
 mod logs;
 pub mod service;
 pub mod sse;
+pub mod stream;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -103,7 +104,7 @@ pub async fn serve(cfg: AgentConfig, on_start: impl FnOnce(Started)) -> Result<(
         addr,
         new_admin_token,
     });
-    let state = http::AppState {
+    let state = stream::AppState {
         agent: agent.clone(),
         tokens: Arc::new(tokens),
         frames: Arc::default(),
@@ -145,7 +146,11 @@ impl axum::serve::Listener for Routed {
 /// How long a new connection has to show enough of its request line to be routed.
 const ROUTE_TIMEOUT: Duration = Duration::from_secs(10);
 
-fn route_connections(mut listener: TcpListener, addr: SocketAddr, state: http::AppState) -> Routed {
+fn route_connections(
+    mut listener: TcpListener,
+    addr: SocketAddr,
+    state: stream::AppState,
+) -> Routed {
     let (tx, rx) = mpsc::channel(64);
     tokio::spawn(async move {
         loop {

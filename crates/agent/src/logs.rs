@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use tidemark_core::{JobKind, ProgressEvent};
-use tidemark_store::StoreError;
 
 use crate::auth::Identity;
 
@@ -38,7 +37,8 @@ pub(crate) fn job_started(id: &str, kind: JobKind) {
     tracing::info!(job = id, ?kind, "job started");
 }
 
-pub(crate) fn job_ended(id: &str, end: Option<&ProgressEvent>, recorded: &Result<(), StoreError>) {
+// A failure to record the job is logged by the registry that waits for it.
+pub(crate) fn job_ended(id: &str, end: Option<&ProgressEvent>) {
     match end {
         Some(end) => tracing::info!(
             job = id,
@@ -48,8 +48,5 @@ pub(crate) fn job_ended(id: &str, end: Option<&ProgressEvent>, recorded: &Result
             "job ended"
         ),
         None => tracing::warn!(job = id, "job ended without a final event"),
-    }
-    if let Err(e) = recorded {
-        tracing::warn!(job = id, error = %e, "the job's history is incomplete");
     }
 }

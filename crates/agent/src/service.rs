@@ -6,11 +6,11 @@ use std::collections::{HashMap, VecDeque};
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tidemark_core::{
-    Control, ErrorCode, EventLog, JobKind, JobSpec, JobState, Priority, ProgressEvent, Step,
-    Subscription,
+use tidemark_core::{ErrorCode, JobSpec, JobState, Priority, ProgressEvent, Step, Subscription};
+use tidemark_store::{
+    JobFilter, JobRecord, LiveJob, Pool, Pooled, RecordedJob, Registry, RunError, Store,
+    StoreError, recover,
 };
-use tidemark_store::{JobFilter, JobRecord, RecordedJob, RunError, Store, StoreError, recover};
 
 use crate::auth::Identity;
 
@@ -110,58 +110,14 @@ impl From<RunError> for ApiError {
     }
 }
 
-/// A job running in this agent.
-#[derive(Debug, Clone)]
-struct Live {
-    log: Arc<EventLog>,
-    control: Control,
-}
-
 #[derive(Debug)]
 pub struct Agent {
     db: PathBuf,
     roots: Vec<PathBuf>,
-    live: Arc<Mutex<HashMap<String, Live>>>,
+    live: Registry<()>,
     streams: Arc<Mutex<HashMap<String, usize>>>,
     max_streams: usize,
     pool: Pool,
-}
-
-/// Connections kept open between requests.
-const POOL_IDLE: usize = 8;
-
-/// Reused SQLite connections. Opening one (file, pragmas, schema check) costs more than the
-/// queries of a request, and thousands of watchers connecting at once would otherwise each
-/// open their own.
-#[derive(Default)]
-struct Pool(Mutex<Vec<Store>>);
-
-impl std::fmt::Debug for Pool {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Pool({} idle)", lock(&self.0).len())
-    }
-}
-
-/// A connection from the pool, given back when dropped.
-struct Pooled<'a> {
-    store: Option<Store>,
-    pool: &'a Pool,
-}
-
-impl std::ops::Deref for Pooled<'_> {
-    type Target = Store;
-    fn deref(&self) -> &Store {
-        self.store.as_ref().expect("present until dropped")
-    }
-}
-
-impl Drop for Pooled<'_> {
-    fn drop(&mut self) {
-        let mut idle = lock(&self.pool.0);
-        if let Some(store) = self.store.take().filter(|_| idle.len() < POOL_IDLE) {
-            idle.push(store);
-        }
-    }
 }
 
 /// What a progress stream delivers, in order.
@@ -233,25 +189,17 @@ impl Agent {
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Agent {
+            pool: Pool::new(db.clone()),
             db,
             roots,
-            live: Arc::default(),
+            live: Registry::default(),
             streams: Arc::default(),
             max_streams,
-            pool: Pool::default(),
         })
     }
 
     fn store(&self) -> Result<Pooled<'_>, ApiError> {
-        let idle = lock(&self.pool.0).pop();
-        let store = match idle {
-            Some(s) => s,
-            None => Store::open(&self.db)?,
-        };
-        Ok(Pooled {
-            store: Some(store),
-            pool: &self.pool,
-        })
+        Ok(self.pool.get()?)
     }
 
     /// The record of a job `who` may see; others' jobs do not exist for them.
@@ -278,18 +226,9 @@ impl Agent {
 
     /// Keeps a started job reachable while it runs, and forgets it when it ends.
     fn track(&self, job: RecordedJob) {
-        let id = job.id().to_owned();
-        let live = Live {
-            log: job.handle().log().clone(),
-            control: job.handle().control().clone(),
-        };
-        lock(&self.live).insert(id.clone(), live);
-        crate::logs::job_started(&id, job.handle().kind());
-        let registry = self.live.clone();
-        std::thread::spawn(move || {
-            let (end, recorded) = job.wait();
-            crate::logs::job_ended(&id, end.as_deref(), &recorded);
-            lock(&registry).remove(&id);
+        crate::logs::job_started(job.id(), job.handle().kind());
+        self.live.track(job, (), |id, ended| {
+            crate::logs::job_ended(id, ended.log.latest().as_deref());
         });
     }
 
@@ -305,8 +244,8 @@ impl Agent {
         self.visible(who, id)
     }
 
-    fn live(&self, id: &str) -> Option<Live> {
-        lock(&self.live).get(id).cloned()
+    fn live(&self, id: &str) -> Option<LiveJob<()>> {
+        self.live.get(id)
     }
 
     pub fn cancel(&self, who: &Identity, id: &str) -> Result<JobRecord, ApiError> {
@@ -482,11 +421,11 @@ impl Agent {
 
     /// Cancels every running job and waits (a bounded time) for them to end cleanly.
     pub fn shutdown(&self) {
-        for live in lock(&self.live).values() {
-            live.control.cancel();
+        for control in self.live.controls() {
+            control.cancel();
         }
         for _ in 0..200 {
-            if lock(&self.live).is_empty() {
+            if self.live.is_empty() {
                 return;
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
@@ -561,10 +500,7 @@ impl Agent {
 
 /// A job's state as one event, from its summary (when its events are no longer kept).
 fn state_of(job: &JobRecord) -> ProgressEvent {
-    let total_steps = match job.kind {
-        JobKind::Snapshot => 6,
-        JobKind::Sync => 4,
-    };
+    let total_steps = job.kind.total_steps();
     let mut ev = ProgressEvent::blank(job.id.clone(), job.kind, total_steps);
     if job.state.is_terminal() {
         ev.step = Step::for_terminal(job.state);

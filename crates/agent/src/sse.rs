@@ -7,174 +7,17 @@
 //! connection, and a stream asked for on a connection already used for other requests, goes
 //! through axum as before; both write the same frames from [`Frames`].
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::FutureExt;
-use tidemark_core::{Delivery, ProgressEvent};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::http::{AppState, error_parts, identify, last_event_id};
 use crate::logs;
-use crate::service::{Agent, ApiError, Feed, FeedItem, Reattach};
-
-/// Told to SSE clients: reconnect after this long.
-const RETRY: Duration = Duration::from_secs(1);
-pub(crate) const KEEP_ALIVE: Duration = Duration::from_secs(15);
-/// The comment every progress stream opens with, before any event: it tells a client at once
-/// that it reached a Tidemark stream (and not a proxy's error page), even when the job is
-/// quiet.
-pub const HELLO: &str = "tidemark";
-/// How often a stream waiting on an interrupted job looks whether it was resumed.
-const REATTACH_EVERY: Duration = Duration::from_millis(500);
-
-/// Jobs whose newest frame is kept; past this the cache starts over.
-const CACHE_JOBS: usize = 1024;
-
-/// The frame of the newest event sent, per job. Every watcher of a job sends the same
-/// events, so the first to send one encodes it and the others share its bytes: with
-/// thousands of watchers, encoding (or even copying) once per watcher would cost more than
-/// the job being watched.
-#[derive(Debug, Default)]
-pub struct FrameCache(Mutex<HashMap<String, (u64, Bytes)>>);
-
-impl FrameCache {
-    fn progress(&self, ev: &ProgressEvent) -> Bytes {
-        let lock = || self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((seq, frame)) = lock().get(&ev.job_id)
-            && *seq == ev.seq
-        {
-            return frame.clone();
-        }
-        let frame = event_frame(ev, "progress");
-        let mut cache = lock();
-        if cache.len() >= CACHE_JOBS && !cache.contains_key(&ev.job_id) {
-            cache.clear();
-        }
-        // A watcher replaying older events must not evict the newest one the others share.
-        if cache.get(&ev.job_id).is_none_or(|(seq, _)| *seq < ev.seq) {
-            cache.insert(ev.job_id.clone(), (ev.seq, frame.clone()));
-        }
-        frame
-    }
-}
-
-fn event_frame(ev: &ProgressEvent, kind: &str) -> Bytes {
-    // The JSON of an event has no line break, so it is one `data:` line.
-    let json = serde_json::to_vec(ev).unwrap_or_default();
-    let mut b = BytesMut::with_capacity(json.len() + 48);
-    b.put_slice(format!("id: {}\nevent: {kind}\ndata: ", ev.seq).as_bytes());
-    b.put_slice(&json);
-    b.put_slice(b"\n\n");
-    b.freeze()
-}
-
-fn hello_frame() -> Bytes {
-    Bytes::from(format!(": {HELLO}\nretry: {}\n\n", RETRY.as_millis()))
-}
-
-const KEEP_ALIVE_FRAME: &[u8] = b": keep-alive\n\n";
-
-/// One stream's frames: the hello comment, stored events, then live ones; a keep-alive
-/// comment whenever the job is quiet for [`KEEP_ALIVE`]. Ends after the terminal event, or
-/// when the subscriber fell behind what the log keeps (it reconnects and catches up by seq).
-/// For a job that is not running and not over, it follows the job once resumed.
-#[derive(Debug)]
-pub struct Frames {
-    agent: Arc<Agent>,
-    cache: Arc<FrameCache>,
-    feed: Feed,
-    hello_sent: bool,
-    done: bool,
-}
-
-impl Frames {
-    /// Subscribes `who` to job `id` after `since`.
-    pub async fn open(
-        state: &AppState,
-        who: crate::Identity,
-        id: String,
-        since: u64,
-    ) -> Result<Frames, ApiError> {
-        let agent = state.agent.clone();
-        let feed = tokio::task::spawn_blocking(move || agent.subscribe(&who, &id, since))
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))??;
-        Ok(Frames {
-            agent: state.agent.clone(),
-            cache: state.frames.clone(),
-            feed,
-            hello_sent: false,
-            done: false,
-        })
-    }
-
-    /// The next frame; `None` at the end. Cancel-safe: nothing is consumed until a frame is
-    /// returned (a cancelled look for a resumed job is simply made again).
-    pub async fn next(&mut self) -> Option<Bytes> {
-        if self.done {
-            return None;
-        }
-        if !self.hello_sent {
-            self.hello_sent = true;
-            return Some(hello_frame());
-        }
-        match tokio::time::timeout(KEEP_ALIVE, self.next_event()).await {
-            Ok(Some(frame)) => Some(frame),
-            Ok(None) => {
-                self.done = true;
-                None
-            }
-            Err(_quiet) => Some(Bytes::from_static(KEEP_ALIVE_FRAME)),
-        }
-    }
-
-    /// Whether [`Self::next`] would return an event at once.
-    fn has_ready(&self) -> bool {
-        !self.done
-            && (!self.feed.replay.is_empty()
-                || self.feed.live.as_ref().is_some_and(|l| l.is_ready()))
-    }
-
-    async fn next_event(&mut self) -> Option<Bytes> {
-        let feed = &mut self.feed;
-        while feed.replay.is_empty() && feed.live.is_none() {
-            let after = feed.waiting_after?;
-            tokio::time::sleep(REATTACH_EVERY).await;
-            let (a, id) = (self.agent.clone(), feed.job_id.clone());
-            match tokio::task::spawn_blocking(move || a.reattach(&id, after)).await {
-                Ok(Ok(Reattach::Live(sub))) => feed.live = Some(sub),
-                Ok(Ok(Reattach::Ended(rest))) => {
-                    feed.waiting_after = None;
-                    feed.replay.extend(rest.into_iter().map(FeedItem::Event));
-                }
-                Ok(Ok(Reattach::Wait)) => {}
-                _ => return None,
-            }
-        }
-        let (ev, resync) = match feed.replay.pop_front() {
-            Some(FeedItem::Event(ev)) => (ev, false),
-            Some(FeedItem::Resync(ev)) => (ev, true),
-            None => match feed.live.as_mut()?.next().await? {
-                Delivery::Event(ev) => (ev, false),
-                Delivery::Resync { .. } => return None,
-            },
-        };
-        if let Some(w) = feed.waiting_after.as_mut() {
-            *w = ev.seq;
-        }
-        self.done = ev.is_terminal();
-        Some(if resync {
-            event_frame(&ev, "resync")
-        } else {
-            self.cache.progress(&ev)
-        })
-    }
-}
+use crate::service::ApiError;
+use crate::stream::{AppState, Frames, error_parts, identify, last_event_id, since_param};
 
 /// The response head of a stream served directly. The body ends when the connection does:
 /// a stream is not followed by another request.
@@ -368,20 +211,6 @@ async fn open_from_head(
     Frames::open(state, who, id.to_owned(), since).await
 }
 
-/// The `since` query parameter, 0 when absent.
-pub(crate) fn since_param(query: Option<&str>) -> Result<u64, ApiError> {
-    let value = query
-        .into_iter()
-        .flat_map(|q| q.split('&'))
-        .find_map(|pair| pair.strip_prefix("since="));
-    match value {
-        None => Ok(0),
-        Some(v) => v
-            .parse()
-            .map_err(|_| ApiError::BadRequest(format!("since must be a seq number, not {v:?}"))),
-    }
-}
-
 async fn refuse(tcp: &mut TcpStream, e: &ApiError) {
     let (status, body) = error_parts(e);
     // `ErrorInfo` is two strings: serialising it cannot fail.
@@ -432,13 +261,5 @@ mod tests {
         assert_eq!(is_stream_request(b"GET /api/v1/jobs/abc/prog"), None);
         assert_eq!(is_stream_request(b"DELETE /"), Some(false));
         assert_eq!(is_stream_request(&[b'G'; PEEK]), Some(false));
-    }
-
-    #[test]
-    fn since_is_read_from_the_query() {
-        assert_eq!(since_param(None).ok(), Some(0));
-        assert_eq!(since_param(Some("since=12")).ok(), Some(12));
-        assert_eq!(since_param(Some("x=1&since=7")).ok(), Some(7));
-        assert!(since_param(Some("since=seven")).is_err());
     }
 }

@@ -1,11 +1,16 @@
 //! The desktop app without Tauri: one plain function per IPC command on [`App`], settings,
 //! the notification policy. `src-tauri` adapts these in a few lines each.
 
+mod agents;
 mod announce;
 mod app;
 #[cfg(feature = "ts")]
 pub mod bindings;
+mod config;
 pub mod error;
+mod history;
+mod jobs;
+mod live;
 pub mod notify;
 mod record;
 pub mod settings;
@@ -16,8 +21,9 @@ pub mod types;
 #[cfg(test)]
 mod tests;
 
-pub use app::{App, AppConfig, Hooks, NoHooks, NoNotifier, UPDATE_INTERVAL};
+pub use app::App;
+pub use config::{AppConfig, Hooks, NoHooks, NoNotifier, UPDATE_INTERVAL};
 pub use error::Error;
 pub use notify::{Notification, NotificationKind, Notifier, NotifyError};
-pub use subscribe::{SinkClosed, UpdateSink};
+pub use tidemark_core::{ProgressSink, SinkClosed};
 pub use types::*;

@@ -5,12 +5,13 @@
 use std::sync::Arc;
 
 use tidemark_core::throttle::{Throttle, ThrottledSubscription};
-use tidemark_core::{JobState, ProgressEvent};
+use tidemark_core::{JobState, ProgressEvent, ProgressSink};
 use tidemark_remote::{ConnState, WatchEnd, WatchItem};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::app::{App, UPDATE_INTERVAL};
+use crate::app::App;
+use crate::config::UPDATE_INTERVAL;
 use crate::notify;
 use crate::record::{Record, RemoteRecorder};
 use crate::types::{AppError, ConnectionState, JobUpdate};
@@ -19,19 +20,8 @@ use crate::types::{AppError, ConnectionState, JobUpdate};
 /// that `closed` means "recorded" whenever the store keeps up.
 const RECORDING_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// The receiving end has gone (its window closed): the subscription stops.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SinkClosed;
-
-/// Where a subscription's updates go: a Tauri channel in the app, a vector in tests.
-pub trait UpdateSink: Send + 'static {
-    fn send(&self, update: JobUpdate) -> Result<(), SinkClosed>;
-}
-
-fn event(ev: &ProgressEvent) -> JobUpdate {
-    JobUpdate::Event {
-        event: Box::new(ev.clone()),
-    }
+fn event(ev: &Arc<ProgressEvent>) -> JobUpdate {
+    JobUpdate::Event { event: ev.clone() }
 }
 
 /// Starts a local job's subscription. The current state goes out before this returns, so
@@ -39,16 +29,16 @@ fn event(ev: &ProgressEvent) -> JobUpdate {
 pub(crate) fn local(
     app: App,
     id: String,
-    first: Option<ProgressEvent>,
+    first: Option<Arc<ProgressEvent>>,
     state: JobState,
-    sink: Box<dyn UpdateSink>,
+    mut sink: Box<dyn ProgressSink<JobUpdate>>,
 ) -> JoinHandle<()> {
     let after = first.as_ref().map_or(0, |e| e.seq);
     let sent = first
         .as_ref()
-        .map_or(Ok(()), |ev| sink.send(event(ev)))
+        .map_or(Ok(()), |ev| sink.deliver(&event(ev)))
         .and_then(|()| {
-            sink.send(JobUpdate::Connection {
+            sink.deliver(&JobUpdate::Connection {
                 state: ConnectionState::Live,
             })
         });
@@ -63,7 +53,7 @@ pub(crate) fn local(
             let mut started = app.inner.started.subscribe();
             let Some(active) = app.active(&id) else {
                 if state != JobState::Interrupted {
-                    let _gone = sink.send(JobUpdate::Closed);
+                    let _gone = sink.deliver(&JobUpdate::Closed);
                     return;
                 }
                 // An interrupted job may be resumed from any window: follow it then.
@@ -84,11 +74,11 @@ pub(crate) fn local(
             let mut throttled =
                 ThrottledSubscription::new(active.log.subscribe(after), UPDATE_INTERVAL);
             while let Some(ev) = throttled.next().await {
-                if sink.send(event(&ev)).is_err() {
+                if sink.deliver(&event(&ev)).is_err() {
                     return;
                 }
             }
-            let _gone = sink.send(JobUpdate::Closed);
+            let _gone = sink.deliver(&JobUpdate::Closed);
             return;
         }
     })
@@ -131,15 +121,14 @@ pub(crate) fn remote(
     agent_name: String,
     mut rx: mpsc::Receiver<WatchItem>,
     watcher: JoinHandle<WatchEnd>,
-    sink: Box<dyn UpdateSink>,
+    mut sink: Box<dyn ProgressSink<JobUpdate>>,
     recorder: RemoteRecorder,
     mut not_recorded: mpsc::UnboundedReceiver<AppError>,
 ) -> JoinHandle<()> {
     let runtime = app.inner.runtime.clone();
     runtime.spawn(async move {
         let _watcher = AbortOnDrop(watcher);
-        if sink
-            .send(JobUpdate::Connection {
+        if sink.deliver(&JobUpdate::Connection {
                 state: ConnectionState::Connecting,
             })
             .is_err()
@@ -158,11 +147,11 @@ pub(crate) fn remote(
                 // A job that ended before its first failed write was reported must still say
                 // that the history did not keep it.
                 while let Ok(error) = not_recorded.try_recv() {
-                    if sink.send(JobUpdate::NotRecorded { error }).is_err() {
+                    if sink.deliver(&JobUpdate::NotRecorded { error }).is_err() {
                         return;
                     }
                 }
-                let _gone = sink.send(JobUpdate::Closed);
+                let _gone = sink.deliver(&JobUpdate::Closed);
                 return;
             }
             let sleep = async {
@@ -198,7 +187,7 @@ pub(crate) fn remote(
                 _ = sleep => throttle.flush_due(now()).map(|ev| event(&ev)),
             };
             if let Some(update) = out
-                && sink.send(update).is_err()
+                && sink.deliver(&update).is_err()
             {
                 return;
             }

@@ -20,9 +20,9 @@ impl Recorder {
     }
 }
 
-impl UpdateSink for Recorder {
-    fn send(&self, update: JobUpdate) -> Result<(), SinkClosed> {
-        self.0.lock().expect("recorder").push(update);
+impl ProgressSink<JobUpdate> for Recorder {
+    fn deliver(&mut self, update: &JobUpdate) -> Result<(), SinkClosed> {
+        self.0.lock().expect("recorder").push(update.clone());
         Ok(())
     }
 }

@@ -1,6 +1,8 @@
 //! The types that cross the IPC boundary (the contract with ui/). TypeScript gets them from
 //! ts-rs through `make types`; serde's camelCase is what both sides see.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use tidemark_core::{JobKind, JobState, ProgressEvent, Step};
 
@@ -129,8 +131,9 @@ pub enum ConnectionState {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum JobUpdate {
+    /// Shared with the log and every other subscriber: an event is never copied to be sent.
     Event {
-        event: Box<ProgressEvent>,
+        event: Arc<ProgressEvent>,
     },
     Connection {
         state: ConnectionState,

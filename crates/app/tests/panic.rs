@@ -4,8 +4,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tidemark_app::{
-    App, AppConfig, ErrorCode, JobUpdate, NoHooks, NoNotifier, SinkClosed, StartSnapshot,
-    UpdateSink,
+    App, AppConfig, ErrorCode, JobUpdate, NoHooks, NoNotifier, ProgressSink, SinkClosed,
+    StartSnapshot,
 };
 use tidemark_core::JobState;
 use tidemark_core::panic::inject;
@@ -13,9 +13,9 @@ use tidemark_core::panic::inject;
 #[derive(Clone, Default)]
 struct Recorder(Arc<Mutex<Vec<JobUpdate>>>);
 
-impl UpdateSink for Recorder {
-    fn send(&self, update: JobUpdate) -> Result<(), SinkClosed> {
-        self.0.lock().expect("recorder").push(update);
+impl ProgressSink<JobUpdate> for Recorder {
+    fn deliver(&mut self, update: &JobUpdate) -> Result<(), SinkClosed> {
+        self.0.lock().expect("recorder").push(update.clone());
         Ok(())
     }
 }
@@ -62,7 +62,7 @@ async fn a_panicking_job_ends_failed_with_an_internal_error() {
         })
         .expect("the job's end reached the window");
     assert_eq!(end.state, JobState::Failed);
-    let error = end.error.expect("an error");
+    let error = end.error.clone().expect("an error");
     assert_eq!(error.code, ErrorCode::Internal, "{error:?}");
     assert!(error.message.contains(inject::MESSAGE), "{}", error.message);
     let wire = serde_json::to_value(&error).expect("json");

@@ -1,6 +1,7 @@
 //! Running a job: one function per kind of work, and a handle to a job running on its own
 //! thread (its log, its control, its end).
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -11,7 +12,7 @@ use crate::control::Control;
 use crate::error::JobError;
 use crate::event::{JobKind, ProgressEvent};
 use crate::log::{EventLog, Subscription};
-use crate::progress::{DEFAULT_EMIT_INTERVAL, Reporter};
+use crate::progress::{DEFAULT_EMIT_INTERVAL, Reporter, StepPlan};
 use crate::resume::{NoResume, ResumeState};
 use crate::snapshot::{self, SnapshotSpec};
 use crate::sync::{self, SyncSpec};
@@ -139,10 +140,7 @@ impl JobHandle {
             None => EventLog::new(),
         };
         let control = Control::new();
-        let plan = match &spec {
-            JobSpec::Snapshot(s) => snapshot::plan_for(s),
-            JobSpec::Sync(_) => sync::plan(),
-        };
+        let plan = plan_of(&spec);
         let mut rep = Reporter::new(id.clone(), kind, log.clone(), control.clone(), plan)
             .with_interval(opts.emit_interval)
             .with_percent_floor(opts.resume_from.and_then(|p| p.percent))
@@ -216,4 +214,56 @@ pub fn run_to_end(spec: &JobSpec, rep: &mut Reporter) {
         Err(JobError::Panicked(panicked))
     });
     rep.finish(&outcome);
+}
+
+/// The steps a job of `spec` goes through, with their shares of the work.
+pub fn plan_of(spec: &JobSpec) -> StepPlan {
+    match spec {
+        JobSpec::Snapshot(s) => snapshot::plan_for(s),
+        JobSpec::Sync(_) => sync::plan(),
+    }
+}
+
+impl JobKind {
+    /// How many steps a job of this kind shows, its end included, from its step plan (a
+    /// snapshot's destination changes the steps' shares, never their number).
+    pub fn total_steps(self) -> u32 {
+        match self {
+            JobKind::Snapshot => snapshot::plan_for(&SnapshotSpec {
+                source: PathBuf::new(),
+                destination: String::new(),
+                name: None,
+            })
+            .total_steps(),
+            JobKind::Sync => sync::plan().total_steps(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod step_count_tests {
+    use super::*;
+
+    #[test]
+    fn a_kind_counts_its_plans_steps_and_its_end() {
+        let sync = JobSpec::Sync(SyncSpec {
+            sources: vec![PathBuf::from("/a")],
+            destination: PathBuf::from("/b"),
+            delete: false,
+        });
+        assert_eq!(JobKind::Sync.total_steps(), plan_of(&sync).total_steps());
+        assert_eq!(JobKind::Sync.total_steps(), 4);
+        for destination in ["/backups", "https://example.com/up"] {
+            let snap = JobSpec::Snapshot(SnapshotSpec {
+                source: PathBuf::from("/a"),
+                destination: destination.into(),
+                name: None,
+            });
+            assert_eq!(
+                JobKind::Snapshot.total_steps(),
+                plan_of(&snap).total_steps()
+            );
+        }
+        assert_eq!(JobKind::Snapshot.total_steps(), 6);
+    }
 }

@@ -20,6 +20,13 @@ pub const DEFAULT_EMIT_INTERVAL: Duration = Duration::from_millis(100);
 #[derive(Debug, Clone)]
 pub struct StepPlan(pub Vec<(Step, f64)>);
 
+impl StepPlan {
+    /// The steps a job shows: the planned ones, then its end.
+    pub fn total_steps(&self) -> u32 {
+        self.0.len() as u32 + 1
+    }
+}
+
 #[derive(Debug)]
 pub struct Reporter {
     job_id: String,
@@ -146,7 +153,7 @@ impl Reporter {
     }
 
     pub fn total_steps(&self) -> u32 {
-        self.plan.0.len() as u32 + 1
+        self.plan.total_steps()
     }
 
     pub fn step(&self) -> Step {

@@ -1,5 +1,8 @@
-//! How progress leaves the core: every consumer (terminal bars, JSON lines, the webview's
-//! Channel, the SSE stream, the tests' collector) is a [`ProgressSink`] fed from a job's log.
+//! How progress leaves the core: every consumer (terminal bars, JSON lines, the history
+//! writer, the webview's Channel, the tests' collector) is a [`ProgressSink`] fed from a job's
+//! log. A consumer that carries more than events (the desktop's channel also says how it is
+//! connected, and when it closes) takes its own message type, `ProgressSink<M>`, through the
+//! same trait.
 
 use std::sync::{Arc, Mutex};
 
@@ -11,8 +14,10 @@ use crate::log::{Delivery, Subscription};
 #[error("the progress consumer has gone away")]
 pub struct SinkClosed;
 
-pub trait ProgressSink: Send {
-    fn deliver(&mut self, event: &Arc<ProgressEvent>) -> Result<(), SinkClosed>;
+/// Where progress goes. `M` is what the sink carries: a job's events by default, or a
+/// consumer's own message that wraps them (the desktop app's `JobUpdate`).
+pub trait ProgressSink<M: ?Sized = Arc<ProgressEvent>>: Send {
+    fn deliver(&mut self, message: &M) -> Result<(), SinkClosed>;
 }
 
 /// Feeds every delivery of `sub` into `sink` until the log ends or the sink closes. A resync

@@ -3,7 +3,12 @@
 //! keeps what the log produced, and [`EventWriter`] does so off the job's path.
 
 mod error;
+mod pool;
+mod registry;
+mod remote;
+mod rows;
 mod runs;
+mod schema;
 mod store;
 mod writer;
 
@@ -11,8 +16,12 @@ mod writer;
 mod tests;
 
 pub use error::StoreError;
+pub use pool::{Pool, Pooled};
+pub use registry::{LiveJob, Registry};
+pub use rows::{JobFilter, JobRecord, RemoteAppend, RemoteOrigin};
 pub use runs::{DEFAULT_KEEP_RUNS, RecordedJob, RunError, recover};
-pub use store::{JobFilter, JobRecord, RemoteAppend, RemoteOrigin, SCHEMA_VERSION, Store};
+pub use schema::SCHEMA_VERSION;
+pub use store::Store;
 pub use writer::EventWriter;
 
 /// Where the history lives unless told otherwise: `<data folder>/tidemark/history.db`

@@ -19,7 +19,9 @@ use tidemark_core::{
 };
 
 use crate::error::StoreError;
-use crate::store::{JobFilter, Store};
+use crate::rows::JobFilter;
+use crate::store::Store;
+use crate::writer::EventWriter;
 
 /// How many runs keep their full event history; older ones keep their summary only.
 pub const DEFAULT_KEEP_RUNS: usize = 50;
@@ -135,7 +137,7 @@ impl RecordedJob {
         lock: File,
         after: u64,
     ) -> Result<RecordedJob, RunError> {
-        let mut sink = Store::open(db)?.spawn_writer()?;
+        let mut sink = EventWriter::spawn(Store::open(db)?)?;
         let handle = JobHandle::spawn(spec, opts);
         let sub = handle.subscribe(after);
         let writer = std::thread::Builder::new()
@@ -214,7 +216,7 @@ fn interrupted_event(
     last_seq: u64,
     last: Option<ProgressEvent>,
 ) -> ProgressEvent {
-    let mut ev = last.unwrap_or_else(|| ProgressEvent::blank(id, kind, 1));
+    let mut ev = last.unwrap_or_else(|| ProgressEvent::blank(id, kind, kind.total_steps()));
     ev.seq = last_seq + 1;
     ev.state = JobState::Interrupted;
     ev.rate_per_sec = None;

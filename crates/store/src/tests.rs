@@ -480,7 +480,8 @@ fn the_writer_persists_a_whole_stream_in_order() {
     store
         .create_job("j1", &snapshot_spec(), &timestamp(0))
         .expect("create");
-    let mut writer = store.spawn_writer().expect("writer");
+    let mut writer =
+        crate::EventWriter::spawn(Store::open(store.path()).expect("open")).expect("writer");
 
     let log = EventLog::new();
     let sub = log.subscribe(0);
@@ -509,7 +510,8 @@ fn a_writer_failure_is_reported() {
 
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(&db_path(&dir)).expect("open");
-    let mut writer = store.spawn_writer().expect("writer");
+    let mut writer =
+        crate::EventWriter::spawn(Store::open(store.path()).expect("open")).expect("writer");
     // No such job: the foreign key refuses the insert.
     writer.deliver(&running("nobody", 1)).expect("queued");
     let err = writer.finish().expect_err("the failure comes back");
@@ -520,7 +522,7 @@ fn a_writer_failure_is_reported() {
 /// A database exactly as release `version` left it (its migrations, then `insert`).
 fn old_history(path: &std::path::Path, version: usize, insert: &str) {
     let conn = rusqlite::Connection::open(path).expect("open");
-    for m in &crate::store::MIGRATIONS[..version] {
+    for m in &crate::schema::MIGRATIONS[..version] {
         conn.execute_batch(m).expect("old schema");
     }
     conn.execute(insert, []).expect("old job");

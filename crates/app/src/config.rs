@@ -1,0 +1,69 @@
+//! What the app is configured with: where it keeps its things, what the shell is told, and
+//! the agents it knows.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::notify::{Notification, Notifier};
+use crate::types::{AgentInfo, JobSummary, JobsChanged};
+
+/// About 10 updates a second to a window.
+pub const UPDATE_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Where the app keeps its things. Tests point it at a temporary folder.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    /// The history database; settings and agents live in the same folder.
+    pub db: PathBuf,
+}
+
+impl AppConfig {
+    pub fn data_dir(&self) -> PathBuf {
+        self.db
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."))
+    }
+}
+
+/// What the shell is told about, beside command results. Every method has a quiet default.
+pub trait Hooks: Send + Sync {
+    /// Jobs that started, moved on or ended: only those, as they are now (see `announce`).
+    fn jobs_changed(&self, _change: &JobsChanged) {}
+    /// A job ended (completed, failed or cancelled).
+    fn job_ended(&self, _job: &JobSummary) {}
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NoHooks;
+impl Hooks for NoHooks {}
+
+/// Notifications go nowhere (tests, or a shell without a notification service).
+#[derive(Debug, Clone, Default)]
+pub struct NoNotifier;
+impl Notifier for NoNotifier {
+    fn notify(&self, _: &Notification) -> Result<(), crate::notify::NotifyError> {
+        Ok(())
+    }
+}
+
+/// An agent as stored, token included; [`AgentInfo`] is what the UI sees.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct StoredAgent {
+    pub id: String,
+    pub name: String,
+    pub url: String,
+    pub token: String,
+}
+
+impl StoredAgent {
+    pub fn info(&self) -> AgentInfo {
+        AgentInfo {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            url: self.url.clone(),
+        }
+    }
+}
