@@ -37,7 +37,10 @@ impl JobSpec {
 /// location; the caller turns the outcome into the terminal event.
 pub fn execute(spec: &JobSpec, rep: &mut Reporter) -> Result<String, JobError> {
     #[cfg(any(test, feature = "test-panic"))]
-    crate::panic::inject::check(spec);
+    crate::panic::inject::check(&match spec {
+        JobSpec::Snapshot(s) => vec![s.source.as_path()],
+        JobSpec::Sync(s) => s.sources.iter().map(std::path::PathBuf::as_path).collect(),
+    });
     match spec {
         JobSpec::Snapshot(s) => snapshot::run(s, rep),
         JobSpec::Sync(s) => sync::run(s, rep),
