@@ -19,6 +19,8 @@ pub mod summary;
 pub mod types;
 
 #[cfg(test)]
+mod slow_put;
+#[cfg(test)]
 mod tests;
 
 pub use app::App;

@@ -487,13 +487,13 @@ async fn an_interrupted_job_is_found_at_start_and_resumed() {
 async fn a_cancelled_job_ends_cancelled_and_can_be_retried() {
     let dir = tempfile::tempdir().expect("tempdir");
     let app = app_in(dir.path());
-    let src = sample_tree(dir.path());
-    let dest = dir.path().join("archives");
-    std::fs::create_dir_all(&dest).expect("mkdir");
+    // 2 MiB that do not compress, to a target that reads 400 KiB/s: the job cannot end
+    // before it is paused, however late the test gets to pausing it.
+    let src = crate::slow_put::incompressible_tree(dir.path(), 2 << 20);
     let job = app
         .start_snapshot(StartSnapshot {
             source: src.display().to_string(),
-            destination: dest.display().to_string(),
+            destination: crate::slow_put::start(),
             name: None,
         })
         .expect("started");
