@@ -95,3 +95,86 @@ pub fn names(dir: &Path) -> Vec<String> {
     v.sort();
     v
 }
+
+/// An upload target that takes its time, for tests that must act on a job mid-upload.
+pub mod slow_put {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    /// An upload target that takes its time: it reads a request body at about 1 MiB/s and
+    /// answers 201 only once the whole body arrived. A snapshot to it is reliably mid-upload
+    /// (step 5) when the test acts, whatever the machine's speed.
+    #[derive(Debug)]
+    pub struct SlowPut {
+        pub url: String,
+        /// Every whole body received, in order.
+        pub received: Arc<Mutex<Vec<Vec<u8>>>>,
+        /// Uploads that ended before their body was whole.
+        pub broken: Arc<AtomicUsize>,
+    }
+
+    impl SlowPut {
+        pub fn start() -> SlowPut {
+            let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+            let url = format!("http://{}/backups", listener.local_addr().expect("addr"));
+            let received = Arc::new(Mutex::new(Vec::new()));
+            let broken = Arc::new(AtomicUsize::new(0));
+            let (r, b) = (received.clone(), broken.clone());
+            std::thread::spawn(move || {
+                for conn in listener.incoming().flatten() {
+                    let (r, b) = (r.clone(), b.clone());
+                    std::thread::spawn(move || serve_slowly(conn, &r, &b));
+                }
+            });
+            SlowPut {
+                url,
+                received,
+                broken,
+            }
+        }
+
+        pub fn whole(&self) -> Vec<Vec<u8>> {
+            self.received.lock().map(|v| v.clone()).unwrap_or_default()
+        }
+    }
+
+    fn serve_slowly(mut conn: TcpStream, received: &Mutex<Vec<Vec<u8>>>, broken: &AtomicUsize) {
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            match conn.read(&mut byte) {
+                Ok(1) => head.push(byte[0]),
+                _ => return,
+            }
+        }
+        let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+        let Some(len) = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse::<usize>().ok())
+        else {
+            let _ = conn.write_all(b"HTTP/1.1 411 Length Required\r\ncontent-length: 0\r\n\r\n");
+            return;
+        };
+        let mut body = Vec::with_capacity(len);
+        let mut chunk = vec![0u8; 64 << 10];
+        while body.len() < len {
+            let want = chunk.len().min(len - body.len());
+            match conn.read(&mut chunk[..want]) {
+                Ok(0) | Err(_) => {
+                    broken.fetch_add(1, Ordering::SeqCst);
+                    return;
+                }
+                Ok(n) => body.extend_from_slice(&chunk[..n]),
+            }
+            std::thread::sleep(Duration::from_millis(60));
+        }
+        if let Ok(mut r) = received.lock() {
+            r.push(body);
+        }
+        let _ = conn.write_all(b"HTTP/1.1 201 Created\r\ncontent-length: 0\r\n\r\n");
+    }
+}

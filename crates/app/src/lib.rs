@@ -19,8 +19,6 @@ pub mod summary;
 pub mod types;
 
 #[cfg(test)]
-mod slow_put;
-#[cfg(test)]
 mod tests;
 
 pub use app::App;

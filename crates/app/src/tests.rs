@@ -487,13 +487,18 @@ async fn an_interrupted_job_is_found_at_start_and_resumed() {
 async fn a_cancelled_job_ends_cancelled_and_can_be_retried() {
     let dir = tempfile::tempdir().expect("tempdir");
     let app = app_in(dir.path());
-    // 2 MiB that do not compress, to a target that reads 400 KiB/s: the job cannot end
-    // before it is paused, however late the test gets to pausing it.
-    let src = crate::slow_put::incompressible_tree(dir.path(), 2 << 20);
+    // 3 MiB that do not compress, to a target that reads about 1 MiB/s: the job cannot
+    // end before it is paused, however late the test gets to pausing it.
+    let src = dir.path().join("noise");
+    tidemark_tests::write(
+        src.join("noise.bin"),
+        &tidemark_tests::pseudo_random(3 << 20, 9),
+    );
+    let put = tidemark_tests::slow_put::SlowPut::start();
     let job = app
         .start_snapshot(StartSnapshot {
             source: src.display().to_string(),
-            destination: crate::slow_put::start(),
+            destination: put.url.clone(),
             name: None,
         })
         .expect("started");
@@ -511,6 +516,7 @@ async fn a_cancelled_job_ends_cancelled_and_can_be_retried() {
     let history = app.list_history(HistoryFilter::default()).expect("history");
     assert_eq!(history.len(), 2);
     assert_eq!(history[0].state, JobState::Completed);
+    assert_eq!(put.whole().len(), 1, "only the retry's upload is whole");
 }
 
 /// A missing source does not refuse the whole sync: the others are mirrored and its row
