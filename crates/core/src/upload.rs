@@ -66,9 +66,13 @@ pub fn put(url: &Url, archive: &Path, len: u64, rep: &mut Reporter) -> Result<St
     };
     let client = reqwest::blocking::Client::builder()
         .connect_timeout(Duration::from_secs(10))
-        // No overall timeout: a large upload on a slow link is legitimate. A dead peer is
-        // caught by the read timeout on the response.
+        // No overall timeout: a large upload on a slow link is legitimate. A peer that
+        // vanished (its host down, the network gone) is noticed by TCP keep-alive instead:
+        // about 30 s of silence fails the upload rather than waiting for ever.
         .timeout(None::<Duration>)
+        .tcp_keepalive(Duration::from_secs(15))
+        .tcp_keepalive_interval(Duration::from_secs(5))
+        .tcp_keepalive_retries(3)
         .build()
         .map_err(|e| net_err(e.to_string()))?;
     let file = File::open(archive).map_err(|e| JobError::Io {
@@ -86,8 +90,13 @@ pub fn put(url: &Url, archive: &Path, len: u64, rep: &mut Reporter) -> Result<St
         .header(reqwest::header::CONTENT_TYPE, "application/zstd")
         .body(reqwest::blocking::Body::sized(body, len));
 
-    let outcome = std::thread::scope(|scope| {
-        let worker = scope.spawn(move || {
+    // Not a scoped thread: a cancelled upload must not wait for it. While the body is being
+    // sent, the body reader sees the cancellation and aborts the request; once it is all
+    // sent, the thread may wait on a server that never answers, and it is left to end with
+    // the connection (or the process) instead of holding the job.
+    let worker = std::thread::Builder::new()
+        .name("upload".into())
+        .spawn(move || {
             let resp = request.send()?;
             let status = resp.status();
             let location = resp
@@ -101,26 +110,27 @@ pub fn put(url: &Url, archive: &Path, len: u64, rep: &mut Reporter) -> Result<St
                 resp.text().unwrap_or_default()
             };
             Ok::<_, reqwest::Error>((status, location, body))
-        });
-        let mut reported = 0;
-        while !worker.is_finished() {
-            std::thread::sleep(Duration::from_millis(50));
-            let now = sent.load(Ordering::Relaxed);
-            rep.advance(0, now - reported);
-            reported = now;
-            if rep.checkpoint().is_err() {
-                // The body reader sees the cancellation too and aborts the request.
-                break;
-            }
-        }
+        })
+        .map_err(|e| JobError::Io {
+            context: "starting the upload".into(),
+            source: e,
+        })?;
+    let mut reported = 0;
+    while !worker.is_finished() {
+        std::thread::sleep(Duration::from_millis(50));
         let now = sent.load(Ordering::Relaxed);
-        rep.advance(0, now.saturating_sub(reported));
-        worker.join()
-    });
+        rep.advance(0, now - reported);
+        reported = now;
+        if rep.checkpoint().is_err() {
+            return Err(JobError::Cancelled);
+        }
+    }
+    let now = sent.load(Ordering::Relaxed);
+    rep.advance(0, now.saturating_sub(reported));
     if rep.control().is_cancelled() {
         return Err(JobError::Cancelled);
     }
-    let outcome = outcome.map_err(|_| JobError::Io {
+    let outcome = worker.join().map_err(|_| JobError::Io {
         context: "uploading".into(),
         source: io::Error::other("the upload thread panicked"),
     })?;
