@@ -170,6 +170,26 @@ fn summary(state: JobState) -> JobSummary {
 }
 
 #[test]
+fn a_summary_keeps_its_counters_as_flat_keys() {
+    let v = serde_json::to_value(summary(JobState::Completed)).expect("json");
+    assert_eq!(
+        (
+            &v["processed"],
+            &v["total"],
+            &v["bytesDone"],
+            &v["bytesTotal"]
+        ),
+        (
+            &serde_json::json!(10),
+            &serde_json::json!(10),
+            &serde_json::json!(2_500_000),
+            &serde_json::json!(2_500_000)
+        )
+    );
+    assert!(v.get("counters").is_none(), "{v}");
+}
+
+#[test]
 fn job_end_notifications_say_size_duration_or_the_error() {
     let done = notify::for_job_end(&summary(JobState::Completed), Some(192_000)).expect("done");
     assert_eq!(done.kind, NotificationKind::Completed);
