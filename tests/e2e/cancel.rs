@@ -74,7 +74,7 @@ fn sigint_during_compression_leaves_nothing_behind() {
             "--to",
             dest.to_str().expect("utf8"),
         ],
-        |e| e.step == Step::Compressing && e.bytes_done > 0,
+        |e| e.step == Step::Compressing && e.counters.bytes_done > 0,
     );
     assert_eq!(code, 130);
     assert_eq!(events.last().map(|e| e.state), Some(JobState::Cancelled));

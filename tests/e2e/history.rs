@@ -69,6 +69,15 @@ fn every_run_is_listed_shown_and_replayable() {
         jobs[1]["resultUrl"].as_str(),
         ok.last().result_url.as_deref()
     );
+    // The counters stay flat keys of the job, as they always were.
+    assert_eq!(
+        (jobs[1]["processed"].as_u64(), jobs[1]["bytesDone"].as_u64()),
+        (
+            Some(ok.last().counters.processed),
+            Some(ok.last().counters.bytes_done)
+        )
+    );
+    assert!(jobs[1].get("counters").is_none(), "{}", jobs[1]);
 
     let only_failed = with_db(&db)
         .args(["history", "--json", "--state", "failed"])

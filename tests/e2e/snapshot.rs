@@ -82,8 +82,8 @@ fn snapshot_extracts_with_system_tar_to_an_identical_tree() {
         .filter(|e| e.step == Step::Compressing)
         .collect();
     assert_eq!(
-        compressing.last().map(|e| e.bytes_done),
-        compressing.last().and_then(|e| e.bytes_total)
+        compressing.last().map(|e| e.counters.bytes_done),
+        compressing.last().and_then(|e| e.counters.bytes_total)
     );
 
     fs::remove_file(&secret).expect("rm secret");
@@ -160,7 +160,7 @@ fn snapshot_uploads_by_streaming_put() {
         .rfind(|e| e.step == Step::Uploading)
         .expect("upload step");
     assert_eq!(
-        uploading.bytes_done,
+        uploading.counters.bytes_done,
         received[0].1.len() as u64,
         "every byte counted"
     );

@@ -59,7 +59,7 @@ fn sync_mirrors_every_source_and_a_second_run_copies_nothing() {
         end.items.iter().map(|i| i.state).collect::<Vec<_>>(),
         vec![ItemState::Done; 2]
     );
-    assert!(end.bytes_done > 2 * 1024 * 1024);
+    assert!(end.counters.bytes_done > 2 * 1024 * 1024);
     assert!(partials(&mirror).is_empty());
 
     let before = fingerprints(&mirror);
@@ -67,12 +67,15 @@ fn sync_mirrors_every_source_and_a_second_run_copies_nothing() {
     assert_eq!(second.code, 0, "stderr: {}", second.stderr);
     let end = second.last();
     assert_eq!(
-        (end.processed, end.bytes_done),
+        (end.counters.processed, end.counters.bytes_done),
         (0, 0),
         "nothing changed, nothing copied"
     );
     assert_eq!(
-        end.items.iter().map(|i| i.total).collect::<Vec<_>>(),
+        end.items
+            .iter()
+            .map(|i| i.counters.total)
+            .collect::<Vec<_>>(),
         vec![Some(0), Some(0)]
     );
     assert_eq!(fingerprints(&mirror), before, "no file was rewritten");
@@ -84,7 +87,7 @@ fn sync_mirrors_every_source_and_a_second_run_copies_nothing() {
     let t = filetime_plus(&changed, 10);
     let third = run_json(tidemark(), &args);
     assert_eq!(third.code, 0);
-    assert_eq!(third.last().processed, 1);
+    assert_eq!(third.last().counters.processed, 1);
     assert_eq!(diff_trees(&photos, &mirror.join("photos")), "");
     assert_eq!(
         fs::metadata(mirror.join("photos/many/file-003.dat"))
@@ -222,7 +225,7 @@ fn a_link_in_the_mirror_where_the_source_has_a_folder_becomes_that_folder_whole(
             .is_symlink()
     );
     assert_eq!(diff_trees(&src, &mirror.join("src")), "");
-    assert_eq!(run.last().processed, 1, "the file was copied");
+    assert_eq!(run.last().counters.processed, 1, "the file was copied");
     assert_eq!(
         fs::read(outside.join("in/deeper/f.txt")).expect("outside"),
         b"hello",
@@ -273,8 +276,11 @@ fn the_longest_names_are_mirrored_and_a_file_that_cannot_be_read_is_a_warning() 
         run.stderr
     );
     assert_eq!(
-        (end.processed, end.bytes_done),
-        (end.total.unwrap_or(0), end.bytes_total.unwrap_or(0)),
+        (end.counters.processed, end.counters.bytes_done),
+        (
+            end.counters.total.unwrap_or(0),
+            end.counters.bytes_total.unwrap_or(0)
+        ),
         "the file not copied counts as done"
     );
     assert!(partials(&mirror).is_empty(), "{:?}", partials(&mirror));
@@ -290,7 +296,7 @@ fn the_longest_names_are_mirrored_and_a_file_that_cannot_be_read_is_a_warning() 
     fs::set_permissions(&secret, fs::Permissions::from_mode(0o600)).expect("chmod");
     let again = run_json(tidemark_unprivileged(), &args);
     assert_eq!(again.code, 0, "stderr: {}", again.stderr);
-    assert_eq!(again.last().processed, 1);
+    assert_eq!(again.last().counters.processed, 1);
     assert!(again.last().warnings.is_empty());
     assert_eq!(rsync_left_to_do(&src, &mirror.join("docs")), "");
 }

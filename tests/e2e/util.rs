@@ -143,12 +143,12 @@ pub fn check_invariants(events: &[ProgressEvent]) {
         }
         if a.step == b.step && a.state != JobState::Queued {
             assert!(
-                b.processed >= a.processed,
+                b.counters.processed >= a.counters.processed,
                 "processed went back at seq {}",
                 b.seq
             );
             assert!(
-                b.bytes_done >= a.bytes_done,
+                b.counters.bytes_done >= a.counters.bytes_done,
                 "bytes went back at seq {}",
                 b.seq
             );

@@ -509,10 +509,7 @@ fn state_of(job: &JobRecord) -> ProgressEvent {
     ev.seq = job.last_seq;
     ev.state = job.state;
     ev.percent = job.percent;
-    ev.processed = job.processed;
-    ev.total = job.total;
-    ev.bytes_done = job.bytes_done;
-    ev.bytes_total = job.bytes_total;
+    ev.counters = job.counters;
     ev.message = match job.state {
         JobState::Interrupted => "Interrupted".into(),
         s => s.as_str().to_string(),

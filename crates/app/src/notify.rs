@@ -51,7 +51,12 @@ pub fn for_job_end(job: &JobSummary, duration_ms: Option<u64>) -> Option<Notific
     match job.state {
         JobState::Completed => {
             let mut body = String::new();
-            if let Some(bytes) = job.bytes_total.or(Some(job.bytes_done)).filter(|b| *b > 0) {
+            if let Some(bytes) = job
+                .counters
+                .bytes_total
+                .or(Some(job.counters.bytes_done))
+                .filter(|b| *b > 0)
+            {
                 body.push_str(&human_bytes(bytes));
             }
             if let Some(ms) = duration_ms {

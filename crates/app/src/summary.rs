@@ -1,7 +1,7 @@
 //! Turning the store's records and the live log's events into what the UI lists.
 
 use chrono::DateTime;
-use tidemark_core::{JobKind, JobSpec, JobState, ProgressEvent};
+use tidemark_core::{Counters, JobKind, JobSpec, JobState, ProgressEvent};
 use tidemark_store::JobRecord;
 
 use crate::types::{JobSummary, RemoteRun, StepTiming};
@@ -54,10 +54,7 @@ pub fn queued(id: &str, kind: JobKind, created_at: String) -> JobSummary {
         started_at: None,
         finished_at: None,
         percent: None,
-        processed: 0,
-        total: None,
-        bytes_done: 0,
-        bytes_total: None,
+        counters: Counters::default(),
         result_url: None,
         error: None,
         resumable: false,
@@ -77,10 +74,7 @@ pub fn from_record(r: &JobRecord) -> JobSummary {
         started_at: r.started_at.clone(),
         finished_at: r.finished_at.clone(),
         percent: r.percent,
-        processed: r.processed,
-        total: r.total,
-        bytes_done: r.bytes_done,
-        bytes_total: r.bytes_total,
+        counters: r.counters,
         result_url: r.result_url.clone(),
         error: r.error.clone(),
         resumable: r.state == JobState::Interrupted && r.remote.is_none(),
@@ -96,10 +90,7 @@ pub fn from_record(r: &JobRecord) -> JobSummary {
 pub fn with_live(mut s: JobSummary, ev: &ProgressEvent) -> JobSummary {
     s.state = ev.state;
     s.percent = ev.percent;
-    s.processed = ev.processed;
-    s.total = ev.total;
-    s.bytes_done = ev.bytes_done;
-    s.bytes_total = ev.bytes_total;
+    s.counters = ev.counters;
     s.result_url = ev.result_url.clone();
     s.error = ev.error.clone();
     s.resumable = false;

@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use chrono::NaiveTime;
 use tidemark_core::{
-    ErrorInfo, EventLog, ItemState, JobKind, JobSpec, JobState, ProgressEvent, SnapshotSpec, Step,
+    Counters, ErrorInfo, EventLog, ItemState, JobKind, JobSpec, JobState, ProgressEvent,
+    SnapshotSpec, Step,
 };
 
 use crate::notify::{self, NotificationKind};
@@ -57,10 +58,12 @@ fn ev(state: JobState, step: Step, n: u32, processed: u64) -> ProgressEvent {
         step,
         step_number: n,
         percent: Some(processed as f64 / 10.0),
-        processed,
-        total: Some(1000),
-        bytes_done: processed * 10,
-        bytes_total: Some(10_000),
+        counters: Counters {
+            processed,
+            total: Some(1000),
+            bytes_done: processed * 10,
+            bytes_total: Some(10_000),
+        },
         timestamp: "2026-11-23T10:00:00.000Z".into(),
         ..ProgressEvent::blank("j1", JobKind::Snapshot, 6)
     }
@@ -153,15 +156,37 @@ fn summary(state: JobState) -> JobSummary {
         started_at: None,
         finished_at: None,
         percent: Some(100.0),
-        processed: 10,
-        total: Some(10),
-        bytes_done: 2_500_000,
-        bytes_total: Some(2_500_000),
+        counters: Counters {
+            processed: 10,
+            total: Some(10),
+            bytes_done: 2_500_000,
+            bytes_total: Some(2_500_000),
+        },
         result_url: Some("/a/photos.tar.zst".into()),
         error: None,
         resumable: false,
         remote: None,
     }
+}
+
+#[test]
+fn a_summary_keeps_its_counters_as_flat_keys() {
+    let v = serde_json::to_value(summary(JobState::Completed)).expect("json");
+    assert_eq!(
+        (
+            &v["processed"],
+            &v["total"],
+            &v["bytesDone"],
+            &v["bytesTotal"]
+        ),
+        (
+            &serde_json::json!(10),
+            &serde_json::json!(10),
+            &serde_json::json!(2_500_000),
+            &serde_json::json!(2_500_000)
+        )
+    );
+    assert!(v.get("counters").is_none(), "{v}");
 }
 
 #[test]

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use tidemark_core::{JobKind, JobState, ProgressEvent, Step};
+use tidemark_core::{Counters, JobKind, JobState, ProgressEvent, Step};
 
 pub use tidemark_core::{ErrorCode, ErrorInfo};
 
@@ -47,10 +47,8 @@ pub struct JobSummary {
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
     pub percent: Option<f64>,
-    pub processed: u64,
-    pub total: Option<u64>,
-    pub bytes_done: u64,
-    pub bytes_total: Option<u64>,
+    #[serde(flatten)]
+    pub counters: Counters,
     pub result_url: Option<String>,
     pub error: Option<ErrorInfo>,
     /// Resume (an interrupted run) is offered here; never for a remote run.

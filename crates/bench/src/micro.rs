@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use criterion::Criterion;
 use tidemark_core::event::JobKind;
 use tidemark_core::progress::{DEFAULT_EMIT_INTERVAL, Reporter};
-use tidemark_core::{Control, EventLog, ItemProgress, ItemState, SnapshotSpec, Step};
+use tidemark_core::{Control, Counters, EventLog, ItemProgress, ItemState, SnapshotSpec, Step};
 
 use crate::measure::{Stats, stats};
 
@@ -157,10 +157,12 @@ pub fn sample_event() -> tidemark_core::ProgressEvent {
         ["photos", "documents", "music"]
             .iter()
             .map(|name| ItemProgress {
-                processed: 4_115,
-                total: Some(10_000),
-                bytes_done: 1 << 28,
-                bytes_total: Some(1 << 30),
+                counters: Counters {
+                    processed: 4_115,
+                    total: Some(10_000),
+                    bytes_done: 1 << 28,
+                    bytes_total: Some(1 << 30),
+                },
                 state: ItemState::Running,
                 ..ItemProgress::pending(*name)
             })

@@ -167,8 +167,8 @@ fn print_job(
                 "  source {}: {:?}, {} files, {}",
                 item.name,
                 item.state,
-                item.processed,
-                HumanBytes(item.bytes_done)
+                item.counters.processed,
+                HumanBytes(item.counters.bytes_done)
             )?;
         }
         for w in &ev.warnings {

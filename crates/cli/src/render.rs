@@ -120,20 +120,20 @@ impl ProgressSink for Bars {
                 ItemState::Failed => "✗",
             };
             bar.set_prefix(format!("{icon} {}", item.name));
-            let frac = match (item.bytes_total, item.total) {
-                (Some(b), _) if b > 0 => item.bytes_done as f64 / b as f64,
-                (_, Some(t)) if t > 0 => item.processed as f64 / t as f64,
+            let frac = match (item.counters.bytes_total, item.counters.total) {
+                (Some(b), _) if b > 0 => item.counters.bytes_done as f64 / b as f64,
+                (_, Some(t)) if t > 0 => item.counters.processed as f64 / t as f64,
                 _ if item.state == ItemState::Done => 1.0,
                 _ => 0.0,
             };
             bar.set_position((frac * 1000.0) as u64);
-            let counts = match item.total {
-                Some(t) => format!("{}/{} files", item.processed, t),
+            let counts = match item.counters.total {
+                Some(t) => format!("{}/{} files", item.counters.processed, t),
                 None => "…".to_string(),
             };
             let msg = match &item.error {
                 Some(e) => format!("{counts} · {}", e.message),
-                None => format!("{counts} · {}", HumanBytes(item.bytes_done)),
+                None => format!("{counts} · {}", HumanBytes(item.counters.bytes_done)),
             };
             bar.set_message(msg);
         }
@@ -154,10 +154,14 @@ fn status_line(ev: &ProgressEvent) -> String {
         None => "…".to_string(),
     }];
     parts.push(ev.message.clone());
-    if let Some(bt) = ev.bytes_total {
-        parts.push(format!("{}/{}", HumanBytes(ev.bytes_done), HumanBytes(bt)));
-    } else if ev.bytes_done > 0 {
-        parts.push(HumanBytes(ev.bytes_done).to_string());
+    if let Some(bt) = ev.counters.bytes_total {
+        parts.push(format!(
+            "{}/{}",
+            HumanBytes(ev.counters.bytes_done),
+            HumanBytes(bt)
+        ));
+    } else if ev.counters.bytes_done > 0 {
+        parts.push(HumanBytes(ev.counters.bytes_done).to_string());
     }
     if let Some(rate) = ev.rate_per_sec {
         parts.push(rate_text(ev, rate));
@@ -174,7 +178,7 @@ fn status_line(ev: &ProgressEvent) -> String {
 /// The core measures a step's speed in what the step counts: bytes once it counts any (or
 /// knows their total), files before that (a scan, a walk).
 fn rate_text(ev: &ProgressEvent, rate: f64) -> String {
-    if ev.bytes_total.is_some() || ev.bytes_done > 0 {
+    if ev.counters.bytes_total.is_some() || ev.counters.bytes_done > 0 {
         format!("{}/s", HumanBytes(rate as u64))
     } else {
         format!("{rate:.0} files/s")
@@ -209,9 +213,9 @@ mod tests {
         let mut ev = ProgressEvent::blank("j", JobKind::Sync, 4);
         ev.state = JobState::Running;
         ev.step = step;
-        ev.processed = 1200;
-        ev.bytes_done = bytes_done;
-        ev.bytes_total = bytes_total;
+        ev.counters.processed = 1200;
+        ev.counters.bytes_done = bytes_done;
+        ev.counters.bytes_total = bytes_total;
         ev.rate_per_sec = Some(1500.0);
         ev
     }

@@ -98,16 +98,27 @@ pub enum ItemState {
     Failed,
 }
 
+/// How far a job (or one of its sources) got: what the event, the history row and the summary
+/// all carry. Embedded flattened, so the JSON keeps these keys at the level of the object around
+/// it.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Counters {
+    pub processed: u64,
+    pub total: Option<u64>,
+    pub bytes_done: u64,
+    pub bytes_total: Option<u64>,
+}
+
 /// One row of a multi-source job (a sync's source).
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ItemProgress {
     pub name: String,
-    pub processed: u64,
-    pub total: Option<u64>,
-    pub bytes_done: u64,
-    pub bytes_total: Option<u64>,
+    #[serde(flatten)]
+    pub counters: Counters,
     pub state: ItemState,
     pub error: Option<ErrorInfo>,
 }
@@ -116,10 +127,7 @@ impl ItemProgress {
     pub fn pending(name: impl Into<String>) -> Self {
         Self {
             name: name.into(),
-            processed: 0,
-            total: None,
-            bytes_done: 0,
-            bytes_total: None,
+            counters: Counters::default(),
             state: ItemState::Pending,
             error: None,
         }
@@ -149,10 +157,8 @@ pub struct ProgressEvent {
     pub total_steps: u32,
     /// Whole-job percent; `None` while the total is unknown, never a made-up 0.
     pub percent: Option<f64>,
-    pub processed: u64,
-    pub total: Option<u64>,
-    pub bytes_done: u64,
-    pub bytes_total: Option<u64>,
+    #[serde(flatten)]
+    pub counters: Counters,
     pub rate_per_sec: Option<f64>,
     pub eta_seconds: Option<f64>,
     pub message: String,
@@ -177,10 +183,7 @@ impl ProgressEvent {
             step_number: 1,
             total_steps,
             percent: None,
-            processed: 0,
-            total: None,
-            bytes_done: 0,
-            bytes_total: None,
+            counters: Counters::default(),
             rate_per_sec: None,
             eta_seconds: None,
             message: String::new(),
@@ -200,4 +203,130 @@ impl ProgressEvent {
 /// The `timestamp` of an event made now.
 pub fn now_timestamp() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn keys(v: &Value) -> Vec<&str> {
+        let mut k: Vec<&str> = v
+            .as_object()
+            .map(|o| o.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        k.sort_unstable();
+        k
+    }
+
+    fn sample() -> ProgressEvent {
+        ProgressEvent {
+            seq: 7,
+            state: JobState::Running,
+            step: Step::Copying,
+            step_number: 2,
+            percent: Some(41.5),
+            counters: Counters {
+                processed: 3,
+                total: Some(10),
+                bytes_done: 300,
+                bytes_total: None,
+            },
+            items: vec![ItemProgress {
+                counters: Counters {
+                    processed: 1,
+                    total: None,
+                    bytes_done: 100,
+                    bytes_total: Some(1000),
+                },
+                ..ItemProgress::pending("photos")
+            }],
+            timestamp: "2026-01-02T03:04:05.678Z".into(),
+            ..ProgressEvent::blank("job-1", JobKind::Sync, 5)
+        }
+    }
+
+    #[test]
+    fn counters_are_flat_keys_of_the_event_and_its_items() {
+        let v = serde_json::to_value(sample()).expect("json");
+        assert_eq!(
+            keys(&v),
+            [
+                "bytesDone",
+                "bytesTotal",
+                "error",
+                "etaSeconds",
+                "items",
+                "jobId",
+                "kind",
+                "message",
+                "percent",
+                "processed",
+                "ratePerSec",
+                "resultUrl",
+                "seq",
+                "state",
+                "step",
+                "stepNumber",
+                "timestamp",
+                "total",
+                "totalSteps",
+                "warnings",
+            ]
+        );
+        assert_eq!(
+            (
+                &v["processed"],
+                &v["total"],
+                &v["bytesDone"],
+                &v["bytesTotal"]
+            ),
+            (&json!(3), &json!(10), &json!(300), &Value::Null)
+        );
+        let item = &v["items"][0];
+        assert_eq!(
+            keys(item),
+            [
+                "bytesDone",
+                "bytesTotal",
+                "error",
+                "name",
+                "processed",
+                "state",
+                "total"
+            ]
+        );
+        assert_eq!(
+            (item["bytesDone"].as_u64(), item["bytesTotal"].as_u64()),
+            (Some(100), Some(1000))
+        );
+    }
+
+    #[test]
+    fn an_event_in_the_flat_json_shape_reads_back() {
+        let old = json!({
+            "jobId": "job-1", "seq": 7, "kind": "sync", "state": "running", "step": "copying",
+            "stepNumber": 2, "totalSteps": 5, "percent": 41.5,
+            "processed": 3, "total": 10, "bytesDone": 300, "bytesTotal": null,
+            "ratePerSec": null, "etaSeconds": null, "message": "Queued",
+            "items": [{
+                "name": "photos", "processed": 1, "total": null, "bytesDone": 100,
+                "bytesTotal": 1000, "state": "pending", "error": null
+            }],
+            "warnings": [], "error": null, "resultUrl": null,
+            "timestamp": "2026-01-02T03:04:05.678Z"
+        });
+        let ev: ProgressEvent = serde_json::from_value(old.clone()).expect("the flat shape reads");
+        let mut want = sample();
+        want.message = "Queued".into();
+        assert_eq!(ev, want);
+        // And round-trips through a string, the way the wire carries it.
+        let text = serde_json::to_string(&ev).expect("json");
+        let back: ProgressEvent = serde_json::from_str(&text).expect("reads back");
+        assert_eq!(
+            (back, serde_json::to_value(&ev).expect("json")),
+            (want, old)
+        );
+    }
 }

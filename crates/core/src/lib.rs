@@ -25,7 +25,9 @@ mod testutil;
 
 pub use control::Control;
 pub use error::{ErrorCode, ErrorInfo, JobError};
-pub use event::{ItemProgress, ItemState, JobKind, JobState, ProgressEvent, Step, Warning};
+pub use event::{
+    Counters, ItemProgress, ItemState, JobKind, JobState, ProgressEvent, Step, Warning,
+};
 pub use job::{JobHandle, JobOptions, JobSpec, Priority, ResumePoint};
 pub use log::{Delivery, EventLog, Subscription};
 pub use resume::{CheckpointError, MemoryResume, NoResume, ResumeState};

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use crate::control::Control;
 use crate::error::{Cancelled, JobError};
 use crate::eta::EtaEstimator;
-use crate::event::{ItemProgress, JobKind, JobState, ProgressEvent, Step, Warning, now_timestamp};
+use crate::event::{
+    Counters, ItemProgress, JobKind, JobState, ProgressEvent, Step, Warning, now_timestamp,
+};
 use crate::log::EventLog;
 use crate::resume::{CheckpointError, NoResume, ResumeState};
 
@@ -37,10 +39,7 @@ pub struct Reporter {
     plan: StepPlan,
     current: usize,
     state: JobState,
-    processed: u64,
-    total: Option<u64>,
-    bytes_done: u64,
-    bytes_total: Option<u64>,
+    counters: Counters,
     message: Option<String>,
     items: Vec<ItemProgress>,
     warnings: Vec<Warning>,
@@ -76,10 +75,7 @@ impl Reporter {
             plan,
             current: 0,
             state: JobState::Queued,
-            processed: 0,
-            total: None,
-            bytes_done: 0,
-            bytes_total: None,
+            counters: Counters::default(),
             message: None,
             items: Vec::new(),
             warnings: Vec::new(),
@@ -203,18 +199,20 @@ impl Reporter {
         if let Some(idx) = self.plan.0.iter().position(|(s, _)| *s == step) {
             self.current = idx;
         }
-        self.processed = 0;
-        self.bytes_done = 0;
-        self.total = total;
-        self.bytes_total = bytes_total;
+        self.counters = Counters {
+            processed: 0,
+            total,
+            bytes_done: 0,
+            bytes_total,
+        };
         self.message = message;
         self.speed = EtaEstimator::new();
         self.emit();
     }
 
     pub fn set_totals(&mut self, total: Option<u64>, bytes_total: Option<u64>) {
-        self.total = total;
-        self.bytes_total = bytes_total;
+        self.counters.total = total;
+        self.counters.bytes_total = bytes_total;
     }
 
     pub fn set_message(&mut self, message: impl Into<String>) {
@@ -223,17 +221,17 @@ impl Reporter {
 
     /// Counts finished work in the current step; shown at the next tick.
     pub fn advance(&mut self, items: u64, bytes: u64) {
-        self.processed += items;
-        self.bytes_done += bytes;
+        self.counters.processed += items;
+        self.counters.bytes_done += bytes;
         self.tick();
     }
 
     pub fn bytes_done(&self) -> u64 {
-        self.bytes_done
+        self.counters.bytes_done
     }
 
     pub fn processed(&self) -> u64 {
-        self.processed
+        self.counters.processed
     }
 
     pub fn set_items(&mut self, items: Vec<ItemProgress>) {
@@ -337,8 +335,8 @@ impl Reporter {
     fn emit_if_changed(&mut self) {
         let shown = self.last.as_ref().is_some_and(|l| {
             l.state == self.state
-                && l.processed == self.processed
-                && l.bytes_done == self.bytes_done
+                && l.counters.processed == self.counters.processed
+                && l.counters.bytes_done == self.counters.bytes_done
                 && l.items == self.items
                 && self.message.as_ref().is_none_or(|m| *m == l.message)
         });
@@ -364,9 +362,9 @@ impl Reporter {
                 (done as f64 / total as f64).min(1.0)
             }
         };
-        match (self.bytes_total, self.total) {
-            (Some(b), _) if b > 0 => Some(ratio(self.bytes_done, b)),
-            (_, Some(t)) => Some(ratio(self.processed, t)),
+        match (self.counters.bytes_total, self.counters.total) {
+            (Some(b), _) if b > 0 => Some(ratio(self.counters.bytes_done, b)),
+            (_, Some(t)) => Some(ratio(self.counters.processed, t)),
             (Some(0), None) => Some(1.0),
             _ => None,
         }
@@ -418,10 +416,10 @@ impl Reporter {
         let percent = self.percent();
         let running = self.state == JobState::Running;
         let (rate, eta) = if running {
-            let work = if self.bytes_total.is_some() || self.bytes_done > 0 {
-                self.bytes_done
+            let work = if self.counters.bytes_total.is_some() || self.counters.bytes_done > 0 {
+                self.counters.bytes_done
             } else {
-                self.processed
+                self.counters.processed
             };
             self.speed.observe(now, work as f64);
             // The estimator gets the exact figure, not the one shown: floored to 0.1 %, a
@@ -446,10 +444,7 @@ impl Reporter {
             step_number,
             total_steps: self.total_steps(),
             percent,
-            processed: self.processed,
-            total: self.total,
-            bytes_done: self.bytes_done,
-            bytes_total: self.bytes_total,
+            counters: self.counters,
             rate_per_sec: rate,
             eta_seconds: eta,
             message: self
@@ -470,18 +465,18 @@ impl Reporter {
             JobState::Paused => return format!("Paused while {}", step.label().to_lowercase()),
             _ => {}
         }
-        match self.total {
+        match self.counters.total {
             Some(t) => format!(
                 "{} {} of {} files",
                 step.label(),
-                group_digits(self.processed),
+                group_digits(self.counters.processed),
                 group_digits(t)
             ),
-            None if self.processed > 0 => {
+            None if self.counters.processed > 0 => {
                 format!(
                     "{}: {} files found so far",
                     step.label(),
-                    group_digits(self.processed)
+                    group_digits(self.counters.processed)
                 )
             }
             None => step.label().to_string(),

@@ -99,8 +99,8 @@ pub fn run(spec: &SyncSpec, rep: &mut Reporter) -> Result<String, JobError> {
             // Finished by the interrupted run this one resumes.
             let item = rep.item(i);
             item.state = ItemState::Done;
-            item.total = Some(0);
-            item.bytes_total = Some(0);
+            item.counters.total = Some(0);
+            item.counters.bytes_total = Some(0);
             plans.push(None);
             continue;
         }
@@ -113,8 +113,8 @@ pub fn run(spec: &SyncSpec, rep: &mut Reporter) -> Result<String, JobError> {
             Ok(plan) => {
                 let item = rep.item(i);
                 item.state = ItemState::Pending;
-                item.total = Some(plan.files_to_copy);
-                item.bytes_total = Some(plan.bytes_to_copy);
+                item.counters.total = Some(plan.files_to_copy);
+                item.counters.bytes_total = Some(plan.bytes_to_copy);
                 plans.push(Some(plan));
             }
             Err(JobError::Cancelled) => return Err(JobError::Cancelled),
@@ -244,8 +244,8 @@ fn mirror(
                     && !plan.fresh[i]
                 {
                     let it = rep.item(item);
-                    it.processed += 1;
-                    it.bytes_done += size;
+                    it.counters.processed += 1;
+                    it.counters.bytes_done += size;
                     rep.advance(1, size);
                 }
                 Err(None)
@@ -258,7 +258,7 @@ fn mirror(
                 let src = plan.root.join(&entry.rel);
                 let copied = copy_file(&src, &dest(), *size, &entry.meta, item, &mut buf, rep);
                 let it = rep.item(item);
-                it.processed += 1;
+                it.counters.processed += 1;
                 rep.advance(1, 0);
                 copied.map_err(Some)
             }
@@ -391,7 +391,7 @@ fn copy_file(
     let copied = copy_counted(src, dest, size, meta, item, buf, rep, &mut counted);
     if copied.is_err() {
         // The whole file counts as done, so the totals are reached all the same.
-        rep.item(item).bytes_done += size - counted;
+        rep.item(item).counters.bytes_done += size - counted;
         rep.advance(0, size - counted);
     }
     copied
@@ -418,7 +418,7 @@ fn copy_counted(
     let werr = |e: io::Error| JobError::writing(dest, e);
     let mut reader = ExactReader::new(input, src.to_owned(), size, |n| {
         *counted += n;
-        rep.item(item).bytes_done += n;
+        rep.item(item).counters.bytes_done += n;
         rep.advance(0, n);
         rep.checkpoint().map_err(JobError::from)
     });

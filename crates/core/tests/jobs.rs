@@ -47,7 +47,7 @@ fn a_paused_job_reports_paused_stops_moving_and_finishes_after_resume() {
     while let Some(d) = sub.next_blocking() {
         if let tidemark_core::Delivery::Event(e) = d
             && e.step == Step::Copying
-            && e.bytes_done > 0
+            && e.counters.bytes_done > 0
         {
             break;
         }
@@ -73,7 +73,7 @@ fn a_paused_job_reports_paused_stops_moving_and_finishes_after_resume() {
     let after = &events[paused.seq as usize];
     assert_eq!(after.state, JobState::Running, "resume is reported");
     assert!(
-        after.bytes_done >= paused.bytes_done,
+        after.counters.bytes_done >= paused.counters.bytes_done,
         "and goes on from where it stopped"
     );
 }
@@ -159,7 +159,7 @@ fn a_background_job_and_the_threads_it_starts_run_nicer_than_the_rest() {
     while let Some(d) = sub.next_blocking() {
         if let tidemark_core::Delivery::Event(e) = d
             && e.step == Step::Compressing
-            && e.bytes_done > 0
+            && e.counters.bytes_done > 0
         {
             break;
         }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use tidemark_core::{JobKind, JobState, ProgressEvent, Step};
+use tidemark_core::{Counters, JobKind, JobState, ProgressEvent, Step};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -29,8 +29,11 @@ fn ev(seq: u64, last: u64) -> ProgressEvent {
         },
         step_number: 3,
         percent: Some(seq as f64),
-        processed: seq,
-        total: Some(last),
+        counters: Counters {
+            processed: seq,
+            total: Some(last),
+            ..Counters::default()
+        },
         // Fixed, so that events built twice compare equal.
         timestamp: String::new(),
         ..ProgressEvent::blank("j", JobKind::Sync, 4)

@@ -6,7 +6,7 @@ use rusqlite::types::Type;
 use rusqlite::{Connection, Row, params};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use tidemark_core::{ErrorCode, ErrorInfo, JobKind, JobSpec, JobState, ProgressEvent};
+use tidemark_core::{Counters, ErrorCode, ErrorInfo, JobKind, JobSpec, JobState, ProgressEvent};
 
 pub(crate) const JOB_COLUMNS: &str = "id, kind, spec, state, created_at, started_at, finished_at, percent, \
      processed, total, bytes_done, bytes_total, result_url, error_code, error_message, last_seq, owner, \
@@ -26,10 +26,8 @@ pub struct JobRecord {
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
     pub percent: Option<f64>,
-    pub processed: u64,
-    pub total: Option<u64>,
-    pub bytes_done: u64,
-    pub bytes_total: Option<u64>,
+    #[serde(flatten)]
+    pub counters: Counters,
     pub result_url: Option<String>,
     pub error: Option<ErrorInfo>,
     /// seq of the newest stored event; a resumed run's log continues after it.
@@ -163,10 +161,10 @@ pub(crate) fn update_summary(
         job_id,
         ev.state.as_str(),
         ev.percent,
-        ev.processed,
-        ev.total,
-        ev.bytes_done,
-        ev.bytes_total,
+        ev.counters.processed,
+        ev.counters.total,
+        ev.counters.bytes_done,
+        ev.counters.bytes_total,
         ev.result_url,
         ev.error.as_ref().map(|e| e.code.as_str()),
         ev.error.as_ref().map(|e| &e.message),
@@ -197,10 +195,12 @@ pub(crate) fn job_from_row(r: &Row<'_>) -> rusqlite::Result<JobRecord> {
         started_at: r.get(5)?,
         finished_at: r.get(6)?,
         percent: r.get(7)?,
-        processed: r.get::<_, Option<u64>>(8)?.unwrap_or(0),
-        total: r.get(9)?,
-        bytes_done: r.get::<_, Option<u64>>(10)?.unwrap_or(0),
-        bytes_total: r.get(11)?,
+        counters: Counters {
+            processed: r.get::<_, Option<u64>>(8)?.unwrap_or(0),
+            total: r.get(9)?,
+            bytes_done: r.get::<_, Option<u64>>(10)?.unwrap_or(0),
+            bytes_total: r.get(11)?,
+        },
         result_url: r.get(12)?,
         error,
         last_seq: r.get(15)?,

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 use tidemark_core::{
-    ErrorCode, ErrorInfo, EventLog, JobKind, JobSpec, JobState, ProgressEvent, SnapshotSpec, Step,
-    SyncSpec, pump,
+    Counters, ErrorCode, ErrorInfo, EventLog, JobKind, JobSpec, JobState, ProgressEvent,
+    SnapshotSpec, Step, SyncSpec, pump,
 };
 
 use crate::{JobFilter, SCHEMA_VERSION, Store, StoreError};
@@ -45,8 +45,11 @@ fn event(job: &str, seq: u64, state: JobState, step: Step) -> Arc<ProgressEvent>
         seq,
         state,
         step,
-        processed: seq,
-        bytes_done: seq * 10,
+        counters: Counters {
+            processed: seq,
+            bytes_done: seq * 10,
+            ..Counters::default()
+        },
         timestamp: timestamp(seq),
         ..ProgressEvent::blank(job, JobKind::Snapshot, 6)
     })
@@ -240,7 +243,7 @@ fn appending_events_keeps_the_job_summary_current() {
 
     let mut done = (*event("j1", 4, JobState::Completed, Step::Completed)).clone();
     done.percent = Some(100.0);
-    done.total = Some(4);
+    done.counters.total = Some(4);
     done.result_url = Some("/backup/photos.tar.zst".into());
     store
         .append_events(&[
@@ -263,10 +266,10 @@ fn appending_events_keeps_the_job_summary_current() {
     assert_eq!(job.started_at, Some(timestamp(2)));
     assert_eq!(job.finished_at, Some(timestamp(4)));
     assert_eq!(
-        (job.percent, job.processed, job.total),
+        (job.percent, job.counters.processed, job.counters.total),
         (Some(100.0), 4, Some(4))
     );
-    assert_eq!((job.bytes_done, job.last_seq), (40, 4));
+    assert_eq!((job.counters.bytes_done, job.last_seq), (40, 4));
     assert_eq!(job.result_url.as_deref(), Some("/backup/photos.tar.zst"));
     assert_eq!(job.spec, snapshot_spec());
     assert_eq!(seqs(&store, "j1"), [1, 2, 3, 4]);
@@ -545,7 +548,7 @@ fn a_version_1_history_is_migrated_with_its_jobs() {
     assert_eq!(raw_user_version(&path), SCHEMA_VERSION);
     let job = store.job("old").expect("read").expect("kept");
     assert_eq!(
-        (job.state, job.processed, job.owner),
+        (job.state, job.counters.processed, job.owner),
         (JobState::Completed, 3, None)
     );
 }

@@ -5,4 +5,4 @@ import type { ItemState } from "./ItemState";
 /**
  * One row of a multi-source job (a sync's source).
  */
-export type ItemProgress = { name: string, processed: number, total: number | null, bytesDone: number, bytesTotal: number | null, state: ItemState, error: ErrorInfo | null, };
+export type ItemProgress = { name: string, state: ItemState, error: ErrorInfo | null, processed: number, total: number | null, bytesDone: number, bytesTotal: number | null, };

@@ -12,7 +12,7 @@ title: string,
 /**
  * The source folder, or the sync's sources joined by ", ".
  */
-source: string, destination: string, createdAt: string, startedAt: string | null, finishedAt: string | null, percent: number | null, processed: number, total: number | null, bytesDone: number, bytesTotal: number | null, resultUrl: string | null, error: ErrorInfo | null, 
+source: string, destination: string, createdAt: string, startedAt: string | null, finishedAt: string | null, percent: number | null, resultUrl: string | null, error: ErrorInfo | null, 
 /**
  * Resume (an interrupted run) is offered here; never for a remote run.
  */
@@ -20,4 +20,4 @@ resumable: boolean,
 /**
  * Set for a run of an agent, recorded while it was watched; `null` for a local run.
  */
-remote: RemoteRun | null, };
+remote: RemoteRun | null, processed: number, total: number | null, bytesDone: number, bytesTotal: number | null, };

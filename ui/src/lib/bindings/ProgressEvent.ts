@@ -14,8 +14,8 @@ seq: number, kind: JobKind, state: JobState, step: Step, stepNumber: number, tot
 /**
  * Whole-job percent; `None` while the total is unknown, never a made-up 0.
  */
-percent: number | null, processed: number, total: number | null, bytesDone: number, bytesTotal: number | null, ratePerSec: number | null, etaSeconds: number | null, message: string, items: Array<ItemProgress>, warnings: Array<Warning>, error: ErrorInfo | null, resultUrl: string | null, 
+percent: number | null, ratePerSec: number | null, etaSeconds: number | null, message: string, items: Array<ItemProgress>, warnings: Array<Warning>, error: ErrorInfo | null, resultUrl: string | null, 
 /**
  * RFC 3339, UTC, milliseconds.
  */
-timestamp: string, };
+timestamp: string, processed: number, total: number | null, bytesDone: number, bytesTotal: number | null, };
