@@ -153,7 +153,12 @@ fn sigint_while_the_server_never_answers_cancels_at_once() {
     let started = std::time::Instant::now();
     let (code, events) = interrupt(
         &["snapshot", src.to_str().expect("utf8"), "--to", &url],
-        |e| e.step == Step::Uploading && e.bytes_total.is_some_and(|t| e.bytes_done >= t),
+        |e| {
+            e.step == Step::Uploading
+                && e.counters
+                    .bytes_total
+                    .is_some_and(|t| e.counters.bytes_done >= t)
+        },
     );
     assert_eq!(code, 130, "after {:?}", started.elapsed());
     assert_eq!(events.last().map(|e| e.state), Some(JobState::Cancelled));
