@@ -25,6 +25,7 @@ sample: tools
 
 # src-tauri embeds ui/dist at compile time (generate_context!), so the UI is built first.
 lint: tools ui-build
+	.ci/check-structure
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
