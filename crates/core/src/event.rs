@@ -1,4 +1,4 @@
-//! The one progress event type (wire format of DESIGN.md) and the job model around it.
+//! The one progress event type (the wire format ARCHITECTURE.md describes) and the job model around it.
 
 use serde::{Deserialize, Serialize};
 

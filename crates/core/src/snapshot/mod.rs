@@ -1,4 +1,4 @@
-//! The snapshot engine: walk, manifest, tar + zstd, deliver — the six steps of DESIGN.md.
+//! The snapshot engine: walk, manifest, tar + zstd, deliver — the six steps ARCHITECTURE.md lists.
 //! The archive is made in `archive`; what a run saves for a resumed one, in `checkpoint`;
 //! the manifest file, in `manifest`.
 
