@@ -428,6 +428,12 @@ impl Desktop {
                 (shown == json!(true)).then_some(())
             },
         );
+        self.wait_painted(timeout);
+    }
+
+    /// Waits until the webview has painted a frame since now: what a screenshot shows is the
+    /// last painted frame, which under Xvfb can lag the DOM that the tests read.
+    fn wait_painted(&self, timeout: Duration) {
         self.s
             .script(
                 "window.__tmPainted = false;\n\
@@ -436,7 +442,7 @@ impl Desktop {
                 json!([]),
             )
             .expect("ask for a frame");
-        wait_until("a frame painted with the modal", timeout, || {
+        wait_until("a frame painted", timeout, || {
             let painted = self
                 .s
                 .script("return window.__tmPainted === true;", json!([]));
@@ -444,8 +450,9 @@ impl Desktop {
         });
     }
 
-    /// Saves a screenshot as target/e2e/NAME.png.
+    /// Saves a screenshot as target/e2e/NAME.png, once what the page shows now is painted.
     pub fn screenshot(&self, name: &str) {
+        self.wait_painted(SHORT);
         let png = self.s.screenshot().expect("screenshot");
         assert!(png.starts_with(b"\x89PNG"), "a PNG");
         let path = shots_dir().join(format!("{name}.png"));
