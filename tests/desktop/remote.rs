@@ -30,6 +30,8 @@ impl Agent {
             .arg(dir.join("agent.db"))
             .args(["agent", "--listen", listen, "--root"])
             .arg(dir.join("root"))
+            // The agent logs every request at info: only its warnings belong in test output.
+            .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .spawn()
             .expect("spawn the agent");
