@@ -102,10 +102,7 @@ fn snapshot_extracts_with_system_tar_to_an_identical_tree() {
         "only the results"
     );
 
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&fs::read(dest.join("snap.manifest.json")).expect("manifest"))
-            .expect("manifest JSON");
-    let files = manifest["files"].as_array().expect("files");
+    let files = manifest_files(&dest.join("snap.manifest.json"));
     let plain = files
         .iter()
         .find(|f| f["path"] == "plain.txt")
@@ -228,10 +225,7 @@ fn a_file_growing_while_read_is_archived_as_listed_with_a_warning() {
     let extracted = tmp.path().join("extracted");
     extract(&dest.join("logs.tar.zst"), &extracted);
     let archived = fs::read(extracted.join("logs/app.log")).expect("archived");
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&fs::read(dest.join("logs.manifest.json")).expect("manifest"))
-            .expect("manifest JSON");
-    let files = manifest["files"].as_array().expect("files");
+    let files = manifest_files(&dest.join("logs.manifest.json"));
     let listed = files
         .iter()
         .find(|f| f["path"] == "app.log")

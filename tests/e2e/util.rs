@@ -238,14 +238,19 @@ pub fn put_server(status: u16, reason: &'static str, body: &'static str) -> PutS
     PutServer { url, received }
 }
 
+/// The entries of a snapshot's manifest (`files`: path, size, BLAKE3, …).
+pub fn manifest_files(manifest: &Path) -> Vec<serde_json::Value> {
+    let m: serde_json::Value =
+        serde_json::from_slice(&fs::read(manifest).expect("manifest")).expect("manifest JSON");
+    m["files"].as_array().expect("files").clone()
+}
+
 /// Checks a snapshot's manifest against the tree it was made of: exactly `files` entries,
 /// each with the size and BLAKE3 of the file at its path under `root`.
 pub fn check_manifest(manifest: &Path, root: &Path, files: usize) {
-    let m: serde_json::Value =
-        serde_json::from_slice(&fs::read(manifest).expect("manifest")).expect("manifest JSON");
-    let listed = m["files"].as_array().expect("files");
+    let listed = manifest_files(manifest);
     assert_eq!(listed.len(), files, "files in the manifest");
-    for f in listed {
+    for f in &listed {
         let path = f["path"].as_str().expect("path");
         let data = fs::read(root.join(path)).expect("listed file");
         assert_eq!(f["size"], data.len() as u64, "{path}: size");
