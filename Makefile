@@ -136,7 +136,8 @@ test: PROFILE = debug
 # The Windows installer (NSIS .exe) of the debug build, cross-built here for
 # x86_64-pc-windows-gnu and checked under Wine. .ci/installer-build runs
 # `tauri build --debug --target x86_64-pc-windows-gnu --bundles nsis` with the CLI added as a
-# resource (tidemark.exe beside tidemark-desktop.exe); where the bundler cannot download its
+# resource (tidemark.exe beside tidemark-desktop.exe) and no compression (LZMA takes minutes on
+# debug binaries); where the bundler cannot download its
 # NSIS plugin from GitHub it finishes with .ci/nsis-offline (same template, test-only stand-in
 # plugin). .ci/installer-check installs it silently in a throwaway Wine prefix, checks the
 # files, shortcuts and Apps entry, runs the installed `tidemark.exe --version`, uninstalls it
