@@ -20,7 +20,11 @@ pub(super) fn ensure_dir(dest: &Path) -> Result<(), JobError> {
 
 /// `Ok(Some(note))`: the link could not be made for want of a right (Windows without the
 /// privilege, a file system without links), which concerns this link only.
-pub(super) fn ensure_symlink(dest: &Path, target: &Path, meta: &Meta) -> Result<Option<String>, JobError> {
+pub(super) fn ensure_symlink(
+    dest: &Path,
+    target: &Path,
+    meta: &Meta,
+) -> Result<Option<String>, JobError> {
     if fs::read_link(dest).is_ok_and(|existing| existing == target) {
         let now = fs::symlink_metadata(dest).ok().map(|m| Meta::of(&m));
         if now.is_none_or(|m| m.filetime() != meta.filetime()) {
