@@ -2,7 +2,6 @@
 //! (the desktop app in its webview). Trees are generated here and checked with system tools.
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -28,11 +27,17 @@ pub fn generate_tree(root: &Path, large_bytes: usize) {
             &pseudo_random(i * 997, i as u64),
         );
     }
-    std::os::unix::fs::symlink("plain.txt", root.join("link-to-plain")).expect("symlink");
-    std::os::unix::fs::symlink("../outside/nowhere", root.join("dangling-link")).expect("symlink");
     let exec = root.join("script.sh");
     write(exec.clone(), b"#!/bin/sh\necho hi\n");
-    fs::set_permissions(&exec, fs::Permissions::from_mode(0o755)).expect("chmod");
+    // The suites run on Linux; the app's tests that borrow this tree build everywhere.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::os::unix::fs::symlink("plain.txt", root.join("link-to-plain")).expect("symlink");
+        std::os::unix::fs::symlink("../outside/nowhere", root.join("dangling-link"))
+            .expect("symlink");
+        fs::set_permissions(&exec, fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
 }
 
 pub fn write(path: PathBuf, data: &[u8]) {

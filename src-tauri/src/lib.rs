@@ -4,7 +4,6 @@
 mod commands;
 pub use commands::ChannelSink;
 mod logs;
-pub use logs::log_dir;
 mod shell;
 mod tray;
 
@@ -13,6 +12,7 @@ use std::sync::Arc;
 
 use tauri::{Builder, Manager, Runtime, WindowEvent};
 use tidemark_app::{App, AppConfig, NoNotifier, Notifier};
+use tidemark_store::Places;
 
 /// Whether the app runs on a real desktop or headless (tests with `mock_builder`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,9 +74,10 @@ pub fn with_app<R: Runtime>(builder: Builder<R>, mode: Mode) -> Builder<R> {
         })
 }
 
-/// Gives a built app its state: the `App` over the history at `db`, and the desktop
-/// services (or their headless stand-ins). Before `run`, so no command finds it missing.
-pub fn install<R: Runtime>(app: &tauri::App<R>, db: PathBuf, mode: Mode) {
+/// Gives a built app its state: the `App` over the history and settings in `places`, and
+/// the desktop services (or their headless stand-ins). Before `run`, so no command finds it
+/// missing.
+pub fn install<R: Runtime>(app: &tauri::App<R>, places: &Places, mode: Mode) {
     let handle = app.handle().clone();
     let desktop = mode == Mode::Desktop;
     let hooks = Arc::new(shell::ShellHooks {
@@ -89,8 +90,8 @@ pub fn install<R: Runtime>(app: &tauri::App<R>, db: PathBuf, mode: Mode) {
         Arc::new(NoNotifier)
     };
     let runtime = tauri::async_runtime::handle().inner().clone();
-    app.manage(logs::LogDir(logs::log_dir(&db)));
-    app.manage(App::new(AppConfig { db }, runtime, hooks, notifier));
+    app.manage(logs::LogDir(places.logs.clone()));
+    app.manage(App::new(AppConfig::from(places), runtime, hooks, notifier));
     app.manage(if desktop {
         shell::FolderOps::desktop(&handle)
     } else {
@@ -98,21 +99,24 @@ pub fn install<R: Runtime>(app: &tauri::App<R>, db: PathBuf, mode: Mode) {
     });
 }
 
-/// The history database: `TIDEMARK_DB` (as for the CLI), else the platform's data folder.
-pub fn db_path() -> Option<PathBuf> {
-    std::env::var_os("TIDEMARK_DB")
+/// Where the app keeps its things: beside `TIDEMARK_DB` when it is set (as for the CLI),
+/// else in the platform's folders.
+pub fn places() -> Option<Places> {
+    let db = std::env::var_os("TIDEMARK_DB")
         .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(tidemark_store::default_db_path)
+        .map(PathBuf::from);
+    Places::for_db(db)
 }
 
 pub fn run() {
-    let db = db_path();
-    let log = logs::init(db.as_deref().map(logs::log_dir).as_deref());
-    let Some(db) = db else {
+    let places = places();
+    let log = logs::init(places.as_ref().map(|p| p.logs.as_path()));
+    let Some(places) = places else {
         tracing::error!("no data folder on this system; set TIDEMARK_DB");
         std::process::exit(2);
     };
+    places.adopt_config_kept_beside_the_history(&tidemark_app::CONFIG_FILES);
+    let db = &places.db;
     tracing::info!(version = env!("CARGO_PKG_VERSION"), db = %db.display(), "started");
     let builder = tauri::Builder::default()
         // First, so a second launch is stopped before it opens anything.
@@ -124,7 +128,7 @@ pub fn run() {
     let built = with_app(builder, Mode::Desktop).build(tauri::generate_context!());
     match built {
         Ok(app) => {
-            install(&app, db, Mode::Desktop);
+            install(&app, &places, Mode::Desktop);
             // Dropping the guard writes out what is still queued; `run` may exit the process
             // without returning, so it is dropped on the way out.
             let mut log = log;

@@ -1,5 +1,5 @@
-//! The desktop app's log: one file a day, `tidemark.<date>.log`, in the `logs` folder of the
-//! data folder (next to the history database, so `TIDEMARK_DB` moves it too), the newest
+//! The desktop app's log: one file a day, `tidemark.<date>.log`, in the platform's log
+//! folder (`tidemark_store::Places`; beside the history when `TIDEMARK_DB` is set), the newest
 //! [`KEEP_FILES`] kept. In debug builds it is also written to stderr. `RUST_LOG` overrides
 //! the level (default: info for Tidemark, warn for the libraries under it).
 
@@ -13,11 +13,6 @@ use tracing_subscriber::{EnvFilter, fmt};
 
 /// Days of logs kept.
 pub const KEEP_FILES: usize = 7;
-
-/// The folder the log files of the history at `db` are written to.
-pub fn log_dir(db: &Path) -> PathBuf {
-    db.parent().unwrap_or(Path::new(".")).join("logs")
-}
 
 /// The log folder, as the app's state (what `open_log` opens).
 #[derive(Debug, Clone)]
@@ -54,15 +49,4 @@ pub fn init(dir: Option<&Path>) -> Option<WorkerGuard> {
         tracing::error!("no log file in {}: {e}", dir.display());
     }
     guard
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn logs_live_next_to_the_history() {
-        let db = Path::new("/data/tidemark/history.db");
-        assert_eq!(log_dir(db), Path::new("/data/tidemark/logs"));
-    }
 }

@@ -225,7 +225,11 @@ mod tests {
         let app = with_app(mock_builder(), Mode::Headless)
             .build(tauri::generate_context!())
             .expect("app");
-        install(&app, dir.path().join("history.db"), Mode::Headless);
+        install(
+            &app,
+            &tidemark_store::Places::beside(&dir.path().join("history.db")),
+            Mode::Headless,
+        );
         new_window(app.handle());
         let label = app
             .webview_windows()

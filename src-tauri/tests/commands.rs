@@ -23,7 +23,11 @@ fn fixture_with(dir: tempfile::TempDir) -> Fixture {
     let app = with_app(mock_builder(), Mode::Headless)
         .build(tauri::generate_context!())
         .expect("app");
-    install(&app, dir.path().join("history.db"), Mode::Headless);
+    install(
+        &app,
+        &tidemark_store::Places::beside(&dir.path().join("history.db")),
+        Mode::Headless,
+    );
     let window = WebviewWindowBuilder::new(&app, "main", Default::default())
         .build()
         .expect("window");
@@ -331,13 +335,12 @@ fn jobs_changed_tells_the_windows_of_a_job_from_start_to_end() {
     }
 }
 
-/// "Open log" opens the `logs` folder next to the history (made if the app has not written
-/// a log there yet); a test has no file manager, so the refusal names the folder.
+/// "Open log" opens the log folder, next to a history given by path (made if the app has
+/// not written a log there yet); a test has no file manager, so the refusal names the folder.
 #[test]
 fn open_log_opens_the_log_folder_next_to_the_history() {
     let f = fixture();
-    let logs = tidemark_desktop::log_dir(&f.dir.path().join("history.db"));
-    assert_eq!(logs, f.dir.path().join("logs"));
+    let logs = f.dir.path().join("logs");
     let err = f.invoke("open_log", json!({})).expect_err("no desktop");
     assert_eq!(err["code"], "io");
     let message = err["message"].as_str().expect("message");

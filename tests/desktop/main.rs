@@ -3,6 +3,10 @@
 //! `make e2e-desktop`, which installs and starts what it needs; screenshots land in
 //! target/e2e/.
 
+// These suites drive the programs from a Linux host with its tools (GNU tar, diff, setpriv,
+// Xvfb; Wine for the Windows build): they are built for Unix hosts only.
+#![cfg(unix)]
+
 mod harness;
 use tidemark_webdriver as webdriver;
 

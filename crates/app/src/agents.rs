@@ -58,7 +58,7 @@ impl App {
     }
 
     fn save_agents(&self, agents: Vec<StoredAgent>) -> Result<()> {
-        let path = self.inner.config.data_dir().join(AGENTS_FILE);
+        let path = self.inner.config.config.join(AGENTS_FILE);
         settings::save_json(&path, &agents, true)?;
         *lock(&self.inner.agents) = agents;
         Ok(())

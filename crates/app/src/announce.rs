@@ -112,9 +112,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let heard = Arc::new(Heard::default());
         let app = App::new(
-            AppConfig {
-                db: dir.path().join("history.db"),
-            },
+            AppConfig::beside(dir.path().join("history.db")),
             tokio::runtime::Handle::current(),
             heard.clone(),
             Arc::new(NoNotifier),

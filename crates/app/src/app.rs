@@ -67,7 +67,7 @@ impl App {
         hooks: Arc<dyn Hooks>,
         notifier: Arc<dyn Notifier>,
     ) -> App {
-        let dir = config.data_dir();
+        let dir = config.config.clone();
         let settings = settings::load_json(&dir.join(SETTINGS_FILE));
         let agents = settings::load_json(&dir.join(AGENTS_FILE));
         let pool = Pool::new(config.db.clone());
@@ -134,7 +134,7 @@ impl App {
 
     pub fn set_settings(&self, new: Settings) -> Result<Settings> {
         settings::validate(&new)?;
-        let path = self.inner.config.data_dir().join(SETTINGS_FILE);
+        let path = self.inner.config.config.join(SETTINGS_FILE);
         settings::save_json(&path, &new, false)?;
         *lock(&self.inner.settings) = new.clone();
         Ok(new)

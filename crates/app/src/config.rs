@@ -1,10 +1,11 @@
 //! What the app is configured with: where it keeps its things, what the shell is told, and
 //! the agents it knows.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use tidemark_store::Places;
 
 use crate::notify::{Notification, Notifier};
 use crate::types::{AgentInfo, JobSummary, JobsChanged};
@@ -15,16 +16,25 @@ pub const UPDATE_INTERVAL: Duration = Duration::from_millis(100);
 /// Where the app keeps its things. Tests point it at a temporary folder.
 #[derive(Debug, Clone)]
 pub struct AppConfig {
-    /// The history database; settings and agents live in the same folder.
+    /// The history database.
     pub db: PathBuf,
+    /// The folder of the settings and the agents it knows.
+    pub config: PathBuf,
 }
 
 impl AppConfig {
-    pub fn data_dir(&self) -> PathBuf {
-        self.db
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("."))
+    /// Everything in the folder of the history at `db`.
+    pub fn beside(db: PathBuf) -> AppConfig {
+        AppConfig::from(&Places::beside(&db))
+    }
+}
+
+impl From<&Places> for AppConfig {
+    fn from(p: &Places) -> AppConfig {
+        AppConfig {
+            db: p.db.clone(),
+            config: p.config.clone(),
+        }
     }
 }
 

@@ -25,5 +25,6 @@ pub use app::App;
 pub use config::{AppConfig, Hooks, NoHooks, NoNotifier, UPDATE_INTERVAL};
 pub use error::Error;
 pub use notify::{Notification, NotificationKind, Notifier, NotifyError};
+pub use settings::CONFIG_FILES;
 pub use tidemark_core::{ProgressSink, SinkClosed};
 pub use types::*;

@@ -13,6 +13,8 @@ use crate::types::{QuietHours, Settings};
 
 pub const SETTINGS_FILE: &str = "settings.json";
 pub const AGENTS_FILE: &str = "agents.json";
+/// Every file the app keeps in its config folder.
+pub const CONFIG_FILES: [&str; 2] = [SETTINGS_FILE, AGENTS_FILE];
 
 /// Reads `path`, or gives the default when it is missing. A damaged file also gives the
 /// default (and says so): settings must never keep the app from starting.
@@ -51,6 +53,7 @@ fn restrict(path: &Path) -> Result<()> {
         .map_err(|e| Error::io(format!("protecting {}", path.display()), e))
 }
 
+/// Windows keeps a user's profile folders (`%APPDATA%`) to that user already.
 #[cfg(not(unix))]
 fn restrict(_: &Path) -> Result<()> {
     Ok(())

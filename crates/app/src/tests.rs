@@ -39,9 +39,7 @@ impl Notifier for Sent {
 
 fn app_in(dir: &Path) -> App {
     App::new(
-        AppConfig {
-            db: dir.join("history.db"),
-        },
+        AppConfig::beside(dir.join("history.db")),
         tokio::runtime::Handle::current(),
         Arc::new(NoHooks),
         Arc::new(NoNotifier),
@@ -363,9 +361,7 @@ async fn a_snapshot_runs_to_history_with_its_steps_and_a_notification() {
     let dir = tempfile::tempdir().expect("tempdir");
     let sent = Arc::new(Sent::default());
     let app = App::new(
-        AppConfig {
-            db: dir.path().join("data").join("history.db"),
-        },
+        AppConfig::beside(dir.path().join("data").join("history.db")),
         tokio::runtime::Handle::current(),
         Arc::new(NoHooks),
         sent.clone(),

@@ -24,9 +24,7 @@ impl ProgressSink<JobUpdate> for Recorder {
 async fn a_panicking_job_ends_failed_with_an_internal_error() {
     let dir = tempfile::tempdir().expect("tempdir");
     let app = App::new(
-        AppConfig {
-            db: dir.path().join("history.db"),
-        },
+        AppConfig::beside(dir.path().join("history.db")),
         tokio::runtime::Handle::current(),
         Arc::new(NoHooks),
         Arc::new(NoNotifier),

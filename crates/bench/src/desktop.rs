@@ -44,7 +44,6 @@ pub fn measure(tidemark: &Path, work: &Path) -> Result<Desktop, String> {
     fs::create_dir_all(&data).map_err(|e| format!("cannot create {}: {e}", data.display()))?;
     let log = fs::File::create(data.join("desktop.log")).map_err(|e| e.to_string())?;
     let mut child = {
-        use std::os::unix::process::CommandExt;
         Command::new("xvfb-run")
             .args(["-a", "dbus-run-session", "--"])
             .arg(&bin)
@@ -53,7 +52,7 @@ pub fn measure(tidemark: &Path, work: &Path) -> Result<Desktop, String> {
             .stdout(Stdio::null())
             .stderr(log)
             // Its own process group, so the X server and the bus go with it at the end.
-            .process_group(0)
+            .own_group()
             .spawn()
             .map_err(|e| format!("cannot run xvfb-run: {e}"))?
     };
@@ -102,7 +101,25 @@ fn check(bin: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Ends a process group started with `process_group(0)`: TERM, then KILL what is left.
+/// Starts a command in a process group of its own (the benchmarks run on Linux; elsewhere
+/// the harness only has to compile).
+trait OwnGroup {
+    fn own_group(&mut self) -> &mut Self;
+}
+
+impl OwnGroup for Command {
+    #[cfg(unix)]
+    fn own_group(&mut self) -> &mut Self {
+        std::os::unix::process::CommandExt::process_group(self, 0)
+    }
+
+    #[cfg(not(unix))]
+    fn own_group(&mut self) -> &mut Self {
+        self
+    }
+}
+
+/// Ends a process group started with `own_group`: TERM, then KILL what is left.
 fn stop_group(mut child: Child) {
     let root = child.id();
     let _best_effort = Command::new("kill")
@@ -166,7 +183,6 @@ pub fn measure_job(tidemark: &Path, work: &Path, tree: &Path) -> Result<DuringJo
     let log = data.join("tauri-driver.log");
     let [port, native_port] = free_ports()?;
     let child = {
-        use std::os::unix::process::CommandExt;
         Command::new("xvfb-run")
             .args([
                 "-a",
@@ -189,7 +205,7 @@ pub fn measure_job(tidemark: &Path, work: &Path, tree: &Path) -> Result<DuringJo
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(fs::File::create(&log).map_err(|e| e.to_string())?)
-            .process_group(0)
+            .own_group()
             .spawn()
             .map_err(|e| format!("cannot run xvfb-run: {e}"))?
     };

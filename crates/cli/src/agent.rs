@@ -2,12 +2,13 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use tidemark_agent::{AgentConfig, add_named, serve};
 use tidemark_core::ErrorCode;
+use tidemark_store::Places;
 
 use crate::{fail, ui};
 
@@ -27,7 +28,7 @@ pub struct AgentArgs {
     /// Most concurrent progress streams one token may hold.
     #[arg(long, default_value_t = tidemark_agent::MAX_STREAMS_PER_TOKEN)]
     max_streams_per_token: usize,
-    /// The token file [default: agent-tokens.json next to the history database].
+    /// The token file [default: agent-tokens.json in the config folder, see `tidemark paths`].
     #[arg(long, value_name = "PATH")]
     tokens: Option<PathBuf>,
 }
@@ -54,12 +55,10 @@ impl AgentArgs {
     }
 }
 
-fn tokens_path(db: &Path, given: Option<PathBuf>) -> PathBuf {
-    given.unwrap_or_else(|| db.with_file_name("agent-tokens.json"))
-}
-
-pub fn run(db: &Path, args: AgentArgs) -> ExitCode {
-    let tokens = tokens_path(db, args.tokens);
+pub fn run(places: &Places, args: AgentArgs) -> ExitCode {
+    let tokens = args
+        .tokens
+        .unwrap_or_else(|| places.config.join("agent-tokens.json"));
     if let Some(AgentCommand::Token {
         command: TokenCommand::Add { name },
     }) = args.command
@@ -79,7 +78,7 @@ pub fn run(db: &Path, args: AgentArgs) -> ExitCode {
     let cfg = AgentConfig {
         listen: args.listen,
         roots: args.roots,
-        db: db.to_owned(),
+        db: places.db.clone(),
         tokens: tokens.clone(),
         insecure_listen: args.insecure_listen,
         max_streams_per_token: args.max_streams_per_token,

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use chrono::{DateTime, FixedOffset};
 use indicatif::HumanBytes;
 use tidemark_core::{ErrorCode, JobSpec, JobState, ProgressEvent, Step};
-use tidemark_store::{JobFilter, JobRecord, Store, StoreError, recover};
+use tidemark_store::{JobFilter, JobRecord, Places, Store, StoreError, recover};
 
 use crate::{fail, ui};
 
@@ -206,6 +206,19 @@ pub fn events(db: &Path, id: &str, since: u64) -> ExitCode {
         }),
         Err(e) => fail(e.code(), e),
     }
+}
+
+/// `tidemark paths`: the folders, one per line as `what: path`, or one JSON object.
+pub fn paths(places: &Places, json: bool) -> ExitCode {
+    ui::output(|out| {
+        if json {
+            writeln!(out, "{}", serde_json::to_string(places).unwrap_or_default())
+        } else {
+            writeln!(out, "history: {}", places.db.display())?;
+            writeln!(out, "config:  {}", places.config.display())?;
+            writeln!(out, "logs:    {}", places.logs.display())
+        }
+    })
 }
 
 /// Time spent in each step, in order of first appearance. The time between an event and the

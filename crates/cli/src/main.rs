@@ -28,7 +28,8 @@ pub const EXIT_CANCELLED: u8 = 130;
     about = "Run and watch long snapshot and sync jobs"
 )]
 struct Cli {
-    /// The history database [default: <data folder>/tidemark/history.db].
+    /// The history database; settings, tokens and logs go beside it
+    /// [default: the platform's folders, see `tidemark paths`].
     #[arg(long, global = true, env = "TIDEMARK_DB", value_name = "PATH")]
     db: Option<PathBuf>,
     /// Show logs on stderr: -v what happens, -vv details (RUST_LOG overrides).
@@ -99,6 +100,11 @@ enum Command {
     Agent(agent::AgentArgs),
     /// Follow jobs running on an agent (progress and connection state).
     Watch(watch::WatchArgs),
+    /// Where the history, the settings and the logs are kept.
+    Paths {
+        #[arg(long)]
+        json: bool,
+    },
     /// A job's stored progress events as JSON lines.
     Events {
         id: String,
@@ -113,8 +119,8 @@ fn main() -> ExitCode {
     // The agent is a service: it logs what it serves unasked.
     let service = matches!(&cli.command, Command::Agent(a) if a.serves());
     ui::init_logs(cli.verbose, service);
-    let db = match cli.db.or_else(tidemark_store::default_db_path) {
-        Some(db) => db,
+    let places = match tidemark_store::Places::for_db(cli.db) {
+        Some(places) => places,
         None => {
             return fail(
                 ErrorCode::DbIo,
@@ -122,6 +128,7 @@ fn main() -> ExitCode {
             );
         }
     };
+    let db = places.db.clone();
     tracing::info!(version = env!("CARGO_PKG_VERSION"), db = %db.display(), "starting");
     match cli.command {
         // Jobs are stored with absolute paths: a resume may run from another folder.
@@ -167,7 +174,8 @@ fn main() -> ExitCode {
         } => history::list(&db, json, limit, state, prune.then_some(keep)),
         Command::Show { id, json } => history::show(&db, &id, json),
         Command::Events { id, since } => history::events(&db, &id, since),
-        Command::Agent(args) => agent::run(&db, args),
+        Command::Agent(args) => agent::run(&places, args),
+        Command::Paths { json } => history::paths(&places, json),
         Command::Watch(args) => watch::run(args),
     }
 }

@@ -199,18 +199,18 @@ impl JobError {
 
     /// Classifies an I/O error met while writing `path` at the destination.
     pub fn writing(path: &Path, err: io::Error) -> Self {
-        match err.raw_os_error() {
-            Some(code) if code == ENOSPC || code == EDQUOT => Self::DiskFull(path.to_owned()),
-            Some(code) if code == EROFS || code == EACCES || code == EPERM => {
-                Self::DestUnwritable {
-                    path: path.to_owned(),
-                    source: err,
-                }
+        if crate::platform::is_disk_full(&err) {
+            Self::DiskFull(path.to_owned())
+        } else if crate::platform::is_unwritable(&err) {
+            Self::DestUnwritable {
+                path: path.to_owned(),
+                source: err,
             }
-            _ => Self::Io {
+        } else {
+            Self::Io {
                 context: format!("writing {}", path.display()),
                 source: err,
-            },
+            }
         }
     }
 
@@ -228,16 +228,6 @@ impl JobError {
         }
     }
 }
-
-// errno values are the same on every Unix we ship for; spelt out to keep libc out of the core.
-const EPERM: i32 = 1;
-const EACCES: i32 = 13;
-const ENOSPC: i32 = 28;
-const EROFS: i32 = 30;
-#[cfg(target_os = "linux")]
-const EDQUOT: i32 = 122;
-#[cfg(not(target_os = "linux"))]
-const EDQUOT: i32 = 69;
 
 /// Returned by anything that noticed the job was cancelled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -64,32 +64,12 @@ pub enum Priority {
     /// Like any other thread: the job is what the user waits for (the CLI, the desktop app).
     #[default]
     Normal,
-    /// Behind the process's other threads (nice + 10 on Linux): in the agent, a job that
+    /// Behind the process's other threads (nice + 10 on Linux, "utility" on macOS, background
+    /// mode on Windows: see `platform::priority`): in the agent, a job that
     /// keeps every core busy must not slow the API and the progress streams down. It still
     /// gets every cycle nothing else wants.
     Background,
 }
-
-/// How much nicer than its process a background job is.
-const BACKGROUND_NICE: i32 = 10;
-
-/// Lowers the calling thread's priority; threads it starts afterwards inherit it.
-#[cfg(target_os = "linux")]
-fn lower_this_thread() {
-    use rustix::process::{getpriority_process, setpriority_process};
-    // On Linux the nice value belongs to the thread (`None` is the calling one, not the
-    // process), and a new thread starts with its creator's: the job's reader and compressor
-    // threads follow without being told. Failing leaves the job at normal priority, which is
-    // slower for the others but not wrong.
-    if let Ok(now) = getpriority_process(None) {
-        let _ = setpriority_process(None, (now + BACKGROUND_NICE).min(19));
-    }
-}
-
-/// Elsewhere the nice value belongs to the whole process: lowering it would slow the API
-/// too, which is what `Background` is meant to spare.
-#[cfg(not(target_os = "linux"))]
-fn lower_this_thread() {}
 
 /// Where an interrupted run stopped: its events continue after `last_seq`, its bar from
 /// `percent`.
@@ -157,7 +137,7 @@ impl JobHandle {
             .name(thread_name(&id))
             .spawn(move || {
                 if priority == Priority::Background {
-                    lower_this_thread();
+                    crate::platform::priority::lower_this_thread();
                 }
                 run_to_end(&spec, &mut rep)
             })

@@ -10,6 +10,7 @@ pub mod fsutil;
 pub mod job;
 pub mod log;
 pub mod panic;
+pub mod platform;
 pub mod prefetch;
 pub mod progress;
 pub mod resume;

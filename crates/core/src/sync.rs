@@ -2,7 +2,7 @@
 //! incrementally (size + mtime), each source with its own progress row; one failing source
 //! never stops the others.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{ErrorCode, JobError};
 use crate::event::{ItemProgress, ItemState, Step};
 use crate::fsutil::{self, Entry, EntryKind, ExactReader, Meta, Partial};
+use crate::platform;
 use crate::progress::{Reporter, StepPlan, group_digits};
 use crate::walk;
 
@@ -45,6 +46,8 @@ struct SourcePlan {
     fresh: Vec<bool>,
     files_to_copy: u64,
     bytes_to_copy: u64,
+    /// The mirror's file system files names without regard to case.
+    case_insensitive: bool,
 }
 
 /// The name a source gets under the destination.
@@ -84,6 +87,7 @@ pub fn run(spec: &SyncSpec, rep: &mut Reporter) -> Result<String, JobError> {
         names.push(name);
     }
     let dest = fsutil::dest_dir(&spec.destination)?;
+    let case_insensitive = fsutil::case_insensitive(&dest);
     for src in &spec.sources {
         if let Ok(canon) = fs::canonicalize(src) {
             fsutil::check_not_inside(&canon, &dest)?;
@@ -110,7 +114,8 @@ pub fn run(spec: &SyncSpec, rep: &mut Reporter) -> Result<String, JobError> {
         rep.item(i).state = ItemState::Running;
         rep.flush();
         match scan(src, &dest.join(&names[i]), &names[i], rep) {
-            Ok(plan) => {
+            Ok(mut plan) => {
+                plan.case_insensitive = case_insensitive;
                 let item = rep.item(i);
                 item.state = ItemState::Pending;
                 item.counters.total = Some(plan.files_to_copy);
@@ -221,6 +226,7 @@ fn scan(
         fresh,
         files_to_copy,
         bytes_to_copy,
+        case_insensitive: false,
     })
 }
 
@@ -234,12 +240,31 @@ fn mirror(
     let label = rep.items()[item].name.clone();
     // Folders that could not be made in the mirror: what is under them is left out too.
     let mut missing: HashSet<&Path> = HashSet::new();
+    // On a case-insensitive mirror, the first of the paths that differ only in case.
+    let mut by_case: HashMap<String, &Path> = HashMap::new();
     for (i, entry) in plan.entries.iter().enumerate() {
         rep.checkpoint()?;
         let under_missing = entry.rel.parent().is_some_and(|p| missing.contains(p));
+        let collides = plan.case_insensitive && !under_missing && {
+            let first = *by_case
+                .entry(case_key(&entry.rel))
+                .or_insert(entry.rel.as_path());
+            first != entry.rel
+        };
+        if collides {
+            let first = by_case[&case_key(&entry.rel)];
+            rep.warn(
+                format!("{label}/{}", fsutil::display(&entry.rel)),
+                format!(
+                    "not copied: its name differs only in case from {}, which the destination's \
+                     file system cannot tell apart from it",
+                    fsutil::display(first)
+                ),
+            );
+        }
         let dest = || plan.mirror.join(&entry.rel);
         let done = match &entry.kind {
-            _ if under_missing => {
+            _ if under_missing || collides => {
                 if let EntryKind::File { size } = entry.kind
                     && !plan.fresh[i]
                 {
@@ -251,9 +276,9 @@ fn mirror(
                 Err(None)
             }
             EntryKind::Dir => ensure_dir(&dest()).map_err(Some).map(|()| None),
-            EntryKind::Symlink { target } => ensure_symlink(&dest(), target, &entry.meta)
-                .map_err(Some)
-                .map(|()| None),
+            EntryKind::Symlink { target } => {
+                ensure_symlink(&dest(), target, &entry.meta).map_err(Some)
+            }
             EntryKind::File { size } if !plan.fresh[i] => {
                 let src = plan.root.join(&entry.rel);
                 let copied = copy_file(&src, &dest(), *size, &entry.meta, item, &mut buf, rep);
@@ -294,7 +319,7 @@ fn mirror(
             // One `lstat` instead of two writes per folder when the mirror was up to date.
             let now = fs::symlink_metadata(&dest).ok().map(|m| Meta::of(&m));
             if now.is_none_or(|m| m.mode != entry.meta.mode) {
-                let _best_effort = fs::set_permissions(&dest, entry.meta.permissions());
+                let _best_effort = platform::set_mode(&dest, entry.meta.mode);
             }
             if now.is_none_or(|m| m.filetime() != entry.meta.filetime()) {
                 let _best_effort = filetime::set_file_mtime(&dest, entry.meta.filetime());
@@ -325,19 +350,27 @@ fn ensure_dir(dest: &Path) -> Result<(), JobError> {
     fs::create_dir_all(dest).map_err(|e| JobError::writing(dest, e))
 }
 
-fn ensure_symlink(dest: &Path, target: &Path, meta: &Meta) -> Result<(), JobError> {
+/// `Ok(Some(note))`: the link could not be made for want of a right (Windows without the
+/// privilege, a file system without links), which concerns this link only.
+fn ensure_symlink(dest: &Path, target: &Path, meta: &Meta) -> Result<Option<String>, JobError> {
     if fs::read_link(dest).is_ok_and(|existing| existing == target) {
         let now = fs::symlink_metadata(dest).ok().map(|m| Meta::of(&m));
         if now.is_none_or(|m| m.filetime() != meta.filetime()) {
-            set_link_mtime(dest, meta).map_err(|e| JobError::writing(dest, e))?;
+            platform::set_link_mtime(dest, meta).map_err(|e| JobError::writing(dest, e))?;
         }
-        return Ok(());
+        return Ok(None);
     }
     let dir = dest.parent().unwrap_or(Path::new("."));
     // Build the link under a temporary name and rename it over, like a file.
     let tmp = dir.join(format!(".link.tidemark-partial-{}", std::process::id()));
     let _stale = fs::remove_file(&tmp);
-    std::os::unix::fs::symlink(target, &tmp).map_err(|e| JobError::writing(dest, e))?;
+    match platform::symlink(target, &tmp) {
+        Ok(()) => {}
+        Err(e) if platform::link_needs_privilege(&e) => {
+            return Ok(Some(format!("link not created: {e}")));
+        }
+        Err(e) => return Err(JobError::writing(dest, e)),
+    }
     if fs::symlink_metadata(dest).is_ok_and(|m| m.is_dir()) {
         let _cleanup = fs::remove_file(&tmp);
         return Err(JobError::Io {
@@ -345,33 +378,11 @@ fn ensure_symlink(dest: &Path, target: &Path, meta: &Meta) -> Result<(), JobErro
             source: io::Error::other("a folder is in the way (use --delete to replace it)"),
         });
     }
-    let placed = set_link_mtime(&tmp, meta).and_then(|()| fs::rename(&tmp, dest));
-    placed.map_err(|e| {
+    let placed = platform::set_link_mtime(&tmp, meta).and_then(|()| fs::rename(&tmp, dest));
+    placed.map(|()| None).map_err(|e| {
         let _cleanup = fs::remove_file(&tmp);
         JobError::writing(dest, e)
     })
-}
-
-/// Sets a link's own modification time (not its target's), as `rsync -a` keeps it; its
-/// access time is left alone.
-fn set_link_mtime(link: &Path, meta: &Meta) -> io::Result<()> {
-    use rustix::fs::{AtFlags, CWD, Timespec, Timestamps, UTIME_OMIT};
-    let times = Timestamps {
-        last_access: Timespec {
-            tv_sec: 0,
-            tv_nsec: UTIME_OMIT,
-        },
-        last_modification: Timespec {
-            tv_sec: meta.mtime,
-            tv_nsec: meta.mtime_nsec.into(),
-        },
-    };
-    Ok(rustix::fs::utimensat(
-        CWD,
-        link,
-        &times,
-        AtFlags::SYMLINK_NOFOLLOW,
-    )?)
 }
 
 /// Copies one file through a temporary name. `Ok(Some(note))`: copied, with something to
@@ -436,15 +447,28 @@ fn copy_counted(
             group_digits(size)
         )
     });
-    out.set_permissions(meta.permissions()).map_err(werr)?;
+    platform::set_file_mode(&out, meta.mode).map_err(werr)?;
     drop(out);
     filetime::set_file_mtime(partial.path(), meta.filetime()).map_err(werr)?;
     partial.persist_replace(dest)?;
     Ok(note)
 }
 
+/// The key under which a case-insensitive file system files `rel`.
+fn case_key(rel: &Path) -> String {
+    crate::platform::names::case_key(&rel.to_string_lossy())
+}
+
 fn delete_extras(plan: &SourcePlan, rep: &mut Reporter) -> Result<(), JobError> {
-    let keep: HashSet<&Path> = plan.entries.iter().map(|e| e.rel.as_path()).collect();
+    // On a case-insensitive mirror `Photo.JPG` is the source's `photo.jpg`, not an extra.
+    let key = |rel: &Path| {
+        if plan.case_insensitive {
+            case_key(rel)
+        } else {
+            rel.to_string_lossy().into_owned()
+        }
+    };
+    let keep: HashSet<String> = plan.entries.iter().map(|e| key(&e.rel)).collect();
     let mut stack = vec![PathBuf::new()];
     while let Some(rel) = stack.pop() {
         let dir = plan.mirror.join(&rel);
@@ -456,7 +480,7 @@ fn delete_extras(plan: &SourcePlan, rep: &mut Reporter) -> Result<(), JobError> 
             let child = rel.join(item.file_name());
             let path = plan.mirror.join(&child);
             let is_dir = item.file_type().is_ok_and(|t| t.is_dir());
-            if keep.contains(child.as_path()) {
+            if keep.contains(&key(&child)) {
                 if is_dir {
                     stack.push(child);
                 }
@@ -480,6 +504,8 @@ mod tests {
     use crate::event::JobKind;
     use crate::log::EventLog;
 
+    /// With a link in the source, which Windows creates only with a privilege.
+    #[cfg(unix)]
     #[test]
     fn a_file_that_changed_after_the_scan_is_a_warning_and_the_rest_is_copied() {
         let tmp = tempfile::tempdir().expect("tmp");
@@ -494,13 +520,13 @@ mod tests {
         ] {
             fs::write(src.join(name), b"0123456789").expect("write");
         }
-        std::os::unix::fs::symlink("a.txt", src.join("link")).expect("link");
+        platform::symlink(Path::new("a.txt"), &src.join("link")).expect("link");
         let old = Meta {
             mtime: 1_600_000_000,
             mtime_nsec: 7,
             ..Meta::of(&fs::symlink_metadata(src.join("link")).expect("lstat"))
         };
-        set_link_mtime(&src.join("link"), &old).expect("link time");
+        platform::set_link_mtime(&src.join("link"), &old).expect("link time");
 
         let mut rep = Reporter::new("j", JobKind::Sync, EventLog::new(), Control::new(), plan());
         rep.set_items(vec![ItemProgress::pending("src")]);
@@ -556,6 +582,62 @@ mod tests {
         );
     }
 
+    /// Run on a case-sensitive file system too: the plan is told the mirror is not.
+    #[test]
+    fn names_differing_only_in_case_are_reported_not_merged_on_a_case_insensitive_mirror() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let (src, mirror) = (tmp.path().join("src"), tmp.path().join("mirror/src"));
+        fs::create_dir_all(src.join("Docs")).expect("dirs");
+        fs::create_dir_all(src.join("docs")).expect("dirs");
+        fs::write(src.join("README"), b"upper").expect("write");
+        fs::write(src.join("Docs/a.txt"), b"a").expect("write");
+        fs::write(src.join("docs/b.txt"), b"b").expect("write");
+        if fs::read(src.join("readme")).is_ok() {
+            eprintln!("this file system cannot hold both names: nothing to test here");
+            return;
+        }
+        fs::write(src.join("readme"), b"lower").expect("write");
+        // Left by an earlier sync under another case: the same file there, not an extra.
+        fs::create_dir_all(&mirror).expect("mirror");
+        fs::write(mirror.join("Readme"), b"old").expect("write");
+
+        let mut rep = Reporter::new("j", JobKind::Sync, EventLog::new(), Control::new(), plan());
+        rep.set_items(vec![ItemProgress::pending("src")]);
+        rep.start_step(Step::Scanning, None, None);
+        let mut plan = scan(&src, &mirror, "src", &mut rep).expect("scan");
+        plan.case_insensitive = true;
+        rep.start_step(
+            Step::Copying,
+            Some(plan.files_to_copy),
+            Some(plan.bytes_to_copy),
+        );
+        super::mirror(&plan, 0, true, &mut rep).expect("the source completes");
+
+        let warned: Vec<&str> = rep.warnings().iter().map(|w| w.path.as_str()).collect();
+        // Sorted bytewise, upper case first: `Docs` and `README` are copied.
+        assert_eq!(warned, ["src/docs", "src/readme"]);
+        assert!(
+            rep.warnings()[1]
+                .message
+                .contains("only in case from README"),
+            "{:?}",
+            rep.warnings()
+        );
+        assert_eq!(fs::read(mirror.join("README")).expect("README"), b"upper");
+        assert_eq!(fs::read(mirror.join("Docs/a.txt")).expect("a"), b"a");
+        assert!(!mirror.join("readme").exists() && !mirror.join("docs").exists());
+        assert!(
+            mirror.join("Readme").exists(),
+            "--delete kept the other case"
+        );
+        assert_eq!(
+            (rep.processed(), rep.bytes_done()),
+            (plan.files_to_copy, plan.bytes_to_copy),
+            "the files left out count as done"
+        );
+    }
+
+    #[cfg(unix)]
     fn mirror_source(plan: &SourcePlan, rep: &mut Reporter) {
         mirror(plan, 0, false, rep).expect("the source completes");
     }

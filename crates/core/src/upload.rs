@@ -94,9 +94,11 @@ pub fn put(url: &Url, archive: &Path, len: u64, rep: &mut Reporter) -> Result<St
     // sent, the body reader sees the cancellation and aborts the request; once it is all
     // sent, the thread may wait on a server that never answers, and it is left to end with
     // the connection (or the process) instead of holding the job.
+    let priority = crate::platform::priority::inherit();
     let worker = std::thread::Builder::new()
         .name("upload".into())
         .spawn(move || {
+            priority.apply();
             let resp = request.send()?;
             let status = resp.status();
             let location = resp

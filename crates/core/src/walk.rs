@@ -6,16 +6,13 @@
 
 use std::ffi::{OsStr, OsString};
 use std::fs;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, mpsc};
 
-use rustix::fd::AsFd;
-use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags};
-
 use crate::error::JobError;
 use crate::fsutil::{Entry, EntryKind, Meta, display};
+use crate::platform::{self, Dir, Kind};
 use crate::progress::Reporter;
 
 /// A source tree as [`walk`] found it.
@@ -104,9 +101,11 @@ fn in_parallel(
         // Bounded: while `take` waits (a pause), the workers soon wait too.
         let (tx, rx) = mpsc::sync_channel::<Listed>(workers * 4);
         let mut spawned = 0;
+        let priority = crate::platform::priority::inherit();
         for _ in 0..workers {
             let (tx, queue, wake, stop) = (tx.clone(), &queue, &wake, &stop);
             let worker = std::thread::Builder::new().spawn_scoped(s, move || {
+                priority.apply();
                 while let Some(folder) = next_folder(queue, wake, stop) {
                     let (listed, subfolders) = tree.list(&folder);
                     {
@@ -221,76 +220,48 @@ impl Tree<'_> {
         let is_root = folder.rel.as_os_str().is_empty();
         // The root may be reached through a link; below it a folder replaced by a link since
         // its `lstat` must not lead the walk out of the tree.
-        let flags = OFlags::RDONLY
-            | OFlags::DIRECTORY
-            | OFlags::CLOEXEC
-            | if is_root {
-                OFlags::empty()
-            } else {
-                OFlags::NOFOLLOW
-            };
-        let dir =
-            rustix::fs::openat(CWD, &path, flags, Mode::empty()).and_then(rustix::fs::Dir::new);
-        let mut dir = match dir {
+        let mut dir = match Dir::open(&path, is_root) {
             Ok(d) => d,
             Err(e) if is_root => {
-                listed.fatal = Some(JobError::SourceUnreadable {
-                    path,
-                    source: e.into(),
-                });
+                listed.fatal = Some(JobError::SourceUnreadable { path, source: e });
                 return (listed, Vec::new());
             }
             Err(e) => {
-                let e = std::io::Error::from(e);
                 listed.warning = Some(format!(
                     "cannot list folder, its contents are left out: {e}"
                 ));
                 return (listed, Vec::new());
             }
         };
-        let mut names = Vec::new();
-        while let Some(item) = dir.read() {
-            match item {
-                Ok(item) => {
-                    let name = item.file_name().to_bytes();
-                    if name != b"." && name != b".." {
-                        names.push(OsStr::from_bytes(name).to_owned());
-                    }
-                }
-                Err(e) => {
-                    let e = std::io::Error::from(e);
-                    listed.warning = Some(format!("cannot list folder: {e}"));
-                    break;
-                }
-            }
+        let (mut names, failed) = dir.names();
+        if let Some(e) = failed {
+            listed.warning = Some(format!("cannot list folder: {e}"));
         }
         names.sort_unstable();
-        let Ok(fd) = dir.fd() else {
-            return (listed, Vec::new());
-        };
         let mirror = folder
             .mirror_below
-            .then(|| {
-                let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
-                rustix::fs::openat(CWD, self.mirror.join(&folder.rel), flags, Mode::empty()).ok()
-            })
+            .then(|| Dir::open(&self.mirror.join(&folder.rel), false).ok())
             .flatten();
         let mut subfolders = Vec::new();
         listed.items.reserve(names.len());
         for name in names {
-            let st = match rustix::fs::statat(fd, name.as_os_str(), AtFlags::SYMLINK_NOFOLLOW) {
+            if let Some(why) = platform::name_problem(&name) {
+                let found = Found::Warn(format!("skipped: {why}"));
+                listed.items.push(Item { name, found });
+                continue;
+            }
+            let st = match dir.lstat(&name) {
                 Ok(st) => st,
-                Err(rustix::io::Errno::NOENT) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => {
-                    let e = std::io::Error::from(e);
                     let found = Found::Warn(format!("cannot read: {e}"));
                     listed.items.push(Item { name, found });
                     continue;
                 }
             };
-            let meta = Meta::of_stat(&st);
-            let found = match FileType::from_raw_mode(st.st_mode as rustix::fs::RawMode) {
-                FileType::Directory => {
+            let meta = st.meta;
+            let found = match st.kind {
+                Kind::Dir => {
                     let id = self.next_id.fetch_add(1, Ordering::Relaxed);
                     subfolders.push(Folder {
                         id,
@@ -299,8 +270,8 @@ impl Tree<'_> {
                     });
                     Found::Folder(id, meta)
                 }
-                FileType::RegularFile => {
-                    let size = u64::try_from(st.st_size).unwrap_or(0);
+                Kind::File => {
+                    let size = st.size;
                     if mirror
                         .as_ref()
                         .is_some_and(|m| same_file(m, &name, size, &meta))
@@ -310,21 +281,12 @@ impl Tree<'_> {
                         Found::Entry(EntryKind::File { size }, meta)
                     }
                 }
-                FileType::Symlink => match rustix::fs::readlinkat(fd, name.as_os_str(), Vec::new())
-                {
-                    Ok(target) => Found::Entry(
-                        EntryKind::Symlink {
-                            target: PathBuf::from(OsStr::from_bytes(target.as_bytes())),
-                        },
-                        meta,
-                    ),
-                    Err(rustix::io::Errno::NOENT) => continue,
-                    Err(e) => {
-                        let e = std::io::Error::from(e);
-                        Found::Warn(format!("cannot read link: {e}"))
-                    }
+                Kind::Symlink => match dir.read_link(&name) {
+                    Ok(target) => Found::Entry(EntryKind::Symlink { target }, meta),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => Found::Warn(format!("cannot read link: {e}")),
                 },
-                _ => Found::Warn("skipped: not a regular file, folder or link".into()),
+                Kind::Other => Found::Warn("skipped: not a regular file, folder or link".into()),
             };
             listed.items.push(Item { name, found });
         }
@@ -333,11 +295,9 @@ impl Tree<'_> {
 }
 
 /// The mirror's `name` in the folder `dir` is a regular file of this size and time.
-fn same_file(dir: &impl AsFd, name: &OsStr, size: u64, meta: &Meta) -> bool {
-    rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).is_ok_and(|d| {
-        FileType::from_raw_mode(d.st_mode as rustix::fs::RawMode) == FileType::RegularFile
-            && u64::try_from(d.st_size).is_ok_and(|len| len == size)
-            && Meta::of_stat(&d).filetime() == meta.filetime()
+fn same_file(dir: &Dir, name: &OsStr, size: u64, meta: &Meta) -> bool {
+    dir.lstat(name).is_ok_and(|d| {
+        d.kind == Kind::File && d.size == size && d.meta.filetime() == meta.filetime()
     })
 }
 
@@ -394,6 +354,7 @@ mod tests {
     use super::*;
     use crate::control::Control;
     use crate::event::{JobKind, Step};
+    #[cfg(unix)]
     use crate::fsutil;
     use crate::log::EventLog;
     use crate::progress::StepPlan;
@@ -426,19 +387,25 @@ mod tests {
         file(&root.join("top"), 7);
         (files, bytes) = (files + 3, bytes + 18);
         fs::create_dir_all(root.join("empty")).expect("dir");
-        std::os::unix::fs::symlink("top", root.join("d01/link")).expect("link");
-        std::os::unix::fs::symlink("deep", root.join("folder-link")).expect("link");
-        rustix::fs::mknodat(
-            CWD,
-            root.join("d02/pipe"),
-            FileType::Fifo,
-            Mode::from_raw_mode(0o644),
-            0,
-        )
-        .expect("fifo");
+        #[cfg(unix)]
+        {
+            use rustix::fs::{CWD, FileType, Mode};
+            std::os::unix::fs::symlink("top", root.join("d01/link")).expect("link");
+            std::os::unix::fs::symlink("deep", root.join("folder-link")).expect("link");
+            rustix::fs::mknodat(
+                CWD,
+                root.join("d02/pipe"),
+                FileType::Fifo,
+                Mode::from_raw_mode(0o644),
+                0,
+            )
+            .expect("fifo");
+        }
         (files, bytes)
     }
 
+    /// Links and a FIFO are part of the tree: Unix only.
+    #[cfg(unix)]
     #[test]
     fn a_walk_finds_what_a_listing_and_its_stats_find_in_the_same_order() {
         let tmp = tempfile::tempdir().expect("tmp");
@@ -474,6 +441,7 @@ mod tests {
         assert_eq!(walked.fresh, vec![false; walked.entries.len()], "no mirror");
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_file_is_fresh_only_where_the_mirror_holds_it_with_its_size_and_time() {
         let tmp = tempfile::tempdir().expect("tmp");

@@ -3,6 +3,7 @@
 //! keeps what the log produced, and [`EventWriter`] does so off the job's path.
 
 mod error;
+mod places;
 mod pool;
 mod registry;
 mod remote;
@@ -16,6 +17,7 @@ mod writer;
 mod tests;
 
 pub use error::StoreError;
+pub use places::Places;
 pub use pool::{Pool, Pooled};
 pub use registry::{LiveJob, Registry};
 pub use rows::{JobFilter, JobRecord, RemoteAppend, RemoteOrigin};
@@ -23,10 +25,3 @@ pub use runs::{DEFAULT_KEEP_RUNS, RecordedJob, RunError, recover};
 pub use schema::SCHEMA_VERSION;
 pub use store::Store;
 pub use writer::EventWriter;
-
-/// Where the history lives unless told otherwise: `<data folder>/tidemark/history.db`
-/// (`~/.local/share` on Linux, `~/Library/Application Support` on macOS, `%APPDATA%` on
-/// Windows).
-pub fn default_db_path() -> Option<std::path::PathBuf> {
-    dirs::data_dir().map(|d| d.join("tidemark").join("history.db"))
-}

@@ -70,3 +70,16 @@ pub fn check_not_inside(source: &Path, dest: &Path) -> Result<(), JobError> {
     }
     Ok(())
 }
+
+/// Whether the file system of the folder `dir` files names without regard to case (Windows'
+/// and macOS's by default, but either kind can be mounted anywhere, hence the probe). When
+/// the probe cannot be written, the platform's default is assumed.
+pub fn case_insensitive(dir: &Path) -> bool {
+    let probe = format!(".tidemark-case-probe-{}", std::process::id());
+    if fs::File::create_new(dir.join(&probe)).is_err() {
+        return cfg!(any(windows, target_os = "macos"));
+    }
+    let insensitive = dir.join(probe.to_uppercase()).symlink_metadata().is_ok();
+    let _cleanup = fs::remove_file(dir.join(&probe));
+    insensitive
+}

@@ -32,6 +32,7 @@ pub fn par_chunks<T: Sync, R: Send, S>(
     let chunks: Vec<&[T]> = items.chunks(PAR_CHUNK).collect();
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
+    let priority = crate::platform::priority::inherit();
     std::thread::scope(|s| {
         // Bounded: while `take` waits (a pause), the workers soon wait too.
         let (tx, rx) = mpsc::sync_channel::<(usize, Vec<R>)>(workers * 2);
@@ -40,6 +41,7 @@ pub fn par_chunks<T: Sync, R: Send, S>(
             let (tx, chunks, next, stop, f) = (tx.clone(), &chunks, &next, &stop, &f);
             let state = &state;
             let worker = std::thread::Builder::new().spawn_scoped(s, move || {
+                priority.apply();
                 let mut st = state();
                 while !stop.load(Ordering::Relaxed) {
                     let i = next.fetch_add(1, Ordering::Relaxed);

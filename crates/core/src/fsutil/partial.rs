@@ -102,15 +102,13 @@ impl Partial {
     /// Moves the finished file to `dest`, failing if something is already there; the file
     /// then stays in charge of this `Partial`, for another try under another name.
     pub fn persist_new(&mut self, dest: &Path) -> Result<(), JobError> {
-        // A hard link is the portable no-clobber rename.
-        match fs::hard_link(&self.path, dest) {
+        match crate::platform::rename_no_replace(&self.path, dest) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                 return Err(JobError::DestExists(dest.to_owned()));
             }
             Err(e) => return Err(JobError::writing(dest, e)),
         }
-        let _ignored = fs::remove_file(&self.path);
         self.armed = false;
         Ok(())
     }

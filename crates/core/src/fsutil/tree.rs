@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::JobError;
 use crate::fsutil::dirstat::DirStat;
 use crate::fsutil::par::par_chunks;
+use crate::platform::Kind;
 use crate::progress::Reporter;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -34,38 +35,13 @@ pub struct Meta {
 }
 
 impl Meta {
+    /// What the platform keeps of `m` (see [`crate::platform::meta_of`]).
     pub fn of(m: &Metadata) -> Meta {
-        use std::os::unix::fs::MetadataExt;
-        let t = FileTime::from_last_modification_time(m);
-        Meta {
-            mode: m.mode() & 0o7777,
-            uid: m.uid(),
-            gid: m.gid(),
-            mtime: t.unix_seconds(),
-            mtime_nsec: t.nanoseconds(),
-        }
-    }
-
-    /// The same from a `stat` of [`DirStat`]. The fields' integer types differ between
-    /// platforms, hence the casts.
-    #[allow(clippy::unnecessary_cast)]
-    pub(crate) fn of_stat(st: &rustix::fs::Stat) -> Meta {
-        Meta {
-            mode: st.st_mode as u32 & 0o7777,
-            uid: st.st_uid as u32,
-            gid: st.st_gid as u32,
-            mtime: st.st_mtime as i64,
-            mtime_nsec: st.st_mtime_nsec as u32,
-        }
+        crate::platform::meta_of(m)
     }
 
     pub fn filetime(&self) -> FileTime {
         FileTime::from_unix_time(self.mtime, self.mtime_nsec)
-    }
-
-    pub fn permissions(&self) -> fs::Permissions {
-        use std::os::unix::fs::PermissionsExt;
-        fs::Permissions::from_mode(self.mode)
     }
 }
 
@@ -124,6 +100,10 @@ pub fn list(root: &Path, rep: &mut Reporter, report: bool) -> Result<Listing, Jo
         for (name, ft) in names {
             rep.checkpoint()?;
             let rel = dir_rel.join(&name);
+            if let Some(why) = crate::platform::name_problem(&name) {
+                rep.warn(display(&rel), format!("skipped: {why}"));
+                continue;
+            }
             if ft.is_some_and(|t| t.is_dir()) {
                 subdirs.push(rel.clone());
             } else if ft.is_some_and(|t| t.is_file()) {
@@ -168,22 +148,19 @@ fn look(root: &Path, dirs: &mut DirStat, rel: &Path) -> Looked {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Looked::Gone,
         Err(e) => return Looked::Warn(format!("cannot read: {e}")),
     };
-    use rustix::fs::FileType;
-    let kind = match FileType::from_raw_mode(st.st_mode as rustix::fs::RawMode) {
-        FileType::Directory => EntryKind::Dir,
-        FileType::RegularFile => EntryKind::File {
-            size: u64::try_from(st.st_size).unwrap_or(0),
-        },
-        FileType::Symlink => match fs::read_link(root.join(rel)) {
+    let kind = match st.kind {
+        Kind::Dir => EntryKind::Dir,
+        Kind::File => EntryKind::File { size: st.size },
+        Kind::Symlink => match fs::read_link(root.join(rel)) {
             Ok(target) => EntryKind::Symlink { target },
             Err(e) => return Looked::Warn(format!("cannot read link: {e}")),
         },
-        _ => return Looked::Warn("skipped: not a regular file, folder or link".into()),
+        Kind::Other => return Looked::Warn("skipped: not a regular file, folder or link".into()),
     };
     Looked::Entry(Entry {
         rel: rel.to_owned(),
         kind,
-        meta: Meta::of_stat(&st),
+        meta: st.meta,
     })
 }
 
@@ -236,7 +213,9 @@ mod tests {
         fs::write(base.join("top.txt"), b"1").expect("file");
         fs::write(base.join("a/one.txt"), b"22").expect("file");
         fs::write(base.join("a/b/two.txt"), b"333").expect("file");
-        std::os::unix::fs::symlink("nowhere", base.join("a/link")).expect("link");
+        // Windows may refuse a link to a user without the privilege: the rest still counts.
+        let linked = crate::platform::symlink(Path::new("nowhere"), &base.join("a/link"));
+        assert!(linked.is_ok() || cfg!(windows), "{linked:?}");
         let mut dirs = DirStat::new(base);
         // In a listing's order, with a parent left and come back to, and paths that fail.
         for rel in [
@@ -256,10 +235,12 @@ mod tests {
             match dirs.lstat(Path::new(rel)) {
                 Ok(st) => {
                     let whole = whole.expect("both find it");
-                    assert_eq!(Meta::of_stat(&st).mtime, Meta::of(&whole).mtime, "{rel}");
-                    assert_eq!(st.st_size as u64, whole.len(), "{rel}");
+                    assert_eq!(st.meta.mtime, Meta::of(&whole).mtime, "{rel}");
+                    if st.kind == Kind::File {
+                        assert_eq!(st.size, whole.len(), "{rel}");
+                    }
                     assert_eq!(
-                        rustix::fs::FileType::from_raw_mode(st.st_mode).is_symlink(),
+                        st.kind == Kind::Symlink,
                         whole.file_type().is_symlink(),
                         "{rel}: a link is not followed"
                     );

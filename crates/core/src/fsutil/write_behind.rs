@@ -27,9 +27,11 @@ impl WriteBehind {
             Ok(clone) => {
                 // One pending wake-up is enough: a flush writes everything dirty so far.
                 let (tx, rx) = mpsc::sync_channel::<()>(1);
+                let priority = crate::platform::priority::inherit();
                 let worker = std::thread::Builder::new()
                     .name("write-behind".into())
                     .spawn(move || {
+                        priority.apply();
                         for () in rx {
                             clone.sync_data()?;
                         }

@@ -142,12 +142,16 @@ pub(super) fn compress(
         })
         .collect();
     let ahead = Prefetch::new(root, &small);
+    let priority = crate::platform::priority::inherit();
     std::thread::scope(|s| -> Result<(), JobError> {
         let readers = (0..threads)
             .filter(|_| {
                 let started = std::thread::Builder::new()
                     .name("tidemark-read".into())
-                    .spawn_scoped(s, || ahead.read_ahead());
+                    .spawn_scoped(s, || {
+                        priority.apply();
+                        ahead.read_ahead()
+                    });
                 started.is_ok()
             })
             .count();
