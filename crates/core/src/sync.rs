@@ -160,7 +160,7 @@ pub fn run(spec: &SyncSpec, rep: &mut Reporter) -> Result<String, JobError> {
             group_digits(rep.processed()),
             group_digits(rep.bytes_done())
         ));
-        return Ok(dest.to_string_lossy().into_owned());
+        return Ok(fsutil::shown(&dest));
     }
     let codes: HashSet<ErrorCode> = failed
         .iter()
