@@ -3,7 +3,7 @@ CARGO ?= cargo
 SAMPLE := target/sample
 
 .PHONY: run test tools lint unit wine-e2e e2e-desktop sample bench bench-smoke types types-check ui-deps ui-build ui-test \
-  bundle bundle-check
+  bundle bundle-check cross-tools cross-check
 
 tools:
 	@.ci/ensure-tools
@@ -37,7 +37,7 @@ unit: tools ui-build
 
 # The Windows build of the CLI end to end under Wine (tests/wine): .ci/wine-e2e cross-builds
 # tidemark.exe (x86_64-pc-windows-gnu), boots a throwaway Wine prefix and runs the suite on it.
-wine-e2e: tools
+wine-e2e: cross-tools
 	CARGO="$(CARGO)" .ci/wine-e2e
 
 # The desktop app end to end in its real webview (tests/desktop): tauri-driver, installed by
@@ -54,7 +54,26 @@ e2e-desktop: tools ui-build $(TAURI_DRIVER)
 	TAURI_DRIVER=$(abspath $(TAURI_DRIVER)) xvfb-run -a -s "-screen 0 1280x800x24" \
 	  $(CARGO) test --locked -p tidemark-desktop-tests -- --test-threads=1
 
-test: lint unit wine-e2e e2e-desktop types-check ui-test bench-smoke bundle-check
+test: lint cross-check unit wine-e2e e2e-desktop types-check ui-test bench-smoke bundle-check
+
+# The Windows and macOS builds, checked from Linux (ARCHITECTURE.md, "Platforms"): clippy
+# (which is `cargo check` and more) of the whole workspace for Windows, and of every crate
+# but the desktop shell for both Macs, whose notifications compile Objective-C against
+# Cocoa's headers that only a Mac has (CI's macOS job checks it). Nothing links: a build
+# would prove no more here. Each target keeps its own folder under target/.
+MAC_TARGETS := aarch64-apple-darwin x86_64-apple-darwin
+
+cross-tools: tools
+	@.ci/ensure-cross-tools
+
+cross-check: cross-tools ui-build
+	$(CARGO) clippy --workspace --all-targets --locked --target x86_64-pc-windows-gnu -- -D warnings
+	@set -e; for t in $(MAC_TARGETS); do \
+	  v=$$(echo $$t | tr - _); \
+	  echo "cross-check: $$t"; \
+	  env CC_$$v=$(abspath .ci/zig-cc) AR_$$v=$(abspath .ci/zig-ar) \
+	    $(CARGO) clippy --workspace --exclude tidemark-desktop --all-targets --locked --target $$t -- -D warnings; \
+	done
 
 # Benchmarks (crates/bench): measured, never asserted on. `bench` writes docs/BENCHMARKS.md at
 # full size (about twenty minutes on 2 cores, plus the release build); `bench-smoke` runs the same

@@ -38,3 +38,42 @@ fn logs_reach_stderr_only_with_verbose() {
         "-v is info, not debug:\n{stderr}"
     );
 }
+
+/// Without `--db`, the history, config and logs follow the XDG folders (each variable
+/// pointed at a temporary folder); with it, all three are beside the given history.
+#[test]
+fn paths_follow_xdg_unless_a_history_is_given() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = |name: &str| tmp.path().join(name);
+    let paths = |db: Option<&std::path::Path>| {
+        let mut c = std::process::Command::new(bin());
+        c.env_remove("TIDEMARK_DB")
+            .env("HOME", dir("home"))
+            .env("XDG_DATA_HOME", dir("data"))
+            .env("XDG_CONFIG_HOME", dir("config"))
+            .env("XDG_STATE_HOME", dir("state"))
+            .args(["paths", "--json"]);
+        if let Some(db) = db {
+            c.arg("--db").arg(db);
+        }
+        let out = c.output().expect("tidemark paths");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("json")
+    };
+    let standard = paths(None);
+    let at =
+        |v: &serde_json::Value, key: &str| std::path::PathBuf::from(v[key].as_str().expect(key));
+    assert_eq!(at(&standard, "db"), dir("data/tidemark/history.db"));
+    assert_eq!(at(&standard, "config"), dir("config/tidemark"));
+    assert_eq!(at(&standard, "logs"), dir("state/tidemark/logs"));
+    assert!(!dir("data").exists(), "`paths` creates nothing");
+
+    let given = paths(Some(&dir("elsewhere/h.db")));
+    assert_eq!(at(&given, "db"), dir("elsewhere/h.db"));
+    assert_eq!(at(&given, "config"), dir("elsewhere"));
+    assert_eq!(at(&given, "logs"), dir("elsewhere/logs"));
+}

@@ -55,10 +55,14 @@ impl AgentArgs {
     }
 }
 
+/// The agent's token file in the config folder; older versions kept it beside the history.
+const TOKENS_FILE: &str = "agent-tokens.json";
+
 pub fn run(places: &Places, args: AgentArgs) -> ExitCode {
-    let tokens = args
-        .tokens
-        .unwrap_or_else(|| places.config.join("agent-tokens.json"));
+    let tokens = args.tokens.unwrap_or_else(|| {
+        places.adopt_config_kept_beside_the_history(&[TOKENS_FILE]);
+        places.config.join(TOKENS_FILE)
+    });
     if let Some(AgentCommand::Token {
         command: TokenCommand::Add { name },
     }) = args.command

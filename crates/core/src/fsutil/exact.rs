@@ -212,7 +212,8 @@ mod tests {
             JobError::reading(Path::new("x"), denied).code(),
             ErrorCode::SourceUnreadable
         );
-        let full = io::Error::from_raw_os_error(28);
+        // ENOSPC; ERROR_DISK_FULL on Windows.
+        let full = io::Error::from_raw_os_error(if cfg!(windows) { 112 } else { 28 });
         assert_eq!(
             JobError::writing(Path::new("x"), full).code(),
             ErrorCode::DiskFull
