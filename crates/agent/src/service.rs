@@ -177,7 +177,7 @@ impl Agent {
         let roots = roots
             .iter()
             .map(|r| {
-                let p = std::fs::canonicalize(r).map_err(|source| OpenError::Root {
+                let p = dunce::canonicalize(r).map_err(|source| OpenError::Root {
                     path: r.clone(),
                     source,
                 })?;
@@ -486,7 +486,7 @@ impl Agent {
                 _ => break,
             }
         }
-        let mut resolved = std::fs::canonicalize(&existing).unwrap_or(existing);
+        let mut resolved = dunce::canonicalize(&existing).unwrap_or(existing);
         for name in rest.into_iter().rev() {
             resolved.push(name);
         }

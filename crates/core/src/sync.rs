@@ -50,13 +50,29 @@ struct SourcePlan {
     case_insensitive: bool,
 }
 
-/// The name a source gets under the destination.
+/// The name a source gets under the destination: its folder's name; for the root of a drive
+/// (`D:\`) its letter, for a share (`\\nas\photos`) the share's name.
 pub fn source_name(path: &Path) -> Option<String> {
-    let canon = fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
-    canon
-        .file_name()
-        .or_else(|| path.file_name())
-        .map(|n| n.to_string_lossy().into_owned())
+    let canon = dunce::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+    name_of(&canon).or_else(|| name_of(path))
+}
+
+fn name_of(path: &Path) -> Option<String> {
+    use std::path::{Component, Prefix};
+    if let Some(name) = path.file_name() {
+        return Some(name.to_string_lossy().into_owned());
+    }
+    let name = match path.components().next()? {
+        Component::Prefix(p) => match p.kind() {
+            Prefix::Disk(letter) | Prefix::VerbatimDisk(letter) => char::from(letter).to_string(),
+            Prefix::UNC(_, share) | Prefix::VerbatimUNC(_, share) => {
+                share.to_string_lossy().into_owned()
+            }
+            _ => return None,
+        },
+        _ => return None,
+    };
+    Some(name)
 }
 
 pub fn run(spec: &SyncSpec, rep: &mut Reporter) -> Result<String, JobError> {
@@ -89,7 +105,7 @@ pub fn run(spec: &SyncSpec, rep: &mut Reporter) -> Result<String, JobError> {
     let dest = fsutil::dest_dir(&spec.destination)?;
     let case_insensitive = fsutil::case_insensitive(&dest);
     for src in &spec.sources {
-        if let Ok(canon) = fs::canonicalize(src) {
+        if let Ok(canon) = dunce::canonicalize(src) {
             fsutil::check_not_inside(&canon, &dest)?;
         }
     }
@@ -635,6 +651,28 @@ mod tests {
             (plan.files_to_copy, plan.bytes_to_copy),
             "the files left out count as done"
         );
+    }
+
+    #[test]
+    fn a_source_is_named_after_its_folder_drive_or_share() {
+        assert_eq!(name_of(Path::new("/srv/photos")).as_deref(), Some("photos"));
+        assert_eq!(name_of(Path::new("/")), None);
+        if cfg!(windows) {
+            assert_eq!(name_of(Path::new(r"D:\")).as_deref(), Some("D"));
+            assert_eq!(name_of(Path::new(r"\\?\D:\")).as_deref(), Some("D"));
+            assert_eq!(
+                name_of(Path::new(r"\\nas\photos\")).as_deref(),
+                Some("photos")
+            );
+            assert_eq!(
+                name_of(Path::new(r"\\nas\photos\2026")).as_deref(),
+                Some("2026")
+            );
+            assert_eq!(
+                name_of(Path::new(r"\\?\UNC\nas\photos")).as_deref(),
+                Some("photos")
+            );
+        }
     }
 
     #[cfg(unix)]

@@ -27,7 +27,7 @@ pub fn source_dir(path: &Path) -> Result<PathBuf, JobError> {
         path: path.to_owned(),
         source: e,
     })?;
-    fs::canonicalize(path).map_err(|e| JobError::SourceUnreadable {
+    dunce::canonicalize(path).map_err(|e| JobError::SourceUnreadable {
         path: path.to_owned(),
         source: e,
     })
@@ -56,7 +56,7 @@ pub fn dest_dir(path: &Path) -> Result<PathBuf, JobError> {
         }
         Err(e) => return Err(JobError::writing(path, e)),
     }
-    fs::canonicalize(path).map_err(|e| JobError::writing(path, e))
+    dunce::canonicalize(path).map_err(|e| JobError::writing(path, e))
 }
 
 /// A canonical path as people read and paste it. Windows' canonical paths are verbatim
