@@ -176,7 +176,7 @@ pub fn run(spec: &SyncSpec, rep: &mut Reporter) -> Result<String, JobError> {
             group_digits(rep.processed()),
             group_digits(rep.bytes_done())
         ));
-        return Ok(fsutil::shown(&dest));
+        return Ok(dest.to_string_lossy().into_owned());
     }
     let codes: HashSet<ErrorCode> = failed
         .iter()

@@ -59,30 +59,6 @@ pub fn dest_dir(path: &Path) -> Result<PathBuf, JobError> {
     dunce::canonicalize(path).map_err(|e| JobError::writing(path, e))
 }
 
-/// A canonical path as people read and paste it. Windows' canonical paths are verbatim
-/// (`\\?\C:\Users\…`), a form Explorer's address bar and many programs do not take; the
-/// engines work with the canonical path and show this one.
-pub fn shown(path: &Path) -> String {
-    let text = path.to_string_lossy();
-    match without_verbatim_prefix(&text) {
-        Some(plain) if cfg!(windows) => plain,
-        _ => text.into_owned(),
-    }
-}
-
-/// `\\?\C:\x` as `C:\x`, `\\?\UNC\server\share` as `\\server\share`: the same file, as the
-/// standard library makes a long plain path verbatim again for its own calls. Plain string
-/// logic, so it is tested on every machine.
-fn without_verbatim_prefix(text: &str) -> Option<String> {
-    if let Some(share) = text.strip_prefix(r"\\?\UNC\") {
-        return Some(format!(r"\\{share}"));
-    }
-    let plain = text.strip_prefix(r"\\?\")?;
-    let drive = plain.as_bytes();
-    (drive.len() >= 3 && drive[0].is_ascii_alphabetic() && drive[1..3] == *b":\\")
-        .then(|| plain.to_owned())
-}
-
 /// Refuses a destination that is the source or lies inside it: the job would read its own
 /// output.
 pub fn check_not_inside(source: &Path, dest: &Path) -> Result<(), JobError> {
@@ -106,25 +82,4 @@ pub fn case_insensitive(dir: &Path) -> bool {
     let insensitive = dir.join(probe.to_uppercase()).symlink_metadata().is_ok();
     let _cleanup = fs::remove_file(dir.join(&probe));
     insensitive
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn verbatim_paths_are_shown_plain() {
-        assert_eq!(
-            without_verbatim_prefix(r"\\?\C:\Users\me\backups").as_deref(),
-            Some(r"C:\Users\me\backups")
-        );
-        assert_eq!(
-            without_verbatim_prefix(r"\\?\UNC\nas\share\x").as_deref(),
-            Some(r"\\nas\share\x")
-        );
-        // A volume by its GUID has no plain form; plain paths are plain already.
-        for kept in [r"\\?\Volume{0b1c}\x", r"C:\x", "/home/me", r"\\?\C:"] {
-            assert_eq!(without_verbatim_prefix(kept), None, "{kept}");
-        }
-    }
 }

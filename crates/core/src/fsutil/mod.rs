@@ -9,7 +9,7 @@ mod partial;
 mod tree;
 mod write_behind;
 
-pub use check::{case_insensitive, check_not_inside, dest_dir, shown, source_dir};
+pub use check::{case_insensitive, check_not_inside, dest_dir, source_dir};
 pub use exact::ExactReader;
 pub use par::par_chunks;
 pub use partial::{Partial, partial_prefix, remove_stale_partials};

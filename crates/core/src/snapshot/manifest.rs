@@ -86,7 +86,7 @@ pub(super) fn write_manifest(
     let mut out = BufWriter::with_capacity(256 * 1024, file);
     let manifest = Manifest {
         version: 1,
-        source: fsutil::shown(source),
+        source: source.to_string_lossy().into_owned(),
         archive: archive_name,
         files: ManifestFiles { entries, files },
     };

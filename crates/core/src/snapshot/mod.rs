@@ -231,7 +231,7 @@ pub fn run(spec: &SnapshotSpec, rep: &mut Reporter) -> Result<String, JobError> 
                 }
             }
             rep.advance(files, archive_len);
-            Ok(fsutil::shown(&final_path))
+            Ok(final_path.to_string_lossy().into_owned())
         }
         (Target::Url(base_url), _) => {
             let url = upload::object_url(base_url, &archive_name)?;
@@ -272,7 +272,7 @@ fn finish_published(
         let partial = write_manifest(dest, base, source, &archive_name, (&entries, &files), rep)?;
         publish_manifest(partial, dest, base, rep);
     }
-    Ok(fsutil::shown(final_path))
+    Ok(final_path.to_string_lossy().into_owned())
 }
 
 fn unreachable_target() -> Result<String, JobError> {
