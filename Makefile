@@ -2,7 +2,7 @@
 CARGO ?= cargo
 SAMPLE := target/sample
 
-.PHONY: run test tools lint unit e2e-desktop sample bench bench-smoke types types-check ui-deps ui-build ui-test \
+.PHONY: run test tools lint unit wine-e2e e2e-desktop sample bench bench-smoke types types-check ui-deps ui-build ui-test \
   bundle bundle-check cross-tools cross-check installer-check
 
 tools:
@@ -35,6 +35,11 @@ unit: tools ui-build
 	$(CARGO) build --locked --bin tidemark
 	$(CARGO) test --workspace --locked --exclude tidemark-desktop-tests
 
+# The Windows build of the CLI end to end under Wine (tests/wine): .ci/wine-e2e cross-builds
+# tidemark.exe (x86_64-pc-windows-gnu), boots a throwaway Wine prefix and runs the suite on it.
+wine-e2e: cross-tools
+	CARGO="$(CARGO)" .ci/wine-e2e
+
 # The desktop app end to end in its real webview (tests/desktop): tauri-driver, installed by
 # cargo into target/tools, drives WebKitWebDriver under a virtual X server; every test starts
 # its own D-Bus session. One test at a time: each runs a whole WebKit. Screenshots land in
@@ -49,7 +54,7 @@ e2e-desktop: tools ui-build $(TAURI_DRIVER)
 	TAURI_DRIVER=$(abspath $(TAURI_DRIVER)) xvfb-run -a -s "-screen 0 1280x800x24" \
 	  $(CARGO) test --locked -p tidemark-desktop-tests -- --test-threads=1
 
-test: lint cross-check unit e2e-desktop types-check ui-test bench-smoke bundle-check installer-check
+test: lint cross-check unit wine-e2e e2e-desktop types-check ui-test bench-smoke bundle-check installer-check
 
 # The Windows and macOS builds, checked from Linux (ARCHITECTURE.md, "Platforms"): clippy
 # (which is `cargo check` and more) of the whole workspace for Windows, and of every crate

@@ -13,5 +13,5 @@ pub use check::{case_insensitive, check_not_inside, dest_dir, source_dir};
 pub use exact::ExactReader;
 pub use par::par_chunks;
 pub use partial::{Partial, partial_prefix, remove_stale_partials};
-pub use tree::{Entry, EntryKind, Listing, Meta, display, examine, list};
+pub use tree::{Entry, EntryKind, Listing, Meta, display, examine, list, portable};
 pub use write_behind::WriteBehind;

@@ -1,6 +1,7 @@
 //! A tree as the snapshot walks it: `list` (names and types), then `examine` (the `lstat`
 //! of each, on all cores; no link followed, special files skipped with a warning).
 
+use std::borrow::Cow;
 use std::ffi::OsString;
 use std::fs::{self, Metadata};
 use std::io;
@@ -197,8 +198,23 @@ pub fn examine(root: &Path, rels: &[PathBuf], rep: &mut Reporter) -> Result<Vec<
     Ok(out)
 }
 
+/// A path inside a job's tree as the manifest and warnings name it: `/` between names on
+/// every platform, as in the archive itself. With Windows' own backslash, a manifest made
+/// there named other files than its archive holds.
+pub fn portable(rel: &Path) -> Cow<'_, str> {
+    if cfg!(windows) {
+        let names: Vec<Cow<'_, str>> = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect();
+        Cow::Owned(names.join("/"))
+    } else {
+        rel.to_string_lossy()
+    }
+}
+
 pub fn display(rel: &Path) -> String {
-    rel.to_string_lossy().into_owned()
+    portable(rel).into_owned()
 }
 
 #[cfg(test)]

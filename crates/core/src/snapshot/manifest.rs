@@ -53,7 +53,7 @@ impl Serialize for ManifestFiles<'_> {
             };
             let hex = blake3::Hash::from_bytes(f.hash).to_hex();
             seq.serialize_element(&ManifestFile {
-                path: e.rel.to_string_lossy(),
+                path: fsutil::portable(&e.rel),
                 size: file_size(e),
                 mtime: e.meta.mtime,
                 blake3: hex.as_str(),
