@@ -18,6 +18,7 @@ mod wine;
 mod agent;
 mod crash;
 mod history;
+mod locked;
 mod names;
 mod snapshot;
 mod sync;

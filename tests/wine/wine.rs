@@ -88,6 +88,44 @@ impl Wine {
     }
 }
 
+/// A Windows program holding a file open with no sharing (tests/wine/locker), until dropped.
+pub struct Locked(Child);
+
+impl Wine {
+    /// Holds `file` open with no sharing, as another Windows program would (wineserver keeps
+    /// share modes between the programs of one prefix, as Windows does).
+    pub fn lock(&self, file: &Path) -> Locked {
+        let mut child = Command::new(&self.wine64)
+            .arg(self.exe.with_file_name("locker.exe"))
+            .arg(win(file))
+            .env("WINEPREFIX", &self.prefix)
+            .env("WINEDEBUG", "-all")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn locker.exe under Wine");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("locker's first line");
+        assert_eq!(
+            line.trim(),
+            "locked",
+            "locker.exe could not hold {}",
+            file.display()
+        );
+        Locked(child)
+    }
+}
+
+impl Drop for Locked {
+    fn drop(&mut self) {
+        // Its input closing is its signal to let go and end.
+        drop(self.0.stdin.take());
+        let _ = self.0.wait();
+    }
+}
+
 /// A Linux path as a Windows program under Wine names it: the drive Z: is the Linux root.
 /// (`winepath -w` says the same, at the cost of a Wine process per path.)
 pub fn win(path: &Path) -> String {
