@@ -41,19 +41,6 @@ fn moments(seed: u64, n: usize) -> Vec<f64> {
         .collect()
 }
 
-fn stored_events(id: &str) -> Vec<ProgressEvent> {
-    let out = tidemark().args(["events", id]).output().expect("events");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("event JSON"))
-        .collect()
-}
-
 /// Starts `args --json`, learns the job id from the first event, kills -9 after `after`.
 /// Returns the id and, when the job ended by itself before the kill, how long it took.
 fn start_and_kill(args: &[&str], after: Duration) -> (String, Option<Duration>) {
@@ -132,7 +119,7 @@ fn kill_and_resume(
         let replay = format!("{name} kill #{i} at {at:?} (TIDEMARK_CRASH_SEED={seed})");
 
         // The database opens and the killed job is found interrupted, its seq gapless.
-        let before = stored_events(&id);
+        let before = stored_events(tidemark(), &id);
         for (k, ev) in before.iter().enumerate() {
             assert_eq!(ev.seq, k as u64 + 1, "{replay}: stored seq has a gap");
         }
@@ -165,7 +152,7 @@ fn kill_and_resume(
             last.seq + 1,
             "{replay}: resumed seq continues"
         );
-        let all = stored_events(&id);
+        let all = stored_events(tidemark(), &id);
         for (k, ev) in all.iter().enumerate() {
             assert_eq!(ev.seq, k as u64 + 1, "{replay}: seq gap after resume");
         }

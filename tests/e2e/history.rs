@@ -103,19 +103,8 @@ fn every_run_is_listed_shown_and_replayable() {
         ok.events.len() - 5
     );
 
-    let show = with_db(&db)
-        .args(["show", id, "--json"])
-        .output()
-        .expect("show");
-    let v: serde_json::Value = serde_json::from_slice(&show.stdout).expect("JSON");
-    let steps: Vec<&str> = v["steps"]
-        .as_array()
-        .expect("steps")
-        .iter()
-        .map(|s| s["step"].as_str().unwrap_or(""))
-        .collect();
     assert_eq!(
-        steps,
+        shown_steps(with_db(&db), id),
         [
             "waiting",
             "browsing",

@@ -291,3 +291,29 @@ pub fn set_link_time(link: &Path, unix_seconds: i64) {
         .expect("touch");
     assert!(status.success());
 }
+
+/// A job's stored events (`events ID`), from the CLI `cmd` (with its history set).
+pub fn stored_events(mut cmd: Command, id: &str) -> Vec<ProgressEvent> {
+    let out = cmd.args(["events", id]).output().expect("events");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("event JSON"))
+        .collect()
+}
+
+/// The steps `show ID --json` lists, in order, from the CLI `cmd` (with its history set).
+pub fn shown_steps(mut cmd: Command, id: &str) -> Vec<String> {
+    let show = cmd.args(["show", id, "--json"]).output().expect("show");
+    let v: serde_json::Value = serde_json::from_slice(&show.stdout).expect("JSON");
+    v["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| s["step"].as_str().unwrap_or("").to_owned())
+        .collect()
+}

@@ -6,28 +6,11 @@ use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use tidemark_core::{JobState, ProgressEvent, Step};
+use tidemark_core::{JobState, Step};
 
-use crate::util::{diff_trees, extract, parse_run, pseudo_random, write};
+use crate::util::{diff_trees, extract, parse_run, pseudo_random, stored_events, write};
 use crate::wine::{Live, Wine, win};
 use tidemark_tests::slow_put::SlowPut;
-
-fn stored_events(wine: &Wine, db: &std::path::Path, id: &str) -> Vec<ProgressEvent> {
-    let out = wine
-        .tidemark(db)
-        .args(["events", id])
-        .output()
-        .expect("events");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("event JSON"))
-        .collect()
-}
 
 #[test]
 fn a_snapshot_killed_mid_upload_on_windows_resumes_to_a_whole_upload() {
@@ -72,7 +55,7 @@ fn a_snapshot_killed_mid_upload_on_windows_resumes_to_a_whole_upload() {
     );
 
     // The next process to open the history finds the job's lock free: interrupted.
-    let before = stored_events(&wine, &db, &id);
+    let before = stored_events(wine.tidemark(&db), &id);
     for (k, ev) in before.iter().enumerate() {
         assert_eq!(ev.seq, k as u64 + 1, "stored seq has a gap");
     }
@@ -92,7 +75,7 @@ fn a_snapshot_killed_mid_upload_on_windows_resumes_to_a_whole_upload() {
     let want_url = format!("{base}vault.tar.zst");
     assert_eq!(end.result_url.as_deref(), Some(want_url.as_str()));
 
-    let all = stored_events(&wine, &db, &id);
+    let all = stored_events(wine.tidemark(&db), &id);
     for (k, ev) in all.iter().enumerate() {
         assert_eq!(ev.seq, k as u64 + 1, "seq gap after resume");
     }

@@ -5,7 +5,7 @@ use std::fs;
 
 use tidemark_core::ProgressEvent;
 
-use crate::util::{pseudo_random, run_json, write};
+use crate::util::{pseudo_random, run_json, shown_steps, write};
 use crate::wine::{Wine, win};
 
 #[test]
@@ -79,20 +79,8 @@ fn history_and_events_on_windows_show_the_runs() {
         .collect();
     assert_eq!(stored, ok.events);
 
-    let show = wine
-        .tidemark(&db)
-        .args(["show", id, "--json"])
-        .output()
-        .expect("show");
-    let v: serde_json::Value = serde_json::from_slice(&show.stdout).expect("JSON");
-    let steps: Vec<&str> = v["steps"]
-        .as_array()
-        .expect("steps")
-        .iter()
-        .map(|s| s["step"].as_str().unwrap_or(""))
-        .collect();
     assert_eq!(
-        steps,
+        shown_steps(wine.tidemark(&db), id),
         [
             "waiting",
             "browsing",

@@ -4,10 +4,8 @@
 
 use std::fs;
 
-use tidemark_core::JobState;
-
 use crate::util::{extract, pseudo_random, run_json, write};
-use crate::wine::{Wine, win};
+use crate::wine::{Wine, completed_warning_about, win};
 
 #[test]
 fn files_another_program_holds_locked_are_warnings_and_the_rest_is_archived_and_mirrored() {
@@ -32,21 +30,7 @@ fn files_another_program_holds_locked_are_warnings_and_the_rest_is_archived_and_
         wine.tidemark(&db),
         &["snapshot", &win(&src), "--to", &win(&out), "--name", "mail"],
     );
-    assert_eq!(snap.last().state, JobState::Completed, "{}", snap.stderr);
-    assert_eq!(snap.code, 23, "done with warnings: {}", snap.stderr);
-    let mut warned: Vec<&str> = snap
-        .last()
-        .warnings
-        .iter()
-        .map(|w| w.path.as_str())
-        .collect();
-    warned.sort_unstable();
-    assert_eq!(
-        warned,
-        ["archive.pst", "inbox.db"],
-        "{:?}",
-        snap.last().warnings
-    );
+    completed_warning_about(&snap, &["archive.pst".into(), "inbox.db".into()]);
     let x = tmp.path().join("x");
     extract(&out.join("mail.tar.zst"), &x);
     assert_eq!(
@@ -60,28 +44,7 @@ fn files_another_program_holds_locked_are_warnings_and_the_rest_is_archived_and_
         wine.tidemark(&db),
         &["sync", &win(&src), "--to", &win(&mirror)],
     );
-    assert_eq!(sync.last().state, JobState::Completed, "{}", sync.stderr);
-    assert_eq!(sync.code, 23, "done with warnings: {}", sync.stderr);
-    let mut warned: Vec<&str> = sync
-        .last()
-        .warnings
-        .iter()
-        .map(|w| w.path.as_str())
-        .collect();
-    warned.sort_unstable();
-    assert_eq!(
-        warned,
-        ["mail/archive.pst", "mail/inbox.db"],
-        "{:?}",
-        sync.last().warnings
-    );
-    for path in ["mail/archive.pst", "mail/inbox.db"] {
-        assert!(
-            sync.stderr.contains(path),
-            "{path} not on stderr: {}",
-            sync.stderr
-        );
-    }
+    completed_warning_about(&sync, &["mail/archive.pst".into(), "mail/inbox.db".into()]);
     assert_eq!(
         fs::read(mirror.join("mail/notes.txt")).expect("notes"),
         b"free to read\n"

@@ -7,10 +7,8 @@
 use std::fs;
 use std::path::Path;
 
-use tidemark_core::JobState;
-
-use crate::util::{Run, extract, run_json, write};
-use crate::wine::{Wine, win};
+use crate::util::{extract, run_json, write};
+use crate::wine::{Wine, completed_warning_about, win};
 
 /// Names Windows cannot hold whatever the folder: each is left out with a warning.
 const FORBIDDEN: [&str; 3] = ["CON", "aux.txt", "trailing."];
@@ -25,25 +23,6 @@ fn odd_tree(root: &Path) -> std::path::PathBuf {
         write(src.join(name), format!("I am {name}\n").as_bytes());
     }
     src
-}
-
-/// Completed with warnings (exit 23) that name exactly `want`, each also said on stderr.
-fn completed_warning_about(run: &Run, want: &[String]) {
-    let end = run.last();
-    assert_eq!(end.state, JobState::Completed, "stderr: {}", run.stderr);
-    assert_eq!(run.code, 23, "done with warnings; stderr: {}", run.stderr);
-    let mut warned: Vec<&str> = end.warnings.iter().map(|w| w.path.as_str()).collect();
-    warned.sort_unstable();
-    let mut want: Vec<&str> = want.iter().map(String::as_str).collect();
-    want.sort_unstable();
-    assert_eq!(warned, want, "{:?}", end.warnings);
-    for path in want {
-        assert!(
-            run.stderr.contains(path),
-            "{path} not on stderr: {}",
-            run.stderr
-        );
-    }
 }
 
 #[test]

@@ -7,7 +7,9 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use tidemark_core::ProgressEvent;
+use tidemark_core::{JobState, ProgressEvent};
+
+use crate::util::Run;
 
 /// Set by `.ci/wine-e2e`: the Wine loader, the cross-built `tidemark.exe` (with the test
 /// machine's `bcryptprimitives.dll` beside it) and the throwaway prefix it booted.
@@ -123,6 +125,25 @@ impl Drop for Locked {
         // Its input closing is its signal to let go and end.
         drop(self.0.stdin.take());
         let _ = self.0.wait();
+    }
+}
+
+/// Completed with warnings (exit 23) that name exactly `want`, each also said on stderr.
+pub fn completed_warning_about(run: &Run, want: &[String]) {
+    let end = run.last();
+    assert_eq!(end.state, JobState::Completed, "stderr: {}", run.stderr);
+    assert_eq!(run.code, 23, "done with warnings; stderr: {}", run.stderr);
+    let mut warned: Vec<&str> = end.warnings.iter().map(|w| w.path.as_str()).collect();
+    warned.sort_unstable();
+    let mut want: Vec<&str> = want.iter().map(String::as_str).collect();
+    want.sort_unstable();
+    assert_eq!(warned, want, "{:?}", end.warnings);
+    for path in want {
+        assert!(
+            run.stderr.contains(path),
+            "{path} not on stderr: {}",
+            run.stderr
+        );
     }
 }
 
