@@ -85,6 +85,8 @@ pub fn install<R: Runtime>(app: &tauri::App<R>, places: &Places, mode: Mode) {
         tray: desktop,
     });
     let notifier: Arc<dyn Notifier> = if desktop {
+        #[cfg(target_os = "macos")]
+        shell::register_notifications(&handle);
         Arc::new(shell::DesktopNotifier)
     } else {
         Arc::new(NoNotifier)

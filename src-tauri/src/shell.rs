@@ -92,6 +92,22 @@ impl Notifier for DesktopNotifier {
     }
 }
 
+/// macOS files a notification under the bundle identifier of the app that sends it, which
+/// notify-rust takes from `set_application` (as Tauri's own notifications do); a build run
+/// outside its app bundle has no identifier of its own and borrows Terminal's. Checked only
+/// on a Mac (CI's macOS job): Linux cannot compile notify-rust's Cocoa backend.
+#[cfg(target_os = "macos")]
+pub(crate) fn register_notifications<R: Runtime>(handle: &AppHandle<R>) {
+    let id = if tauri::is_dev() {
+        "com.apple.Terminal".to_owned()
+    } else {
+        handle.config().identifier.clone()
+    };
+    if let Err(e) = notify_rust::set_application(&id) {
+        tracing::warn!("notifications are not sent as {id}: {e}");
+    }
+}
+
 /// Opening and picking folders: the plugins in the real app, refusals in tests (which have
 /// neither a file manager nor a dialog).
 pub(crate) struct FolderOps {
