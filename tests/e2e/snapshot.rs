@@ -56,19 +56,7 @@ fn snapshot_extracts_with_system_tar_to_an_identical_tree() {
     );
 
     // The six steps, in order, as users know them.
-    let mut steps: Vec<Step> = run.events.iter().map(|e| e.step).collect();
-    steps.dedup();
-    assert_eq!(
-        steps,
-        [
-            Step::Waiting,
-            Step::Browsing,
-            Step::Manifest,
-            Step::Compressing,
-            Step::Uploading,
-            Step::Completed
-        ]
-    );
+    assert_eq!(steps_of(&run), SNAPSHOT_STEPS);
     assert!(
         run.events
             .iter()

@@ -1,4 +1,3 @@
-use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
@@ -6,27 +5,6 @@ use std::path::Path;
 use tidemark_core::{ItemState, JobState};
 
 use crate::util::*;
-
-/// inode and mtime of every file under `dir`: a file that was copied again gets a new inode
-/// (it is written under a temporary name and renamed over).
-fn fingerprints(dir: &Path) -> BTreeMap<String, (u64, i64)> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in fs::read_dir(&d).expect("read_dir").flatten() {
-            let m = fs::symlink_metadata(e.path()).expect("stat");
-            if m.is_dir() {
-                stack.push(e.path());
-            } else {
-                out.insert(
-                    e.path().to_string_lossy().into_owned(),
-                    (m.ino(), m.mtime()),
-                );
-            }
-        }
-    }
-    out
-}
 
 #[test]
 fn sync_mirrors_every_source_and_a_second_run_copies_nothing() {

@@ -9,7 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 
-use tidemark_core::{JobState, ProgressEvent};
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
+
+use tidemark_core::{JobState, ProgressEvent, Step};
 pub use tidemark_tests::{diff_trees, extract, generate_tree, names, pseudo_random, write};
 
 /// The `tidemark` binary cargo built next to this test (`target/<profile>/tidemark`).
@@ -316,4 +319,42 @@ pub fn shown_steps(mut cmd: Command, id: &str) -> Vec<String> {
         .iter()
         .map(|s| s["step"].as_str().unwrap_or("").to_owned())
         .collect()
+}
+
+/// inode and mtime (to the nanosecond) of every file under `dir`: a file copied again gets
+/// a new inode, as it is written under a temporary name and renamed over.
+pub fn fingerprints(dir: &Path) -> BTreeMap<String, (u64, i64, i64)> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).expect("read_dir").flatten() {
+            let m = fs::symlink_metadata(e.path()).expect("stat");
+            if m.is_dir() {
+                stack.push(e.path());
+            } else {
+                out.insert(
+                    e.path().to_string_lossy().into_owned(),
+                    (m.ino(), m.mtime(), m.mtime_nsec()),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// A snapshot's six steps, in order, as users know them.
+pub const SNAPSHOT_STEPS: [Step; 6] = [
+    Step::Waiting,
+    Step::Browsing,
+    Step::Manifest,
+    Step::Compressing,
+    Step::Uploading,
+    Step::Completed,
+];
+
+/// The steps a run went through, each once, in order.
+pub fn steps_of(run: &Run) -> Vec<Step> {
+    let mut steps: Vec<Step> = run.events.iter().map(|e| e.step).collect();
+    steps.dedup();
+    steps
 }

@@ -2,9 +2,11 @@
 
 use std::fs;
 
-use tidemark_core::{JobState, Step};
+use tidemark_core::JobState;
 
-use crate::util::{check_manifest, diff_trees, extract, generate_tree, names, run_json};
+use crate::util::{
+    SNAPSHOT_STEPS, check_manifest, diff_trees, extract, generate_tree, names, run_json, steps_of,
+};
 use crate::wine::{Wine, win};
 
 #[test]
@@ -46,19 +48,7 @@ fn a_snapshot_made_on_windows_extracts_with_gnu_tar_to_the_same_tree() {
         Some(win(&dest.join("snap.tar.zst")).as_str()),
         "the result is named as Windows names it"
     );
-    let mut steps: Vec<Step> = run.events.iter().map(|e| e.step).collect();
-    steps.dedup();
-    assert_eq!(
-        steps,
-        [
-            Step::Waiting,
-            Step::Browsing,
-            Step::Manifest,
-            Step::Compressing,
-            Step::Uploading,
-            Step::Completed
-        ]
-    );
+    assert_eq!(steps_of(&run), SNAPSHOT_STEPS);
 
     // GNU tar reads it: entries named with '/', UTF-8 names, the folder itself on top.
     let out = tmp.path().join("extracted");

@@ -1,35 +1,11 @@
 //! A sync by the Windows build: a mirror equal to the source, and nothing copied again.
 
-use std::collections::BTreeMap;
 use std::fs;
-use std::os::unix::fs::MetadataExt;
-use std::path::Path;
 
 use tidemark_core::{ItemState, JobState};
 
-use crate::util::{diff_trees, generate_tree, partials, run_json};
+use crate::util::{diff_trees, fingerprints, generate_tree, partials, run_json};
 use crate::wine::{Wine, win};
-
-/// inode and mtime (to the nanosecond) of every file under `dir`: a file copied again gets
-/// a new inode, as it is written under a temporary name and renamed over.
-fn fingerprints(dir: &Path) -> BTreeMap<String, (u64, i64, i64)> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in fs::read_dir(&d).expect("read_dir").flatten() {
-            let m = fs::symlink_metadata(e.path()).expect("stat");
-            if m.is_dir() {
-                stack.push(e.path());
-            } else {
-                out.insert(
-                    e.path().to_string_lossy().into_owned(),
-                    (m.ino(), m.mtime(), m.mtime_nsec()),
-                );
-            }
-        }
-    }
-    out
-}
 
 #[test]
 fn a_sync_on_windows_mirrors_the_tree_and_a_second_run_copies_nothing() {
