@@ -88,6 +88,11 @@ error_codes! {
     // Watching an agent's job from the CLI.
     AuthFailed = "auth_failed",
     NoContent = "no_content",
+    // Pairing with an agent (the CLI and the desktop app).
+    /// A `tidemark://` pairing link that cannot be read.
+    BadPairingLink = "bad_pairing_link",
+    /// The agent presented another certificate than the one it was paired with.
+    FingerprintMismatch = "fingerprint_mismatch",
 }
 
 impl std::fmt::Display for ErrorCode {

@@ -9,6 +9,7 @@ pub mod event;
 pub mod fsutil;
 pub mod job;
 pub mod log;
+pub mod pairing;
 pub mod panic;
 pub mod platform;
 pub mod prefetch;
@@ -31,6 +32,7 @@ pub use event::{
 };
 pub use job::{JobHandle, JobOptions, JobSpec, Priority, ResumePoint};
 pub use log::{Delivery, EventLog, Subscription};
+pub use pairing::{Fingerprint, FingerprintError, PairingLink, PairingLinkError};
 pub use resume::{CheckpointError, MemoryResume, NoResume, ResumeState};
 pub use sink::{ProgressSink, SinkClosed, pump};
 pub use snapshot::SnapshotSpec;

@@ -80,6 +80,10 @@ export const ERROR_HINTS: Readonly<Record<ErrorCode, Hint>> = {
   bind: () => AGENT_SETUP,
   auth_failed: () => "Check the agent's token (Agents tab).",
   no_content: () => GENERIC,
+  bad_pairing_link: () =>
+    "Check the pairing link: copy it again, whole, from the agent (it starts with tidemark://).",
+  fingerprint_mismatch: () =>
+    "The agent did not present the certificate it was paired with. If its certificate was replaced on purpose, pair again with its new link; otherwise do not connect.",
 };
 
 /**

@@ -46,6 +46,8 @@ export const ERROR_CODES = [
   "bind",
   "auth_failed",
   "no_content",
+  "bad_pairing_link",
+  "fingerprint_mismatch",
 ] as const satisfies readonly ErrorCode[];
 
 type Unlisted = Exclude<ErrorCode, (typeof ERROR_CODES)[number]>;
