@@ -98,6 +98,34 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
+/// A path parameter whose rejection is an API error (400 `{code, message}`), not plain text.
+struct Id(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Id {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|Path(id)| Id(id))
+            .map_err(|r| ApiError::BadRequest(r.body_text()))
+    }
+}
+
+/// Query parameters whose rejection is an API error, not plain text.
+struct Params<T>(T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(v)| Params(v))
+            .map_err(|r| ApiError::BadRequest(r.body_text()))
+    }
+}
+
 /// JSON body whose rejections are API errors (400, 413) rather than plain text.
 struct Body<T>(T);
 
@@ -146,7 +174,7 @@ async fn list(State(s): State<AppState>, Caller(who): Caller) -> Result<Response
 async fn job(
     State(s): State<AppState>,
     Caller(who): Caller,
-    Path(id): Path<String>,
+    Id(id): Id,
 ) -> Result<Response, ApiError> {
     Ok(axum::Json(blocking(move || s.agent.job(&who, &id)).await?).into_response())
 }
@@ -154,7 +182,7 @@ async fn job(
 async fn cancel(
     State(s): State<AppState>,
     Caller(who): Caller,
-    Path(id): Path<String>,
+    Id(id): Id,
 ) -> Result<Response, ApiError> {
     Ok(axum::Json(blocking(move || s.agent.cancel(&who, &id)).await?).into_response())
 }
@@ -162,7 +190,7 @@ async fn cancel(
 async fn pause(
     State(s): State<AppState>,
     Caller(who): Caller,
-    Path(id): Path<String>,
+    Id(id): Id,
 ) -> Result<Response, ApiError> {
     Ok(axum::Json(blocking(move || s.agent.pause(&who, &id)).await?).into_response())
 }
@@ -170,7 +198,7 @@ async fn pause(
 async fn resume(
     State(s): State<AppState>,
     Caller(who): Caller,
-    Path(id): Path<String>,
+    Id(id): Id,
 ) -> Result<Response, ApiError> {
     Ok(axum::Json(blocking(move || s.agent.resume(&who, &id)).await?).into_response())
 }
@@ -178,7 +206,7 @@ async fn resume(
 async fn progress(
     State(s): State<AppState>,
     Caller(who): Caller,
-    Path(id): Path<String>,
+    Id(id): Id,
 ) -> Result<Response, ApiError> {
     let ev = blocking(move || s.agent.progress(&who, &id)).await?;
     Ok(axum::Json(&*ev).into_response())
@@ -192,8 +220,8 @@ struct Since {
 async fn events(
     State(s): State<AppState>,
     Caller(who): Caller,
-    Path(id): Path<String>,
-    Query(q): Query<Since>,
+    Id(id): Id,
+    Params(q): Params<Since>,
 ) -> Result<Response, ApiError> {
     let since = q.since.unwrap_or(0);
     let evs = blocking(move || s.agent.events(&who, &id, since)).await?;
@@ -201,12 +229,11 @@ async fn events(
     Ok(axum::Json(evs).into_response())
 }
 
-/// A progress stream asked for on a connection that already carried other requests (a
-/// connection that opens with one is served by [`crate::sse`] directly).
+/// A job's progress stream: stored events after `Last-Event-ID` (or `since`), then live ones.
 async fn stream(
     State(s): State<AppState>,
     Caller(who): Caller,
-    Path(id): Path<String>,
+    Id(id): Id,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {

@@ -1,24 +1,28 @@
 //! Tidemark's headless agent: runs the core's jobs with their history, and serves them over
-//! HTTP (REST + Server-Sent Events) to the desktop app and other clients.
+//! HTTPS (REST + Server-Sent Events) to the desktop app and other clients.
 
 pub mod auth;
+pub mod cert;
 pub mod http;
 mod logs;
+mod server;
 pub mod service;
-pub mod sse;
 pub mod stream;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tidemark_core::ErrorCode;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use serde::{Deserialize, Serialize};
+use tidemark_core::{ErrorCode, Fingerprint};
 
-pub use auth::{Identity, TokenError, Tokens, add_named};
-pub use service::{Agent, ApiError, MAX_STREAMS_PER_TOKEN, OpenError};
+pub use auth::{
+    Identity, TokenError, TokenInfo, Tokens, add_named, free_name, list_named, remove_named,
+};
+pub use cert::{AgentCert, CertError, CertSource};
+pub use server::{Limits, MAX_CONNECTIONS_PER_ADDRESS};
+pub use service::{Agent, ApiError, EMIT_INTERVAL, MAX_STREAMS_PER_TOKEN, OpenError};
 
 #[derive(Debug, Clone)]
 pub struct AgentConfig {
@@ -26,24 +30,50 @@ pub struct AgentConfig {
     pub roots: Vec<PathBuf>,
     pub db: PathBuf,
     pub tokens: PathBuf,
-    /// Allow a non-loopback address without TLS.
-    pub insecure_listen: bool,
+    /// The certificate served; `None` serves plain HTTP, for a TLS proxy in front, and only
+    /// on loopback.
+    pub tls: Option<CertSource>,
+    /// Where the agent records the address it listens on and its fingerprint, for
+    /// `tidemark agent pair`.
+    pub record: Option<PathBuf>,
     /// Most concurrent progress streams per token.
     pub max_streams_per_token: usize,
+    /// How often jobs log counter updates, each of which goes to every watcher.
+    pub emit_interval: Duration,
+    pub limits: Limits,
+}
+
+impl AgentConfig {
+    /// The defaults for everything but where it listens and what it keeps where.
+    pub fn new(listen: SocketAddr, roots: Vec<PathBuf>, db: PathBuf, tokens: PathBuf) -> Self {
+        let tls = Some(CertSource::beside(&tokens));
+        Self {
+            listen,
+            roots,
+            db,
+            tokens,
+            tls,
+            record: None,
+            max_streams_per_token: MAX_STREAMS_PER_TOKEN,
+            emit_interval: EMIT_INTERVAL,
+            limits: Limits::default(),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
     #[error(
-        "refusing to listen on {0} without TLS: tokens and paths would cross the network in \
-         clear text. Listen on 127.0.0.1 (and reach it through an SSH tunnel or a TLS proxy), \
-         or pass --insecure-listen on a network you trust"
+        "refusing to serve plain HTTP on {0}: tokens and paths would cross the network in \
+         clear text. --no-tls is for a TLS proxy in front of the agent, on 127.0.0.1 or ::1"
     )]
     InsecureListen(SocketAddr),
     #[error("give at least one --root folder: jobs may only use folders under a root")]
     NoRoot,
     #[error(transparent)]
     Tokens(#[from] TokenError),
+    #[error(transparent)]
+    Cert(#[from] CertError),
     #[error(transparent)]
     Open(#[from] OpenError),
     #[error("the agent's setup thread failed: {0}")]
@@ -61,6 +91,7 @@ impl AgentError {
             Self::InsecureListen(_) => ErrorCode::InsecureListen,
             Self::NoRoot => ErrorCode::NoRoot,
             Self::Tokens(_) => ErrorCode::Tokens,
+            Self::Cert(_) => ErrorCode::Certificate,
             Self::Open(e) => e.code(),
             Self::SetupThread(_) => ErrorCode::Internal,
             Self::Bind { .. } => ErrorCode::Bind,
@@ -72,22 +103,65 @@ impl AgentError {
 #[derive(Debug)]
 pub struct Started {
     pub addr: SocketAddr,
+    /// `https://ADDR`, or `http://ADDR` without TLS.
+    pub url: String,
+    /// The SHA-256 fingerprint of the certificate served, clients pin it.
+    pub fingerprint: Option<Fingerprint>,
     /// The admin token, when this start created it (it is shown only this once).
     pub new_admin_token: Option<String>,
 }
 
+/// Where an agent last listened, as it recorded it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentRecord {
+    pub address: SocketAddr,
+    pub fingerprint: Option<Fingerprint>,
+}
+
+impl AgentRecord {
+    /// The record at `path`, if an agent wrote one.
+    pub fn read(path: &Path) -> Option<AgentRecord> {
+        serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+    }
+
+    fn write(&self, path: &Path) {
+        let written = serde_json::to_vec_pretty(self)
+            .map_err(std::io::Error::from)
+            .and_then(|json| auth::write_private(path, &json));
+        if let Err(e) = written {
+            tracing::warn!(path = %path.display(), error = %e, "cannot record where the agent listens; `tidemark agent pair` will need --url");
+        }
+    }
+}
+
 /// Runs the agent until Ctrl-C / SIGTERM; `on_start` is told where it listens.
 pub async fn serve(cfg: AgentConfig, on_start: impl FnOnce(Started)) -> Result<(), AgentError> {
-    if !cfg.listen.ip().is_loopback() && !cfg.insecure_listen {
+    serve_until(cfg, on_start, shutdown_signal()).await
+}
+
+/// [`serve`] until `stop` resolves.
+pub async fn serve_until(
+    cfg: AgentConfig,
+    on_start: impl FnOnce(Started),
+    stop: impl Future<Output = ()>,
+) -> Result<(), AgentError> {
+    if cfg.tls.is_none() && !cfg.listen.ip().is_loopback() {
         return Err(AgentError::InsecureListen(cfg.listen));
     }
     if cfg.roots.is_empty() {
         return Err(AgentError::NoRoot);
     }
     let (tokens, new_admin_token) = Tokens::load_or_create(&cfg.tokens)?;
+    let cert = cfg.tls.as_ref().map(AgentCert::load).transpose()?;
+    let acceptor = cert
+        .as_ref()
+        .map(|c| c.server_config().map(tokio_rustls::TlsAcceptor::from))
+        .transpose()?;
     let agent = {
-        let (db, roots, max) = (cfg.db.clone(), cfg.roots.clone(), cfg.max_streams_per_token);
-        tokio::task::spawn_blocking(move || Agent::open(db, &roots, max)).await??
+        let (db, roots) = (cfg.db.clone(), cfg.roots.clone());
+        let (max, every) = (cfg.max_streams_per_token, cfg.emit_interval);
+        tokio::task::spawn_blocking(move || Agent::open(db, &roots, max, every)).await??
     };
     let agent = Arc::new(agent);
     let listener = tokio::net::TcpListener::bind(cfg.listen)
@@ -100,8 +174,18 @@ pub async fn serve(cfg: AgentConfig, on_start: impl FnOnce(Started)) -> Result<(
         addr: cfg.listen,
         source,
     })?;
+    let fingerprint = cert.as_ref().map(AgentCert::fingerprint);
+    if let Some(path) = &cfg.record {
+        let record = AgentRecord {
+            address: addr,
+            fingerprint,
+        };
+        record.write(path);
+    }
     on_start(Started {
         addr,
+        url: server::url(addr, acceptor.is_some()),
+        fingerprint,
         new_admin_token,
     });
     let state = stream::AppState {
@@ -109,92 +193,14 @@ pub async fn serve(cfg: AgentConfig, on_start: impl FnOnce(Started)) -> Result<(
         tokens: Arc::new(tokens),
         frames: Arc::default(),
     };
-    let app = http::router(state.clone());
-    let served = axum::serve(route_connections(listener, addr, state), app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await;
-    // Jobs end cleanly (cancelled, nothing half-written) rather than being cut off.
+    let app = http::router(state);
+    let connections = server::serve(listener, acceptor, app, cfg.limits, stop).await;
+    // Jobs end cleanly (cancelled, nothing half-written) rather than being cut off; their
+    // streams end with them, and what is left (idle connections, streams of interrupted
+    // jobs) is given a moment to close.
     let _joined = tokio::task::spawn_blocking(move || agent.shutdown()).await;
-    served.map_err(|source| AgentError::Bind { addr, source })
-}
-
-/// The connections axum serves: every accepted one except those that open with a progress
-/// stream request, which [`sse::serve`] takes (see there why).
-#[derive(Debug)]
-struct Routed {
-    rx: mpsc::Receiver<(TcpStream, SocketAddr)>,
-    addr: SocketAddr,
-}
-
-impl axum::serve::Listener for Routed {
-    type Io = TcpStream;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (TcpStream, SocketAddr) {
-        match self.rx.recv().await {
-            Some(conn) => conn,
-            // The accepting task is gone (the runtime is shutting down): nothing more comes.
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        Ok(self.addr)
-    }
-}
-
-/// How long a new connection has to show enough of its request line to be routed.
-const ROUTE_TIMEOUT: Duration = Duration::from_secs(10);
-
-fn route_connections(
-    mut listener: TcpListener,
-    addr: SocketAddr,
-    state: stream::AppState,
-) -> Routed {
-    let (tx, rx) = mpsc::channel(64);
-    tokio::spawn(async move {
-        loop {
-            // axum's own accept: it waits out errors such as too many open files. Once axum
-            // stops (shutting down) and drops its end, the listening socket is closed too.
-            let (tcp, peer) = tokio::select! {
-                conn = axum::serve::Listener::accept(&mut listener) => conn,
-                () = tx.closed() => return,
-            };
-            // Progress frames are small and written one at a time: Nagle's algorithm would
-            // hold one back until the client acknowledged the one before.
-            let _ = tcp.set_nodelay(true);
-            let (tx, state) = (tx.clone(), state.clone());
-            tokio::spawn(async move {
-                if opens_with_stream(&tcp).await {
-                    sse::serve(tcp, state).await;
-                } else {
-                    let _ = tx.send((tcp, peer)).await;
-                }
-            });
-        }
-    });
-    Routed { rx, addr }
-}
-
-/// Looks at the start of a connection, without consuming it, for a stream request.
-async fn opens_with_stream(tcp: &TcpStream) -> bool {
-    let deadline = tokio::time::Instant::now() + ROUTE_TIMEOUT;
-    let mut start = [0u8; sse::PEEK];
-    loop {
-        let n = match tokio::time::timeout_at(deadline, tcp.peek(&mut start)).await {
-            Ok(Ok(n)) if n > 0 => n,
-            _ => return false,
-        };
-        if let Some(yes) = sse::is_stream_request(&start[..n]) {
-            return yes;
-        }
-        // Part of a request line so far; `peek` returns at once while any byte is waiting,
-        // so wait a little before looking again.
-        if tokio::time::Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let _ = tokio::time::timeout(Duration::from_secs(5), connections.shutdown()).await;
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -8,14 +8,6 @@ use tidemark_core::{JobKind, ProgressEvent};
 
 use crate::auth::Identity;
 
-/// The name a caller is logged under.
-fn token_name(who: &Identity) -> &str {
-    match who {
-        Identity::Admin => "admin",
-        Identity::Named(name) => name,
-    }
-}
-
 pub(crate) fn request(
     method: &str,
     path: &str,
@@ -28,7 +20,7 @@ pub(crate) fn request(
         %path,
         status,
         ms = took.as_millis() as u64,
-        token = who.map(token_name),
+        token = who.map(Identity::name),
         "request"
     );
 }

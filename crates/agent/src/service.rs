@@ -5,10 +5,11 @@
 use std::collections::{HashMap, VecDeque};
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use tidemark_core::{ErrorCode, JobSpec, JobState, Priority, ProgressEvent, Step, Subscription};
 use tidemark_store::{
-    JobFilter, JobRecord, LiveJob, Pool, Pooled, RecordedJob, Registry, RunError, Store,
+    JobFilter, JobRecord, Launch, LiveJob, Pool, Pooled, RecordedJob, Registry, RunError, Store,
     StoreError, recover,
 };
 
@@ -17,10 +18,16 @@ use crate::auth::Identity;
 /// Most concurrent progress streams one token may hold, unless configured otherwise.
 pub const MAX_STREAMS_PER_TOKEN: usize = 64;
 
+/// How often an agent's jobs log counter updates, unless configured otherwise: twice a
+/// second, as every logged event is sent to each watcher (steps and ends are never held).
+pub const EMIT_INTERVAL: Duration = Duration::from_millis(500);
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("missing or wrong bearer token")]
     Unauthorized,
+    #[error("this token is read-only: it may follow jobs but not start or change them")]
+    ReadOnly,
     #[error("{0} is outside the folders this agent may use")]
     ForbiddenPath(String),
     #[error("no job {0}")]
@@ -47,6 +54,7 @@ impl ApiError {
     pub fn code(&self) -> ErrorCode {
         match self {
             Self::Unauthorized => ErrorCode::Unauthorized,
+            Self::ReadOnly => ErrorCode::ReadOnly,
             Self::ForbiddenPath(_) => ErrorCode::ForbiddenPath,
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::BadRequest(_) => ErrorCode::BadRequest,
@@ -118,6 +126,7 @@ pub struct Agent {
     streams: Arc<Mutex<HashMap<String, usize>>>,
     max_streams: usize,
     pool: Pool,
+    launch: Launch,
 }
 
 /// What a progress stream delivers, in order.
@@ -165,13 +174,28 @@ impl Drop for StreamSlot {
     }
 }
 
+/// Refuses a read-only caller anything but looking.
+fn may_act(who: &Identity) -> Result<(), ApiError> {
+    if who.may_act() {
+        Ok(())
+    } else {
+        Err(ApiError::ReadOnly)
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Agent {
-    /// Opens the history (settling jobs a previous agent left running) and the roots.
-    pub fn open(db: PathBuf, roots: &[PathBuf], max_streams: usize) -> Result<Agent, OpenError> {
+    /// Opens the history (settling jobs a previous agent left running) and the roots. Jobs
+    /// log counter updates every `emit_interval`: each logged event goes to every watcher.
+    pub fn open(
+        db: PathBuf,
+        roots: &[PathBuf],
+        max_streams: usize,
+        emit_interval: Duration,
+    ) -> Result<Agent, OpenError> {
         let mut store = Store::open(&db)?;
         recover(&mut store)?;
         let roots = roots
@@ -195,6 +219,10 @@ impl Agent {
             live: Registry::default(),
             streams: Arc::default(),
             max_streams,
+            launch: Launch {
+                priority: Priority::Background,
+                emit_interval,
+            },
         })
     }
 
@@ -217,8 +245,9 @@ impl Agent {
     }
 
     pub fn start(&self, who: &Identity, spec: JobSpec) -> Result<JobRecord, ApiError> {
+        may_act(who)?;
         let spec = self.confine_spec(spec)?;
-        let job = RecordedJob::start_with(&self.db, spec, who.owner(), Priority::Background)?;
+        let job = RecordedJob::start_with(&self.db, spec, who.owner(), self.launch)?;
         let id = job.id().to_owned();
         self.track(job);
         self.visible(who, &id)
@@ -249,6 +278,7 @@ impl Agent {
     }
 
     pub fn cancel(&self, who: &Identity, id: &str) -> Result<JobRecord, ApiError> {
+        may_act(who)?;
         let job = self.visible(who, id)?;
         match self.live(id) {
             Some(live) => {
@@ -264,6 +294,7 @@ impl Agent {
     }
 
     pub fn pause(&self, who: &Identity, id: &str) -> Result<JobRecord, ApiError> {
+        may_act(who)?;
         let job = self.visible(who, id)?;
         match self.live(id) {
             Some(live) => {
@@ -280,11 +311,12 @@ impl Agent {
 
     /// Resumes a paused job, or continues an interrupted one from its last checkpoint.
     pub fn resume(&self, who: &Identity, id: &str) -> Result<JobRecord, ApiError> {
+        may_act(who)?;
         self.visible(who, id)?;
         if let Some(live) = self.live(id) {
             live.control.resume();
         } else {
-            let job = RecordedJob::resume_with(&self.db, id, Priority::Background)?;
+            let job = RecordedJob::resume_with(&self.db, id, self.launch)?;
             self.track(job);
         }
         self.visible(who, id)

@@ -1,7 +1,5 @@
-//! What a progress stream is on either path (served by [`crate::sse`] directly, or through
-//! the router in [`crate::http`]): the state both serve from, the frames they write, who
-//! asks, from which seq, and how an error reads. Both import this, neither the other, so the
-//! two paths cannot drift apart.
+//! What a progress stream is: the state it is served from, the frames it writes, who asks,
+//! from which seq, and how an error reads.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -132,13 +130,6 @@ impl Frames {
         }
     }
 
-    /// Whether [`Self::next`] would return an event at once.
-    pub(crate) fn has_ready(&self) -> bool {
-        !self.done
-            && (!self.feed.replay.is_empty()
-                || self.feed.live.as_ref().is_some_and(|l| l.is_ready()))
-    }
-
     async fn next_event(&mut self) -> Option<Bytes> {
         let feed = &mut self.feed;
         while feed.replay.is_empty() && feed.live.is_none() {
@@ -180,7 +171,7 @@ impl Frames {
 pub(crate) fn error_parts(e: &ApiError) -> (StatusCode, ErrorInfo) {
     let status = match e {
         ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-        ApiError::ForbiddenPath(_) => StatusCode::FORBIDDEN,
+        ApiError::ReadOnly | ApiError::ForbiddenPath(_) => StatusCode::FORBIDDEN,
         ApiError::NotFound(_) => StatusCode::NOT_FOUND,
         ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
         ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,

@@ -79,10 +79,14 @@ error_codes! {
     PayloadTooLarge = "payload_too_large",
     TooManyStreams = "too_many_streams",
     Conflict = "conflict",
+    /// A read-only token asked to start, pause, resume or cancel a job.
+    ReadOnly = "read_only",
     // Starting the agent.
     InsecureListen = "insecure_listen",
     NoRoot = "no_root",
     Tokens = "tokens",
+    /// The agent's TLS certificate or key cannot be read, made or used.
+    Certificate = "certificate",
     Setup = "setup",
     Bind = "bind",
     // Watching an agent's job from the CLI.

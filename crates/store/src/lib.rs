@@ -21,7 +21,7 @@ pub use places::Places;
 pub use pool::{Pool, Pooled};
 pub use registry::{LiveJob, Registry};
 pub use rows::{JobFilter, JobRecord, RemoteAppend, RemoteOrigin};
-pub use runs::{DEFAULT_KEEP_RUNS, RecordedJob, RunError, recover};
+pub use runs::{DEFAULT_KEEP_RUNS, Launch, RecordedJob, RunError, recover};
 pub use schema::SCHEMA_VERSION;
 pub use store::Store;
 pub use writer::EventWriter;

@@ -51,6 +51,23 @@ impl RunError {
 }
 
 /// A job running with its history recorded.
+/// How a recorded job runs: its threads' priority, and how often its counters reach the log
+/// (an agent sends every logged event to each watcher, so it logs less often).
+#[derive(Debug, Clone, Copy)]
+pub struct Launch {
+    pub priority: Priority,
+    pub emit_interval: std::time::Duration,
+}
+
+impl Default for Launch {
+    fn default() -> Self {
+        Self {
+            priority: Priority::Normal,
+            emit_interval: tidemark_core::progress::DEFAULT_EMIT_INTERVAL,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct RecordedJob {
     handle: JobHandle,
@@ -61,16 +78,16 @@ pub struct RecordedJob {
 impl RecordedJob {
     /// Records and starts a new job.
     pub fn start(db: &Path, spec: JobSpec) -> Result<RecordedJob, RunError> {
-        Self::start_with(db, spec, None, Priority::Normal)
+        Self::start_with(db, spec, None, Launch::default())
     }
 
-    /// [`Self::start`] for a job started by `owner` (an agent's token name), its threads at
-    /// `priority`.
+    /// [`Self::start`] for a job started by `owner` (an agent's token name), run as `launch`
+    /// says.
     pub fn start_with(
         db: &Path,
         spec: JobSpec,
         owner: Option<&str>,
-        priority: Priority,
+        launch: Launch,
     ) -> Result<RecordedJob, RunError> {
         let mut store = Store::open(db)?;
         recover(&mut store)?;
@@ -83,7 +100,8 @@ impl RecordedJob {
         let opts = JobOptions {
             id: Some(id),
             resume_state: Box::new(resume_state),
-            priority,
+            priority: launch.priority,
+            emit_interval: launch.emit_interval,
             ..JobOptions::default()
         };
         Self::run(db, spec, opts, lock, 0)
@@ -92,11 +110,11 @@ impl RecordedJob {
     /// Continues an interrupted job from its last checkpoint; its events follow the stored
     /// ones without a gap.
     pub fn resume(db: &Path, id: &str) -> Result<RecordedJob, RunError> {
-        Self::resume_with(db, id, Priority::Normal)
+        Self::resume_with(db, id, Launch::default())
     }
 
-    /// [`Self::resume`] with the job's threads at `priority`.
-    pub fn resume_with(db: &Path, id: &str, priority: Priority) -> Result<RecordedJob, RunError> {
+    /// [`Self::resume`] run as `launch` says.
+    pub fn resume_with(db: &Path, id: &str, launch: Launch) -> Result<RecordedJob, RunError> {
         let mut store = Store::open(db)?;
         recover(&mut store)?;
         let job = store
@@ -124,8 +142,8 @@ impl RecordedJob {
                 last_seq: job.last_seq,
                 percent: job.percent,
             }),
-            priority,
-            ..JobOptions::default()
+            priority: launch.priority,
+            emit_interval: launch.emit_interval,
         };
         Self::run(db, job.spec, opts, lock, job.last_seq)
     }
