@@ -214,8 +214,9 @@ impl Watch {
         let (end_tx, end) = std::sync::mpsc::channel();
         let (url, token, id) = (url.to_owned(), token.to_owned(), id.to_owned());
         rt.spawn(async move {
+            let agent = tidemark_remote::Endpoint::new(url, token);
             let (mut rx, task) =
-                tidemark_remote::watch(&url, &token, &id, 0, cfg, timeouts).expect("watch");
+                tidemark_remote::watch(&agent, &id, 0, cfg, timeouts).expect("watch");
             while let Some(item) = rx.recv().await {
                 let _ = tx.send(item);
             }

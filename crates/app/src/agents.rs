@@ -1,6 +1,7 @@
 //! The agents this app knows, their jobs, and watching one of those jobs.
 
 use tidemark_core::ProgressSink;
+use tidemark_remote::{Endpoint, EndpointError};
 use tidemark_store::RemoteOrigin;
 
 use crate::app::{App, lock, non_empty};
@@ -19,26 +20,23 @@ impl App {
             .collect()
     }
 
-    /// Adds an agent once it answered a listing of its jobs with this token.
+    /// Adds an agent once it answered a listing of its jobs with this token. The URL may be
+    /// the agent's pairing link, which carries the token and the certificate to trust; it is
+    /// kept as given.
     pub async fn add_agent(&self, req: AddAgent) -> Result<AgentInfo> {
         let name = non_empty(&req.name, "agent name")?.to_owned();
         let url = non_empty(&req.url, "agent URL")?
             .trim_end_matches('/')
             .to_owned();
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(Error::InvalidInput(format!(
-                "agent URL {url:?} must start with http:// or https://"
-            )));
-        }
-        let token = non_empty(&req.token, "token")?.to_owned();
-        tidemark_remote::list_jobs(&url, &token)
+        let endpoint = Endpoint::parse(&url, Some(req.token.trim())).map_err(endpoint_error)?;
+        tidemark_remote::list_jobs(&endpoint)
             .await
-            .map_err(|e| remote_error(&url, e))?;
+            .map_err(|e| remote_error(&endpoint, e))?;
         let agent = StoredAgent {
             id: tidemark_core::job::new_job_id(),
             name,
             url,
-            token,
+            token: endpoint.token,
         };
         let info = agent.info();
         let mut agents = lock(&self.inner.agents).clone();
@@ -74,9 +72,10 @@ impl App {
 
     pub async fn list_remote_jobs(&self, agent_id: &str) -> Result<Vec<RemoteJobInfo>> {
         let agent = self.agent(agent_id)?;
-        let jobs = tidemark_remote::list_jobs(&agent.url, &agent.token)
+        let endpoint = agent.endpoint()?;
+        let jobs = tidemark_remote::list_jobs(&endpoint)
             .await
-            .map_err(|e| remote_error(&agent.url, e))?;
+            .map_err(|e| remote_error(&endpoint, e))?;
         Ok(jobs
             .into_iter()
             .map(|j| RemoteJobInfo {
@@ -112,13 +111,13 @@ impl App {
             agent_name: agent.name.clone(),
             job_id: job_id.to_owned(),
         };
+        let endpoint = agent.endpoint()?;
         let transport = tidemark_remote::HttpTransport::new(
-            &agent.url,
-            &agent.token,
+            &endpoint,
             job_id,
             tidemark_remote::Timeouts::default(),
         )
-        .map_err(|e| remote_error(&agent.url, e))?;
+        .map_err(|e| remote_error(&endpoint, e))?;
         let (recorder, not_recorded) = RemoteRecorder::spawn(
             self.db().to_owned(),
             origin,
@@ -127,14 +126,13 @@ impl App {
         )?;
         let _in_runtime = self.inner.runtime.enter();
         let (rx, watcher) = tidemark_remote::watch(
-            &agent.url,
-            &agent.token,
+            &endpoint,
             job_id,
             0,
             tidemark_remote::WatchConfig::default(),
             tidemark_remote::Timeouts::default(),
         )
-        .map_err(|e| remote_error(&agent.url, e))?;
+        .map_err(|e| remote_error(&endpoint, e))?;
         let task = subscribe::remote(
             self.clone(),
             agent.name,
@@ -148,16 +146,33 @@ impl App {
     }
 }
 
-fn remote_error(url: &str, e: tidemark_remote::TransportError) -> Error {
+impl StoredAgent {
+    /// How to reach it: `url` is an http(s) URL with `token`, or a pairing link.
+    fn endpoint(&self) -> Result<Endpoint> {
+        Endpoint::parse(&self.url, Some(&self.token)).map_err(endpoint_error)
+    }
+}
+
+fn endpoint_error(e: EndpointError) -> Error {
+    match e {
+        EndpointError::Link(_) => Error::BadPairingLink(e.to_string()),
+        EndpointError::NotAnAddress(_) | EndpointError::NoToken(_) => {
+            Error::InvalidInput(e.to_string())
+        }
+    }
+}
+
+fn remote_error(agent: &Endpoint, e: tidemark_remote::TransportError) -> Error {
     use tidemark_remote::TransportError as T;
     match e {
         T::Auth(reason) => Error::AgentAuthFailed {
-            url: url.to_owned(),
+            url: agent.base.clone(),
             reason,
         },
         T::NotFound(m) => Error::NotFound(m),
+        e @ T::Fingerprint { .. } => Error::FingerprintMismatch(e.to_string()),
         other => Error::AgentUnreachable {
-            url: url.to_owned(),
+            url: agent.base.clone(),
             reason: other.to_string(),
         },
     }

@@ -70,10 +70,15 @@ pub(crate) struct StoredAgent {
 
 impl StoredAgent {
     pub fn info(&self) -> AgentInfo {
+        // A pairing link holds the token: the UI is shown where the agent is, not the link.
+        let url = match self.url.parse::<tidemark_core::PairingLink>() {
+            Ok(link) => link.base_url(),
+            Err(_) => self.url.clone(),
+        };
         AgentInfo {
             id: self.id.clone(),
             name: self.name.clone(),
-            url: self.url.clone(),
+            url,
         }
     }
 }

@@ -24,6 +24,11 @@ pub enum Error {
     AgentUnreachable { url: String, reason: String },
     #[error("the agent at {url} refused the token: {reason}")]
     AgentAuthFailed { url: String, reason: String },
+    #[error("{0}")]
+    BadPairingLink(String),
+    /// The agent presented another certificate than the one it was paired with.
+    #[error("{0}")]
+    FingerprintMismatch(String),
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -50,6 +55,8 @@ impl Error {
             Self::InvalidInput(_) => ErrorCode::InvalidInput,
             Self::AgentUnreachable { .. } => ErrorCode::AgentUnreachable,
             Self::AgentAuthFailed { .. } => ErrorCode::AgentAuthFailed,
+            Self::BadPairingLink(_) => ErrorCode::BadPairingLink,
+            Self::FingerprintMismatch(_) => ErrorCode::FingerprintMismatch,
             Self::Io { .. } => ErrorCode::Io,
             Self::Internal(_) => ErrorCode::Internal,
         }

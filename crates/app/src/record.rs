@@ -288,6 +288,7 @@ impl Worker {
                     reason,
                 },
                 TransportError::NotFound(m) => Error::NotFound(m),
+                e @ TransportError::Fingerprint { .. } => Error::FingerprintMismatch(e.to_string()),
                 other => unreachable(other.to_string()),
             })
     }

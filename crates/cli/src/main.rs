@@ -115,6 +115,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Before anything can open a TLS connection: ring is the one provider Tidemark builds.
+    tidemark_remote::tls::install_default_provider();
     let cli = Cli::parse();
     // The agent is a service: it logs what it serves unasked.
     let service = matches!(&cli.command, Command::Agent(a) if a.serves());

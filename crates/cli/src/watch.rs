@@ -5,18 +5,23 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Args;
+use tidemark_core::pairing::is_pairing_link;
 use tidemark_core::{ErrorCode, JobState, ProgressSink};
-use tidemark_remote::{ConnState, Timeouts, WatchConfig, WatchEnd, WatchItem};
+use tidemark_remote::{
+    ConnState, Endpoint, EndpointError, Timeouts, TransportError, WatchConfig, WatchEnd, WatchItem,
+};
 
 use crate::render::{self, Bars, JsonLines, Lines};
 use crate::{EXIT_CANCELLED, EXIT_FAILED, fail, ui};
 
 #[derive(Debug, Args)]
 pub struct WatchArgs {
-    /// The agent's address, e.g. http://127.0.0.1:7040.
+    /// The agent's pairing link (tidemark://HOST:PORT/?fp=…&token=…), or its URL, e.g.
+    /// https://agent.example:7040.
     #[arg(long)]
     agent: String,
-    /// A file holding the token [default: the TIDEMARK_TOKEN variable].
+    /// A file holding the token, when --agent is a URL [default: the TIDEMARK_TOKEN
+    /// variable]. A pairing link carries its own.
     #[arg(long, value_name = "FILE")]
     token_file: Option<PathBuf>,
     /// The job to follow.
@@ -75,11 +80,41 @@ fn token(args: &WatchArgs) -> Result<String, NoToken> {
     }
 }
 
+/// The agent to watch: a pairing link carries its token; a URL takes the one given.
+fn endpoint(args: &WatchArgs) -> Result<Endpoint, ExitCode> {
+    let token = if is_pairing_link(&args.agent) {
+        None
+    } else {
+        match token(args) {
+            Ok(t) if !t.is_empty() => Some(t),
+            Ok(_) => return Err(fail(ErrorCode::AuthFailed, "the token is empty")),
+            Err(e) => return Err(fail(ErrorCode::AuthFailed, e)),
+        }
+    };
+    Endpoint::parse(&args.agent, token.as_deref()).map_err(|e| match e {
+        EndpointError::Link(_) => fail(ErrorCode::BadPairingLink, e),
+        EndpointError::NotAnAddress(_) => fail(ErrorCode::InvalidUrl, e),
+        EndpointError::NoToken(_) => fail(ErrorCode::AuthFailed, e),
+    })
+}
+
+/// A paired agent that shows another certificate is refused before any watch starts: the
+/// watch itself would only keep retrying.
+async fn check_pin(agent: &Endpoint) -> Result<(), ExitCode> {
+    if agent.pin.is_none() {
+        return Ok(());
+    }
+    match tidemark_remote::list_jobs(agent).await {
+        Err(e @ TransportError::Fingerprint { .. }) => Err(fail(ErrorCode::FingerprintMismatch, e)),
+        // Anything else is the watch's to report and retry, as without a pin.
+        _ => Ok(()),
+    }
+}
+
 pub fn run(args: WatchArgs) -> ExitCode {
-    let token = match token(&args) {
-        Ok(t) if !t.is_empty() => t,
-        Ok(_) => return fail(ErrorCode::AuthFailed, "the token is empty"),
-        Err(e) => return fail(ErrorCode::AuthFailed, e),
+    let agent = match endpoint(&args) {
+        Ok(a) => a,
+        Err(code) => return code,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -89,10 +124,13 @@ pub fn run(args: WatchArgs) -> ExitCode {
         Err(e) => return fail(ErrorCode::Internal, e),
     };
     runtime.block_on(async move {
+        if let Err(code) = check_pin(&agent).await {
+            return code;
+        }
         if args.all {
-            watch_all(&args, &token).await
+            watch_all(&args, &agent).await
         } else {
-            watch_one(&args, &token, args.job.as_deref().unwrap_or_default()).await
+            watch_one(&args, &agent, args.job.as_deref().unwrap_or_default()).await
         }
     })
 }
@@ -120,18 +158,12 @@ fn show_state(json: bool, state: &ConnState) -> std::io::Result<()> {
     }
 }
 
-async fn watch_one(args: &WatchArgs, token: &str, job: &str) -> ExitCode {
-    let (mut items, task) = match tidemark_remote::watch(
-        &args.agent,
-        token,
-        job,
-        0,
-        WatchConfig::default(),
-        Timeouts::default(),
-    ) {
-        Ok(w) => w,
-        Err(e) => return fail(ErrorCode::NetworkUnreachable, e),
-    };
+async fn watch_one(args: &WatchArgs, agent: &Endpoint, job: &str) -> ExitCode {
+    let (mut items, task) =
+        match tidemark_remote::watch(agent, job, 0, WatchConfig::default(), Timeouts::default()) {
+            Ok(w) => w,
+            Err(e) => return fail(ErrorCode::NetworkUnreachable, e),
+        };
     let mut out = sink(args.json);
     let mut last = None;
     while let Some(item) = items.recv().await {
@@ -176,13 +208,8 @@ async fn watch_one(args: &WatchArgs, token: &str, job: &str) -> ExitCode {
     }
 }
 
-async fn watch_all(args: &WatchArgs, token: &str) -> ExitCode {
-    let mut items = tidemark_remote::watch_all(
-        &args.agent,
-        token,
-        WatchConfig::default(),
-        Timeouts::default(),
-    );
+async fn watch_all(args: &WatchArgs, agent: &Endpoint) -> ExitCode {
+    let mut items = tidemark_remote::watch_all(agent, WatchConfig::default(), Timeouts::default());
     while let Some((job, item)) = items.recv().await {
         match item {
             WatchItem::Event(ev) | WatchItem::Resync(ev) => {

@@ -1,7 +1,8 @@
 //! The real transport: the progress stream with eventsource-client (its own reconnection
 //! off: it hides connection errors, and counting them is the watcher's job), polling with
-//! reqwest.
+//! reqwest. Both speak TLS through the same rustls settings ([`crate::tls`]).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use eventsource_client::{self as es, Client as _};
@@ -9,6 +10,8 @@ use futures_util::StreamExt;
 use launchdarkly_sdk_transport::HyperTransport;
 use tidemark_core::ProgressEvent;
 
+use crate::endpoint::Endpoint;
+use crate::tls::{self, PinCheck};
 use crate::watcher::{Frame, FrameStream, Incoming, Transport, TransportError};
 
 /// The comment the agent opens every progress stream with.
@@ -33,40 +36,34 @@ impl Default for Timeouts {
     }
 }
 
-/// An agent job reached over HTTP.
+/// An agent job reached over HTTP(S).
 #[derive(Debug, Clone)]
 pub struct HttpTransport {
-    base: String,
-    token: String,
+    endpoint: Endpoint,
     job: String,
     timeouts: Timeouts,
     client: reqwest::Client,
+    tls: Arc<rustls::ClientConfig>,
+    pin: PinCheck,
 }
 
 impl HttpTransport {
-    pub fn new(
-        agent: &str,
-        token: &str,
-        job: &str,
-        timeouts: Timeouts,
-    ) -> Result<Self, TransportError> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(timeouts.connect)
-            .timeout(timeouts.request)
-            .build()
-            .map_err(|e| TransportError::Failed(e.to_string()))?;
+    pub fn new(endpoint: &Endpoint, job: &str, timeouts: Timeouts) -> Result<Self, TransportError> {
+        let (tls, pin) = tls::client_config(endpoint.pin).map_err(failed)?;
+        let client = client(&tls, timeouts.connect, timeouts.request)?;
         Ok(Self {
-            base: agent.trim_end_matches('/').to_owned(),
-            token: token.to_owned(),
+            endpoint: endpoint.clone(),
             job: job.to_owned(),
             timeouts,
             client,
+            tls,
+            pin,
         })
     }
 
     /// The job's detail, spec included.
     pub async fn job(&self) -> Result<crate::RemoteJobDetail, TransportError> {
-        let url = format!("{}/api/v1/jobs/{}", self.base, self.job);
+        let url = format!("{}/api/v1/jobs/{}", self.endpoint.base, self.job);
         self.get_json(&url, "job").await
     }
 
@@ -79,10 +76,10 @@ impl HttpTransport {
         let resp = self
             .client
             .get(url)
-            .bearer_auth(&self.token)
+            .bearer_auth(&self.endpoint.token)
             .send()
             .await
-            .map_err(|e| unreachable(&e))?;
+            .map_err(|e| send_error(&e, &self.pin, &self.endpoint))?;
         let status = resp.status().as_u16();
         if status != 200 {
             return Err(by_status(status, &self.job));
@@ -91,6 +88,41 @@ impl HttpTransport {
             .await
             .map_err(|e| failed(format!("malformed {what}: {e}")))
     }
+}
+
+/// A reqwest client that trusts what `tls` trusts.
+pub(crate) fn client(
+    tls: &rustls::ClientConfig,
+    connect: Duration,
+    request: Duration,
+) -> Result<reqwest::Client, TransportError> {
+    reqwest::Client::builder()
+        .use_preconfigured_tls(tls.clone())
+        .connect_timeout(connect)
+        .timeout(request)
+        .build()
+        .map_err(failed)
+}
+
+/// A request that failed before any answer: a refused certificate when the pinned client
+/// was shown another one, else why the agent could not be reached.
+pub(crate) fn send_error(e: &reqwest::Error, pin: &PinCheck, agent: &Endpoint) -> TransportError {
+    mismatch(e, pin, agent).unwrap_or_else(|| unreachable(e))
+}
+
+/// The fingerprint error, if `e` is a failed handshake with a certificate other than the
+/// pinned one.
+fn mismatch(
+    e: &(dyn std::error::Error + 'static),
+    pin: &PinCheck,
+    agent: &Endpoint,
+) -> Option<TransportError> {
+    let (expected, actual) = pin.mismatch()?;
+    tls::is_tls_error(e).then(|| TransportError::Fingerprint {
+        agent: agent.authority().to_owned(),
+        expected,
+        actual,
+    })
 }
 
 fn failed(e: impl std::fmt::Display) -> TransportError {
@@ -124,20 +156,33 @@ fn by_status(status: u16, what: &str) -> TransportError {
 
 impl Transport for HttpTransport {
     async fn open(&self, after: u64) -> Result<FrameStream, TransportError> {
-        let url = format!("{}/api/v1/jobs/{}/progress/stream", self.base, self.job);
+        let url = format!(
+            "{}/api/v1/jobs/{}/progress/stream",
+            self.endpoint.base, self.job
+        );
         let mut builder = es::ClientBuilder::for_url(&url)
             .map_err(failed)?
-            .header("Authorization", &format!("Bearer {}", self.token))
+            .header("Authorization", &format!("Bearer {}", self.endpoint.token))
             .map_err(failed)?
             .reconnect(es::ReconnectOptions::reconnect(false).build());
         if after > 0 {
             builder = builder.last_event_id(after.to_string());
         }
-        let transport = HyperTransport::builder()
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config((*self.tls).clone())
+            .https_or_http()
+            .enable_http1()
+            .build();
+        let mut transport = HyperTransport::builder()
             .connect_timeout(self.timeouts.connect)
-            .read_timeout(self.timeouts.read)
-            .build_http()
-            .map_err(failed)?;
+            .read_timeout(self.timeouts.read);
+        if self.endpoint.is_https() {
+            // The transport's proxy support tunnels to an https:// target without TLS (it has
+            // no TLS settings of its own): the token would cross the proxy in clear and the
+            // pin would never be checked. Straight to the agent, then.
+            transport = transport.disable_proxy();
+        }
+        let transport = transport.build_with_connector(connector).map_err(failed)?;
         let mut stream = builder.build_with_transport(transport).stream();
         // The first item says how the server answered; anything but a 200 event stream is a
         // failed connection, whatever the client library thinks of it.
@@ -163,7 +208,12 @@ impl Transport for HttpTransport {
             Some(Err(es::Error::UnexpectedResponse(resp, _))) => {
                 return Err(by_status(resp.status(), &self.job));
             }
-            Some(Err(e)) => return Err(failed(e)),
+            Some(Err(e)) => {
+                let refused = e
+                    .source()
+                    .and_then(|cause| mismatch(cause, &self.pin, &self.endpoint));
+                return Err(refused.unwrap_or_else(|| failed(e)));
+            }
             None => return Err(failed("the connection closed at once")),
         }
         let frames = stream.filter_map(|item| async move {
@@ -187,7 +237,7 @@ impl Transport for HttpTransport {
     async fn events_since(&self, since: u64) -> Result<Vec<ProgressEvent>, TransportError> {
         let url = format!(
             "{}/api/v1/jobs/{}/events?since={since}",
-            self.base, self.job
+            self.endpoint.base, self.job
         );
         self.get_json(&url, "events").await
     }

@@ -5,9 +5,14 @@
 //! 15, 30 s, jittered); after five failed reconnections in a row it polls every second by seq,
 //! keeps trying the stream in the background and returns to it when it works. Every event
 //! reaches the consumer exactly once, in seq order.
+//!
+//! An agent is an [`Endpoint`]: a paired one (from its `tidemark://` link) is reached over
+//! HTTPS and must present the certificate it was paired with; see [`tls`].
 
 pub mod backoff;
+pub mod endpoint;
 pub mod http;
+pub mod tls;
 pub mod watcher;
 
 use std::time::Duration;
@@ -17,20 +22,20 @@ use tidemark_core::{JobKind, JobSpec, JobState};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+pub use endpoint::{Endpoint, EndpointError};
 pub use http::{HttpTransport, Timeouts};
 pub use watcher::{ConnState, Transport, TransportError, WatchConfig, WatchEnd, WatchItem};
 
 /// Starts watching `job` on `agent` from after seq `after` (0: from the start), on the
 /// current tokio runtime.
 pub fn watch(
-    agent: &str,
-    token: &str,
+    agent: &Endpoint,
     job: &str,
     after: u64,
     cfg: WatchConfig,
     timeouts: Timeouts,
 ) -> Result<(mpsc::Receiver<WatchItem>, JoinHandle<WatchEnd>), TransportError> {
-    let transport = HttpTransport::new(agent, token, job, timeouts)?;
+    let transport = HttpTransport::new(agent, job, timeouts)?;
     let (tx, rx) = mpsc::channel(256);
     let task = tokio::spawn(watcher::run(transport, after, cfg, tx));
     Ok((rx, task))
@@ -59,18 +64,17 @@ pub struct RemoteJobDetail {
 }
 
 /// The agent's jobs, newest first.
-pub async fn list_jobs(agent: &str, token: &str) -> Result<Vec<RemoteJob>, TransportError> {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .map_err(|e| TransportError::Failed(e.to_string()))?;
-    let url = format!("{}/api/v1/jobs", agent.trim_end_matches('/'));
+pub async fn list_jobs(agent: &Endpoint) -> Result<Vec<RemoteJob>, TransportError> {
+    let (tls, pin) =
+        tls::client_config(agent.pin).map_err(|e| TransportError::Failed(e.to_string()))?;
+    let client = http::client(&tls, Duration::from_secs(5), Duration::from_secs(5))?;
+    let url = format!("{}/api/v1/jobs", agent.base);
     let resp = client
         .get(url)
-        .bearer_auth(token)
+        .bearer_auth(&agent.token)
         .send()
         .await
-        .map_err(|e| http::unreachable(&e))?;
+        .map_err(|e| http::send_error(&e, &pin, agent))?;
     match resp.status().as_u16() {
         200 => resp
             .json()
@@ -87,24 +91,23 @@ pub async fn list_jobs(agent: &str, token: &str) -> Result<Vec<RemoteJob>, Trans
 /// Watches every job of an agent that has not ended, picking up new ones as they appear.
 /// Items come tagged with their job id.
 pub fn watch_all(
-    agent: &str,
-    token: &str,
+    agent: &Endpoint,
     cfg: WatchConfig,
     timeouts: Timeouts,
 ) -> mpsc::Receiver<(String, WatchItem)> {
     let (tx, rx) = mpsc::channel(256);
-    let (agent, token) = (agent.to_owned(), token.to_owned());
+    let agent = agent.clone();
     tokio::spawn(async move {
         let mut watched = std::collections::HashSet::new();
         loop {
-            match list_jobs(&agent, &token).await {
+            match list_jobs(&agent).await {
                 Ok(jobs) => {
                     for job in jobs.into_iter().rev() {
                         if job.state.is_terminal() || !watched.insert(job.id.clone()) {
                             continue;
                         }
                         let Ok((mut items, _task)) =
-                            watch(&agent, &token, &job.id, 0, cfg.clone(), timeouts.clone())
+                            watch(&agent, &job.id, 0, cfg.clone(), timeouts.clone())
                         else {
                             continue;
                         };

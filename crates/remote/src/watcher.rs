@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use futures_util::{Stream, StreamExt};
 use serde::Serialize;
-use tidemark_core::ProgressEvent;
+use tidemark_core::{Fingerprint, ProgressEvent};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep, sleep_until, timeout};
 
@@ -68,6 +68,12 @@ pub enum TransportError {
     NotFound(String),
     NoContent,
     Failed(String),
+    /// The agent at `agent` (`HOST:PORT`) presented another certificate than the pinned one.
+    Fingerprint {
+        agent: String,
+        expected: Fingerprint,
+        actual: Fingerprint,
+    },
 }
 
 impl std::fmt::Display for TransportError {
@@ -77,9 +83,21 @@ impl std::fmt::Display for TransportError {
             Self::NotFound(m) => write!(f, "not found: {m}"),
             Self::NoContent => f.write_str("the agent has nothing to stream"),
             Self::Failed(m) => f.write_str(m),
+            Self::Fingerprint {
+                agent,
+                expected,
+                actual,
+            } => write!(
+                f,
+                "the agent at {agent} presented a certificate with fingerprint {actual}, but it \
+                 was paired with fingerprint {expected}; if the agent's certificate was replaced \
+                 on purpose, pair again"
+            ),
         }
     }
 }
+
+impl std::error::Error for TransportError {}
 
 /// One event as a stream delivers it.
 #[derive(Debug, Clone, PartialEq)]
@@ -224,7 +242,11 @@ impl<T: Transport> Watcher<T> {
             }
             Err(TransportError::NotFound(_)) => return Attempt::Done(WatchEnd::NotFound),
             Err(TransportError::NoContent) => return Attempt::Done(WatchEnd::NoContent),
-            Err(TransportError::Failed(_)) => return Attempt::Failed,
+            // A refused certificate is a failed connection like any other: the watch keeps
+            // trying, and while polling the offline state gives the mismatch as its reason.
+            Err(TransportError::Failed(_) | TransportError::Fingerprint { .. }) => {
+                return Attempt::Failed;
+            }
         };
         let mut delivered = false;
         while let Some(incoming) = stream.next().await {
