@@ -171,6 +171,7 @@ fn remote_error(agent: &Endpoint, e: tidemark_remote::TransportError) -> Error {
         },
         T::NotFound(m) => Error::NotFound(m),
         e @ T::Fingerprint { .. } => Error::FingerprintMismatch(e.to_string()),
+        e @ T::Untrusted(_) => Error::UntrustedCertificate(e.to_string()),
         other => Error::AgentUnreachable {
             url: agent.base.clone(),
             reason: other.to_string(),

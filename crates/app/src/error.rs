@@ -29,6 +29,8 @@ pub enum Error {
     /// The agent presented another certificate than the one it was paired with.
     #[error("{0}")]
     FingerprintMismatch(String),
+    #[error("{0}")]
+    UntrustedCertificate(String),
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -57,6 +59,7 @@ impl Error {
             Self::AgentAuthFailed { .. } => ErrorCode::AgentAuthFailed,
             Self::BadPairingLink(_) => ErrorCode::BadPairingLink,
             Self::FingerprintMismatch(_) => ErrorCode::FingerprintMismatch,
+            Self::UntrustedCertificate(_) => ErrorCode::Certificate,
             Self::Io { .. } => ErrorCode::Io,
             Self::Internal(_) => ErrorCode::Internal,
         }

@@ -289,6 +289,7 @@ impl Worker {
                 },
                 TransportError::NotFound(m) => Error::NotFound(m),
                 e @ TransportError::Fingerprint { .. } => Error::FingerprintMismatch(e.to_string()),
+                e @ TransportError::Untrusted(_) => Error::UntrustedCertificate(e.to_string()),
                 other => unreachable(other.to_string()),
             })
     }

@@ -98,14 +98,15 @@ fn endpoint(args: &WatchArgs) -> Result<Endpoint, ExitCode> {
     })
 }
 
-/// A paired agent that shows another certificate is refused before any watch starts: the
-/// watch itself would only keep retrying.
+/// An agent whose certificate is refused (another one than paired, or one no authority
+/// signed) is refused before any watch starts: the watch itself would only keep retrying.
 async fn check_pin(agent: &Endpoint) -> Result<(), ExitCode> {
-    if agent.pin.is_none() {
+    if !agent.is_https() {
         return Ok(());
     }
     match tidemark_remote::list_jobs(agent).await {
         Err(e @ TransportError::Fingerprint { .. }) => Err(fail(ErrorCode::FingerprintMismatch, e)),
+        Err(e @ TransportError::Untrusted(_)) => Err(fail(ErrorCode::Certificate, e)),
         // Anything else is the watch's to report and retry, as without a pin.
         _ => Ok(()),
     }

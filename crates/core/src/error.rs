@@ -85,7 +85,8 @@ error_codes! {
     InsecureListen = "insecure_listen",
     NoRoot = "no_root",
     Tokens = "tokens",
-    /// The agent's TLS certificate or key cannot be read, made or used.
+    /// The agent's TLS certificate or key cannot be read, made or used, or a client does not
+    /// trust the certificate it was shown.
     Certificate = "certificate",
     Setup = "setup",
     Bind = "bind",

@@ -107,7 +107,10 @@ pub(crate) fn client(
 /// A request that failed before any answer: a refused certificate when the pinned client
 /// was shown another one, else why the agent could not be reached.
 pub(crate) fn send_error(e: &reqwest::Error, pin: &PinCheck, agent: &Endpoint) -> TransportError {
-    mismatch(e, pin, agent).unwrap_or_else(|| unreachable(e))
+    mismatch(e, pin, agent)
+        .or_else(|| tls::certificate_refused(e).map(TransportError::Untrusted))
+        .or_else(|| pin.refused().map(TransportError::Untrusted))
+        .unwrap_or_else(|| unreachable(e))
 }
 
 /// The fingerprint error, if `e` is a failed handshake with a certificate other than the
@@ -211,7 +214,8 @@ impl Transport for HttpTransport {
             Some(Err(e)) => {
                 let refused = e
                     .source()
-                    .and_then(|cause| mismatch(cause, &self.pin, &self.endpoint));
+                    .and_then(|cause| mismatch(cause, &self.pin, &self.endpoint))
+                    .or_else(|| self.pin.refused().map(TransportError::Untrusted));
                 return Err(refused.unwrap_or_else(|| failed(e)));
             }
             None => return Err(failed("the connection closed at once")),

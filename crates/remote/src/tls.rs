@@ -8,6 +8,7 @@
 use std::error::Error as StdError;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -35,6 +36,7 @@ pub fn client_config(
     let check = PinCheck(Arc::new(PinState {
         pin,
         seen: Mutex::new(None),
+        refused: Mutex::new(None),
     }));
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()?;
@@ -47,9 +49,18 @@ pub fn client_config(
                 check: check.clone(),
             }))
             .with_no_client_auth(),
-        None => builder
-            .with_root_certificates(system_roots())
-            .with_no_client_auth(),
+        None => {
+            let roots = WebPkiServerVerifier::builder_with_provider(system_roots(), provider)
+                .build()
+                .map_err(|e| rustls::Error::General(e.to_string()))?;
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(RootsVerifier {
+                    roots,
+                    check: check.clone(),
+                }))
+                .with_no_client_auth()
+        }
     };
     Ok((Arc::new(config), check))
 }
@@ -88,6 +99,8 @@ struct PinState {
     pin: Option<Fingerprint>,
     /// The fingerprint of the last certificate the agent presented.
     seen: Mutex<Option<Fingerprint>>,
+    /// Why the system's roots refused the last certificate, if they did.
+    refused: Mutex<Option<String>>,
 }
 
 impl PinCheck {
@@ -108,9 +121,43 @@ impl PinCheck {
             .map(|seen| (pin, seen))
     }
 
+    /// Why the system's roots refused the last certificate presented, if they did: the SSE
+    /// client's errors keep no chain of causes to find it in.
+    pub fn refused(&self) -> Option<String> {
+        self.0
+            .refused
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     fn saw(&self, fp: Fingerprint) {
         *self.0.seen.lock().unwrap_or_else(|e| e.into_inner()) = Some(fp);
     }
+
+    fn judged(&self, refused: Option<String>) {
+        *self.0.refused.lock().unwrap_or_else(|e| e.into_inner()) = refused;
+    }
+}
+
+/// Why the certificate was refused, if a refused certificate is somewhere in `err`'s chain of
+/// causes (a TLS error of another kind, such as plain HTTP on the port, is not one).
+pub fn certificate_refused(err: &(dyn StdError + 'static)) -> Option<String> {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if let Some(rustls::Error::InvalidCertificate(why)) = e.downcast_ref::<rustls::Error>() {
+            return Some(why.to_string());
+        }
+        if let Some(found) = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| certificate_refused(inner))
+        {
+            return Some(found);
+        }
+        next = e.source();
+    }
+    None
 }
 
 /// Whether a TLS error is somewhere in `err`'s chain of causes, including errors wrapped in
@@ -131,6 +178,59 @@ pub fn is_tls_error(err: &(dyn StdError + 'static)) -> bool {
         next = e.source();
     }
     false
+}
+
+/// The system's roots' verdict, remembered in the [`PinCheck`].
+#[derive(Debug)]
+struct RootsVerifier {
+    roots: Arc<WebPkiServerVerifier>,
+    check: PinCheck,
+}
+
+impl ServerCertVerifier for RootsVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let verdict = self.roots.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        );
+        self.check.judged(match &verdict {
+            Err(rustls::Error::InvalidCertificate(why)) => Some(why.to_string()),
+            _ => None,
+        });
+        verdict
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.roots.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.roots.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.roots.supported_verify_schemes()
+    }
 }
 
 /// Accepts exactly the pinned certificate; the handshake's signatures are still checked, so

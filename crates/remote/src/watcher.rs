@@ -68,6 +68,9 @@ pub enum TransportError {
     NotFound(String),
     NoContent,
     Failed(String),
+    /// The agent's certificate was refused (no authority signed it, it expired, it names
+    /// another host): waiting does not change that.
+    Untrusted(String),
     /// The agent at `agent` (`HOST:PORT`) presented another certificate than the pinned one.
     Fingerprint {
         agent: String,
@@ -83,6 +86,11 @@ impl std::fmt::Display for TransportError {
             Self::NotFound(m) => write!(f, "not found: {m}"),
             Self::NoContent => f.write_str("the agent has nothing to stream"),
             Self::Failed(m) => f.write_str(m),
+            Self::Untrusted(reason) => write!(
+                f,
+                "the agent's certificate is not trusted ({reason}); an agent's own certificate \
+                 is trusted through its pairing link (tidemark agent pair)"
+            ),
             Self::Fingerprint {
                 agent,
                 expected,
@@ -244,7 +252,11 @@ impl<T: Transport> Watcher<T> {
             Err(TransportError::NoContent) => return Attempt::Done(WatchEnd::NoContent),
             // A refused certificate is a failed connection like any other: the watch keeps
             // trying, and while polling the offline state gives the mismatch as its reason.
-            Err(TransportError::Failed(_) | TransportError::Fingerprint { .. }) => {
+            Err(
+                TransportError::Failed(_)
+                | TransportError::Untrusted(_)
+                | TransportError::Fingerprint { .. },
+            ) => {
                 return Attempt::Failed;
             }
         };

@@ -302,11 +302,12 @@ async fn a_self_signed_certificate_is_refused_without_a_pin() {
     let err = must_end("list_jobs", tidemark_remote::list_jobs(&agent))
         .await
         .expect_err("an unknown issuer is refused");
-    assert!(matches!(err, TransportError::Failed(_)), "{err:?}");
+    assert!(matches!(err, TransportError::Untrusted(_)), "{err:?}");
+    assert!(err.to_string().contains("pairing link"), "{err}");
     let transport = HttpTransport::new(&agent, JOB, timeouts()).expect("transport");
     let opened = must_end("open", transport.open(0)).await;
     assert!(
-        matches!(opened, Err(TransportError::Failed(_))),
+        matches!(opened, Err(TransportError::Untrusted(_))),
         "{:?}",
         opened.err()
     );
