@@ -1,4 +1,5 @@
-//! The agent as a real process on a loopback port, driven over HTTP.
+//! The agent as a real process on a loopback port, driven over HTTPS with its own
+//! certificate pinned, as a paired client reaches it.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -6,14 +7,16 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tidemark_core::{ErrorCode, ErrorInfo, JobState, ProgressEvent};
+use tidemark_core::{ErrorCode, ErrorInfo, Fingerprint, JobState, PairingLink, ProgressEvent};
 
 use crate::util::*;
 
 pub(crate) struct Agent {
     pub(crate) child: Child,
+    /// `https://127.0.0.1:PORT`
     pub(crate) url: String,
     pub(crate) token: String,
+    pub(crate) fingerprint: Fingerprint,
     dir: PathBuf,
 }
 
@@ -35,16 +38,21 @@ pub(crate) fn start_agent(dir: &Path) -> Agent {
 
 pub(crate) fn start_agent_on(dir: &Path, listen: &str) -> Agent {
     // Only warnings: a request log line per call would bury the tests' own output.
-    spawn_agent(dir, listen, Stdio::inherit(), "warn")
+    spawn_agent(dir, listen, &[], Stdio::inherit(), "warn")
+}
+
+/// [`start_agent`] with more of `tidemark agent`'s options.
+pub(crate) fn start_agent_with(dir: &Path, options: &[&str]) -> Agent {
+    spawn_agent(dir, "127.0.0.1:0", options, Stdio::inherit(), "warn")
 }
 
 /// An agent logging at its default level into `log`.
 fn start_agent_logging(dir: &Path, log: &Path) -> Agent {
     let file = std::fs::File::create(log).expect("log file");
-    spawn_agent(dir, "127.0.0.1:0", file.into(), "")
+    spawn_agent(dir, "127.0.0.1:0", &[], file.into(), "")
 }
 
-fn spawn_agent(dir: &Path, listen: &str, stderr: Stdio, rust_log: &str) -> Agent {
+fn spawn_agent(dir: &Path, listen: &str, options: &[&str], stderr: Stdio, rust_log: &str) -> Agent {
     std::fs::create_dir_all(dir.join("root")).expect("root");
     let mut cmd = Command::new(bin());
     if rust_log.is_empty() {
@@ -57,6 +65,7 @@ fn spawn_agent(dir: &Path, listen: &str, stderr: Stdio, rust_log: &str) -> Agent
         .arg(db(dir))
         .args(["agent", "--listen", listen, "--root"])
         .arg(dir.join("root"))
+        .args(options)
         .stdout(Stdio::piped())
         .stderr(stderr)
         .spawn()
@@ -64,6 +73,15 @@ fn spawn_agent(dir: &Path, listen: &str, stderr: Stdio, rust_log: &str) -> Agent
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
     let first = lines.next().expect("listening line").expect("read");
     let url = first.rsplit(' ').next().expect("url").to_string();
+    assert!(url.starts_with("https://"), "{first}");
+    let second = lines.next().expect("fingerprint line").expect("read");
+    let fingerprint = second
+        .rsplit(' ')
+        .next()
+        .and_then(|f| f.parse().ok())
+        .unwrap_or_else(|| panic!("no fingerprint in {second:?}"));
+    // The rest (the admin token on a first start) is read from the token file.
+    std::thread::spawn(move || for _ in lines {});
     let tokens: Value =
         serde_json::from_slice(&std::fs::read(dir.join("agent-tokens.json")).expect("token file"))
             .expect("tokens JSON");
@@ -72,17 +90,24 @@ fn spawn_agent(dir: &Path, listen: &str, stderr: Stdio, rust_log: &str) -> Agent
         child,
         url,
         token,
+        fingerprint,
         dir: dir.to_path_buf(),
     }
 }
 
 fn add_token(dir: &Path, name: &str) -> String {
+    agent_command(dir, &["token", "add", name])
+}
+
+/// `tidemark agent ARGS…` on the agent's history in `dir`; its stdout.
+pub(crate) fn agent_command(dir: &Path, args: &[&str]) -> String {
     let out = Command::new(bin())
         .arg("--db")
         .arg(db(dir))
-        .args(["agent", "token", "add", name])
+        .arg("agent")
+        .args(args)
         .output()
-        .expect("token add");
+        .expect("tidemark agent");
     assert!(
         out.status.success(),
         "{}",
@@ -91,22 +116,54 @@ fn add_token(dir: &Path, name: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-fn client() -> reqwest::blocking::Client {
+/// A client that trusts exactly the certificate `fingerprint` names, as a paired one does.
+pub(crate) fn pinned_client(fingerprint: Fingerprint) -> reqwest::blocking::Client {
+    let (tls, _) = tidemark_remote::tls::client_config(Some(fingerprint)).expect("TLS config");
     reqwest::blocking::Client::builder()
         .timeout(None::<Duration>)
+        .use_preconfigured_tls((*tls).clone())
         .build()
         .expect("client")
 }
 
 impl Agent {
-    fn call(
+    fn client(&self) -> reqwest::blocking::Client {
+        pinned_client(self.fingerprint)
+    }
+
+    /// The agent as a paired client reaches it, with the admin token.
+    pub(crate) fn endpoint(&self) -> tidemark_remote::Endpoint {
+        tidemark_remote::Endpoint {
+            base: self.url.clone(),
+            token: self.token.clone(),
+            pin: Some(self.fingerprint),
+        }
+    }
+
+    /// A pairing link for `token`, as `tidemark agent pair` prints it.
+    pub(crate) fn link(&self, token: &str) -> String {
+        let (host, port) = self
+            .url
+            .trim_start_matches("https://")
+            .rsplit_once(':')
+            .expect("HOST:PORT");
+        PairingLink {
+            host: host.to_owned(),
+            port: port.parse().expect("port"),
+            fingerprint: self.fingerprint,
+            token: token.to_owned(),
+        }
+        .to_string()
+    }
+
+    pub(crate) fn call(
         &self,
         method: &str,
         path: &str,
         token: Option<&str>,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let mut req = client().request(
+        let mut req = self.client().request(
             method.parse().expect("method"),
             format!("{}{path}", self.url),
         );
@@ -154,7 +211,8 @@ impl Agent {
     }
 
     fn stream(&self, id: &str, last_event_id: Option<u64>) -> Sse {
-        let mut req = client()
+        let mut req = self
+            .client()
             .get(format!("{}/api/v1/jobs/{id}/progress/stream", self.url))
             .bearer_auth(&self.token);
         if let Some(l) = last_event_id {
@@ -402,7 +460,8 @@ fn bad_requests_get_fitting_statuses_and_json_errors() {
     let tmp = tempfile::tempdir().expect("tmp");
     let agent = start_agent(tmp.path());
     let send_raw = |body: String| {
-        let resp = client()
+        let resp = agent
+            .client()
             .post(format!("{}/api/v1/jobs", agent.url))
             .bearer_auth(&agent.token)
             .header("content-type", "application/json")
@@ -440,11 +499,10 @@ fn bad_requests_get_fitting_statuses_and_json_errors() {
     assert!(doc["paths"]["/api/v1/jobs/{id}/progress/stream"].is_object());
 }
 
-/// A connection that opens with a stream request is served without axum (so it keeps no
-/// request buffers for the stream's whole life); a stream asked for after other requests on
-/// one connection goes through axum. Both must say the same, errors included.
+/// A stream's errors are `{code, message}` like every other answer's, whether the request
+/// opens a connection or follows others on it.
 #[test]
-fn a_stream_says_the_same_on_a_new_connection_and_on_a_reused_one() {
+fn stream_requests_get_fitting_statuses_and_json_errors() {
     let tmp = tempfile::tempdir().expect("tmp");
     let agent = start_agent(tmp.path());
     big_source(&tmp.path().join("root"), "docs", 2);
@@ -452,22 +510,10 @@ fn a_stream_says_the_same_on_a_new_connection_and_on_a_reused_one() {
     let id = job["id"].as_str().expect("id").to_string();
     agent.wait_for(&id, JobState::Completed);
 
-    // (status, `connection: close`, `www-authenticate`, body)
-    let get = |reuse: bool, path: &str, token: Option<&str>, last: Option<&str>| {
-        let c = reqwest::blocking::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .expect("client");
-        if reuse {
-            let r = c
-                .get(format!("{}/api/v1/jobs", agent.url))
-                .bearer_auth(&agent.token)
-                .send()
-                .expect("list");
-            assert_eq!(r.status().as_u16(), 200);
-            r.text().expect("list body");
-        }
-        let mut req = c.get(format!("{}{path}", agent.url));
+    let client = agent.client();
+    // (status, `www-authenticate`, body)
+    let get = |path: &str, token: Option<&str>, last: Option<&str>| {
+        let mut req = client.get(format!("{}{path}", agent.url));
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -476,46 +522,51 @@ fn a_stream_says_the_same_on_a_new_connection_and_on_a_reused_one() {
         }
         let resp = req.send().expect("stream");
         let status = resp.status().as_u16();
-        let close = resp
-            .headers()
-            .get("connection")
-            .is_some_and(|v| v == "close");
         let www = resp.headers().contains_key("www-authenticate");
-        (status, close, www, resp.text().expect("body"))
+        (status, www, resp.text().expect("body"))
     };
     let stream = format!("/api/v1/jobs/{id}/progress/stream");
     let token = Some(agent.token.as_str());
     let cases = [
-        (stream.clone(), token, None, 200),
-        (format!("{stream}?since=2"), token, None, 200),
-        (stream.clone(), token, Some("3"), 200),
-        (stream.clone(), None, None, 401),
-        (stream.clone(), token, Some("three"), 400),
-        (format!("{stream}?since=two"), token, None, 400),
+        (stream.clone(), token, None, 200, None),
+        (format!("{stream}?since=2"), token, None, 200, None),
+        (stream.clone(), token, Some("3"), 200, None),
+        (stream.clone(), None, None, 401, Some("unauthorized")),
+        (
+            stream.clone(),
+            token,
+            Some("three"),
+            400,
+            Some("bad_request"),
+        ),
+        (
+            format!("{stream}?since=two"),
+            token,
+            None,
+            400,
+            Some("bad_request"),
+        ),
         (
             "/api/v1/jobs/no-such-job/progress/stream".into(),
             token,
             None,
             404,
+            Some("not_found"),
         ),
     ];
-    for (path, token, last, status) in &cases {
-        let fresh = get(false, path, *token, *last);
-        let reused = get(true, path, *token, *last);
-        assert!(
-            fresh.1,
-            "{path} {last:?}: a new connection is served directly"
-        );
-        assert!(!reused.1, "{path} {last:?}: a reused one goes through axum");
-        assert_eq!(fresh.0, *status, "{path} {last:?}: {}", fresh.3);
-        assert_eq!((fresh.0, fresh.2), (reused.0, reused.2), "{path} {last:?}");
-        if *status == 200 {
-            assert!(fresh.3.starts_with(": tidemark\n"), "{}", fresh.3);
-            assert_eq!(fresh.3, reused.3, "{path} {last:?}: the same frames");
-        } else {
-            let code =
-                |b: &str| serde_json::from_str::<Value>(b).expect("a JSON error")["code"].clone();
-            assert_eq!(code(&fresh.3), code(&reused.3), "{path} {last:?}");
+    // Twice over: the second round reuses the first round's connections.
+    for _ in 0..2 {
+        for (path, token, last, status, code) in &cases {
+            let (got, www, body) = get(path, *token, *last);
+            assert_eq!(got, *status, "{path} {last:?}: {body}");
+            assert_eq!(www, *status == 401, "{path}: WWW-Authenticate");
+            match code {
+                None => assert!(body.starts_with(": tidemark\n"), "{body}"),
+                Some(code) => {
+                    let info: ErrorInfo = serde_json::from_str(&body).expect("{code, message}");
+                    assert_eq!(info.code.as_str(), *code, "{path} {last:?}");
+                }
+            }
         }
     }
 }
@@ -545,7 +596,8 @@ fn more_than_64_streams_per_token_are_refused_until_one_closes() {
     // The slots come back once the server notices the closed connections.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let resp = client()
+        let resp = agent
+            .client()
             .get(format!("{}/api/v1/jobs/{id}/progress/stream", agent.url))
             .bearer_auth(&agent.token)
             .send()
@@ -574,7 +626,8 @@ fn a_quiet_stream_carries_a_keep_alive_comment() {
     let now = agent.admin("GET", &format!("/api/v1/jobs/{id}/progress"), None);
     let seq = now["seq"].as_u64().expect("seq");
 
-    let resp = client()
+    let resp = agent
+        .client()
         .get(format!("{}/api/v1/jobs/{id}/progress/stream", agent.url))
         .bearer_auth(&agent.token)
         .header("Last-Event-ID", seq.to_string())
@@ -660,22 +713,37 @@ fn an_agent_killed_mid_job_finds_it_interrupted_and_resumes_it() {
     );
 }
 
+/// Plain HTTP is for a TLS proxy in front of the agent, on loopback only; a plain request
+/// on the TLS port is told, in HTTP, to use HTTPS.
 #[test]
-fn a_non_loopback_address_needs_an_explicit_flag() {
+fn plain_http_is_refused_off_loopback_and_answered_on_the_tls_port() {
     let tmp = tempfile::tempdir().expect("tmp");
     let out = Command::new(bin())
         .arg("--db")
         .arg(db(tmp.path()))
-        .args(["agent", "--listen", "0.0.0.0:0", "--root"])
+        .args(["agent", "--no-tls", "--listen", "0.0.0.0:0", "--root"])
         .arg(tmp.path())
         .output()
         .expect("agent");
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("error[insecure_listen]") && stderr.contains("--insecure-listen"),
+        stderr.contains("error[insecure_listen]") && stderr.contains("--no-tls"),
         "{stderr}"
     );
+
+    let agent = start_agent(tmp.path());
+    let plain = agent.url.replace("https://", "http://");
+    let resp = reqwest::blocking::Client::new()
+        .get(format!("{plain}/api/v1/jobs"))
+        .bearer_auth(&agent.token)
+        .send()
+        .expect("a plain request is answered, not dropped");
+    assert_eq!(resp.status().as_u16(), 400);
+    let info: ErrorInfo = serde_json::from_str(&resp.text().expect("body")).expect("JSON");
+    assert!(info.message.contains("HTTPS"), "{info}");
+    // And the agent still serves HTTPS.
+    agent.admin("GET", "/api/v1/jobs", None);
 }
 
 /// The agent's log once `done` holds for it (its lines are written as requests and jobs end,
@@ -708,7 +776,7 @@ fn requests_and_jobs_are_logged_with_the_token_name_never_the_token() {
     assert_eq!(status, 201, "{job}");
     let id = job["id"].as_str().expect("id").to_string();
     agent.wait_for(&id, JobState::Completed);
-    // A stream on a connection of its own (served outside axum) is logged as it ends.
+    // A stream is logged as it ends.
     assert!(
         agent
             .stream(&id, None)

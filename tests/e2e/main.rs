@@ -13,6 +13,7 @@ mod cancel;
 mod cli;
 mod crash;
 mod history;
+mod pairing;
 mod remote;
 mod snapshot;
 mod sync;

@@ -1,14 +1,20 @@
 //! Watching an agent's job over a bad network: a fault-injecting proxy of our own between the
 //! watcher and a real agent, an agent killed and restarted, and `tidemark watch` itself.
+//!
+//! Everything is HTTPS, as between a paired client and its agent: the proxy presents the
+//! agent's own certificate (it has the agent's key, as a TLS-terminating proxy in front of
+//! it would) and speaks TLS to the agent, so the watcher pins the agent's fingerprint and the
+//! faults land inside TLS, where HTTP sees them.
 
 use std::collections::VecDeque;
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tidemark_core::{JobState, ProgressEvent};
-use tidemark_remote::{ConnState, Timeouts, WatchConfig, WatchEnd, WatchItem};
+use tidemark_remote::{ConnState, Endpoint, Timeouts, WatchConfig, WatchEnd, WatchItem};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 use crate::agent::{Agent, big_source, start_agent, start_agent_on};
 use crate::util::*;
@@ -17,7 +23,8 @@ use crate::util::*;
 #[derive(Debug, Clone)]
 enum Fault {
     Pass,
-    /// Forward, then cut the connection after this many body bytes (mid-event).
+    /// Forward, then cut the connection after this many body bytes (mid-event), without
+    /// TLS's closing message, as a dropped network does.
     DropAfter(usize),
     Status500,
     /// A 200 with an HTML error page, as a captive portal or a bad proxy sends.
@@ -37,26 +44,66 @@ struct Proxy {
     faults: Arc<Mutex<VecDeque<Fault>>>,
 }
 
-fn proxy(upstream: &str, faults: Vec<Fault>) -> Proxy {
-    let upstream = upstream.trim_start_matches("http://").to_string();
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
+/// A proxy in front of `agent`, whose certificate and key are in `dir`.
+fn proxy(agent: &Agent, dir: &Path, faults: Vec<Fault>) -> Proxy {
+    let upstream = agent.url.trim_start_matches("https://").to_string();
+    let acceptor = TlsAcceptor::from(agent_server_config(dir));
+    let connector = TlsConnector::from(
+        tidemark_remote::tls::client_config(Some(agent.fingerprint))
+            .expect("TLS config")
+            .0,
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let url = format!("https://{}", listener.local_addr().expect("addr"));
     let faults = Arc::new(Mutex::new(VecDeque::from(faults)));
     let queue = faults.clone();
     std::thread::spawn(move || {
-        for client in listener.incoming().flatten() {
-            let (upstream, queue) = (upstream.clone(), queue.clone());
-            std::thread::spawn(move || serve(client, &upstream, &queue));
-        }
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("proxy runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            while let Ok((tcp, _)) = listener.accept().await {
+                let (acceptor, connector) = (acceptor.clone(), connector.clone());
+                let (upstream, queue) = (upstream.clone(), queue.clone());
+                tokio::spawn(async move {
+                    if let Ok(client) = acceptor.accept(tcp).await {
+                        serve(client, &upstream, &connector, &queue).await;
+                    }
+                });
+            }
+        });
     });
     Proxy { url, faults }
 }
 
-fn read_head(s: &mut TcpStream) -> Option<Vec<u8>> {
+/// The agent's own certificate and key, from the folder it keeps them in.
+fn agent_server_config(dir: &Path) -> Arc<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let chain = CertificateDer::pem_file_iter(dir.join("agent-cert.pem"))
+        .expect("the agent's certificate")
+        .collect::<Result<Vec<_>, _>>()
+        .expect("PEM");
+    let key = PrivateKeyDer::from_pem_file(dir.join("agent-key.pem")).expect("the agent's key");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .expect("server config");
+    Arc::new(config)
+}
+
+async fn read_head<S: AsyncRead + Unpin>(s: &mut S) -> Option<Vec<u8>> {
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
-        if s.read(&mut byte).ok()? == 0 {
+        if s.read(&mut byte).await.ok()? == 0 {
             return None;
         }
         head.push(byte[0]);
@@ -64,14 +111,21 @@ fn read_head(s: &mut TcpStream) -> Option<Vec<u8>> {
     Some(head)
 }
 
-fn respond(mut client: TcpStream, head: &str, body: &[u8]) {
-    let _ = client.write_all(head.as_bytes());
-    let _ = client.write_all(body);
-    let _ = client.shutdown(Shutdown::Both);
+async fn respond<S: AsyncWrite + Unpin>(mut client: S, head: &str, body: &[u8]) {
+    let _ = client.write_all(head.as_bytes()).await;
+    let _ = client.write_all(body).await;
+    let _ = client.shutdown().await;
 }
 
-fn serve(mut client: TcpStream, upstream: &str, queue: &Mutex<VecDeque<Fault>>) {
-    let Some(head) = read_head(&mut client) else {
+async fn serve<S>(
+    mut client: S,
+    upstream: &str,
+    connector: &TlsConnector,
+    queue: &Mutex<VecDeque<Fault>>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let Some(head) = read_head(&mut client).await else {
         return;
     };
     let is_stream = String::from_utf8_lossy(&head)
@@ -89,92 +143,120 @@ fn serve(mut client: TcpStream, upstream: &str, queue: &Mutex<VecDeque<Fault>>) 
     };
     let sse = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n";
     match fault {
-        Fault::Status500 => respond(
-            client,
-            "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 5\r\nConnection: close\r\n\r\n",
-            b"oops!",
-        ),
+        Fault::Status500 => {
+            respond(
+                client,
+                "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 5\r\nConnection: close\r\n\r\n",
+                b"oops!",
+            )
+            .await
+        }
         Fault::Html200 => {
             let page = b"<html><body><h1>Please log in to the hotel Wi-Fi</h1></body></html>";
             let head = format!(
                 "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
                 page.len()
             );
-            respond(client, &head, page)
+            respond(client, &head, page).await
         }
-        Fault::WrongContentType => respond(
-            client,
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n",
-            b"{}",
-        ),
-        Fault::Truncated => respond(
-            client,
-            sse,
-            b"id: 999\nevent: progress\ndata: {\"jobId\":\"x\",\"se",
-        ),
-        Fault::Garbage => respond(client, sse, &pseudo_random(4096, 9)),
+        Fault::WrongContentType => {
+            respond(
+                client,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n",
+                b"{}",
+            )
+            .await
+        }
+        Fault::Truncated => {
+            respond(
+                client,
+                sse,
+                b"id: 999\nevent: progress\ndata: {\"jobId\":\"x\",\"se",
+            )
+            .await
+        }
+        Fault::Garbage => respond(client, sse, &pseudo_random(4096, 9)).await,
         Fault::HugeLine => {
             let mut body = b"data: ".to_vec();
             body.extend(std::iter::repeat_n(b'x', 10 << 20));
             body.extend(b"\n\n");
-            respond(client, sse, &body)
+            respond(client, sse, &body).await
         }
-        Fault::Stall => std::thread::sleep(Duration::from_secs(20)),
+        Fault::Stall => tokio::time::sleep(Duration::from_secs(20)).await,
         Fault::Pass | Fault::DropAfter(_) => {
-            let Ok(mut up) = TcpStream::connect(upstream) else {
-                return;
-            };
-            if up.write_all(&head).is_err() {
-                return;
-            }
             let limit = match fault {
                 Fault::DropAfter(n) => Some(n),
                 _ => None,
             };
-            let (mut c2, mut u2) = match (client.try_clone(), up.try_clone()) {
-                (Ok(c), Ok(u)) => (c, u),
-                _ => return,
-            };
-            // Requests the client sends on a kept-alive connection go straight through.
-            std::thread::spawn(move || {
-                let _ = std::io::copy(&mut c2, &mut u2);
-                let _ = u2.shutdown(Shutdown::Write);
-            });
-            let mut sent_body = 0usize;
-            let mut in_body = false;
-            let mut seen = Vec::new();
-            let mut buf = [0u8; 512];
-            loop {
-                let n = match up.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => n,
-                };
-                let mut chunk = &buf[..n];
-                if let Some(limit) = limit {
-                    if !in_body {
-                        seen.extend_from_slice(chunk);
-                        if let Some(pos) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
-                            in_body = true;
-                            sent_body = seen.len() - (pos + 4);
-                        }
-                    } else {
-                        sent_body += n;
-                    }
-                    if in_body && sent_body >= limit {
-                        let keep = n - (sent_body - limit);
-                        chunk = &buf[..keep];
-                        let _ = client.write_all(chunk);
-                        break;
-                    }
-                }
-                if client.write_all(chunk).is_err() {
-                    break;
-                }
-            }
-            let _ = client.shutdown(Shutdown::Both);
-            let _ = up.shutdown(Shutdown::Both);
+            pass(client, head, upstream, connector, limit).await;
         }
     }
+}
+
+/// Forwards the request and the agent's answer; with `limit`, cuts the answer after that
+/// many body bytes.
+async fn pass<S>(
+    client: S,
+    head: Vec<u8>,
+    upstream: &str,
+    connector: &TlsConnector,
+    limit: Option<usize>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let Ok(tcp) = tokio::net::TcpStream::connect(upstream).await else {
+        return;
+    };
+    let name = "localhost".try_into().expect("server name");
+    let Ok(mut up) = connector.connect(name, tcp).await else {
+        return;
+    };
+    if up.write_all(&head).await.is_err() {
+        return;
+    }
+    let (mut client_rd, mut client_wr) = tokio::io::split(client);
+    let (mut up_rd, mut up_wr) = tokio::io::split(up);
+    // Requests the client sends on a kept-alive connection go straight through.
+    let requests = tokio::spawn(async move {
+        let _ = tokio::io::copy(&mut client_rd, &mut up_wr).await;
+        let _ = up_wr.shutdown().await;
+    });
+    let mut sent_body = 0usize;
+    let mut in_body = false;
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 512];
+    loop {
+        let n = match up_rd.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let mut chunk = &buf[..n];
+        if let Some(limit) = limit {
+            if !in_body {
+                seen.extend_from_slice(chunk);
+                if let Some(pos) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                    in_body = true;
+                    sent_body = seen.len() - (pos + 4);
+                }
+            } else {
+                sent_body += n;
+            }
+            if in_body && sent_body >= limit {
+                let keep = n - (sent_body - limit);
+                chunk = &buf[..keep];
+                let _ = client_wr.write_all(chunk).await;
+                let _ = client_wr.flush().await;
+                // Dropped without TLS's closing message: a cut, not an end.
+                requests.abort();
+                return;
+            }
+        }
+        if client_wr.write_all(chunk).await.is_err() {
+            break;
+        }
+    }
+    let _ = client_wr.shutdown().await;
+    requests.abort();
 }
 
 fn fast() -> (WatchConfig, Timeouts) {
@@ -208,13 +290,12 @@ struct Watch {
 }
 
 impl Watch {
-    fn start(url: &str, token: &str, id: &str, cfg: WatchConfig, timeouts: Timeouts) -> Watch {
+    fn start(agent: Endpoint, id: &str, cfg: WatchConfig, timeouts: Timeouts) -> Watch {
         let rt = tokio::runtime::Runtime::new().expect("runtime");
         let (tx, items) = std::sync::mpsc::channel();
         let (end_tx, end) = std::sync::mpsc::channel();
-        let (url, token, id) = (url.to_owned(), token.to_owned(), id.to_owned());
+        let id = id.to_owned();
         rt.spawn(async move {
-            let agent = tidemark_remote::Endpoint::new(url, token);
             let (mut rx, task) =
                 tidemark_remote::watch(&agent, &id, 0, cfg, timeouts).expect("watch");
             while let Some(item) = rx.recv().await {
@@ -296,7 +377,8 @@ fn every_fault_between_watcher_and_agent_loses_and_repeats_nothing() {
 
     use Fault::*;
     let p = proxy(
-        &agent.url,
+        &agent,
+        tmp.path(),
         vec![
             DropAfter(700),
             Status500,
@@ -310,7 +392,11 @@ fn every_fault_between_watcher_and_agent_loses_and_repeats_nothing() {
         ],
     );
     let (cfg, timeouts) = fast();
-    let mut watch = Watch::start(&p.url, &agent.token, &id, cfg, timeouts);
+    let through_proxy = Endpoint {
+        base: p.url.clone(),
+        ..agent.endpoint()
+    };
+    let mut watch = Watch::start(through_proxy, &id, cfg, timeouts);
     watch.until(|i| *i == WatchItem::State(ConnState::Polling));
     // Back on the stream after polling: let the job run to its end over it.
     watch.until(|i| *i == WatchItem::State(ConnState::Connected));
@@ -353,7 +439,7 @@ fn every_fault_between_watcher_and_agent_loses_and_repeats_nothing() {
 fn an_agent_down_for_thirty_seconds_is_polled_then_followed_live_again() {
     let tmp = tempfile::tempdir().expect("tmp");
     let mut agent = start_agent(tmp.path());
-    let listen = agent.url.trim_start_matches("http://").to_string();
+    let listen = agent.url.trim_start_matches("https://").to_string();
     big_source(&tmp.path().join("root"), "vault", 40);
     let job = agent.admin("POST", "/api/v1/jobs", Some(agent.sync_spec("vault")));
     let id = job["id"].as_str().expect("id").to_string();
@@ -362,8 +448,7 @@ fn an_agent_down_for_thirty_seconds_is_polled_then_followed_live_again() {
 
     // Real timings: 1, 2, 4, 8, 15 s of reconnections, polling every second, SSE every 30 s.
     let mut watch = Watch::start(
-        &agent.url,
-        &agent.token,
+        agent.endpoint(),
         &id,
         WatchConfig::default(),
         Timeouts::default(),
@@ -406,18 +491,14 @@ fn an_agent_down_for_thirty_seconds_is_polled_then_followed_live_again() {
 }
 
 #[test]
-fn tidemark_watch_follows_a_job_to_its_end_and_refuses_a_wrong_token() {
+fn tidemark_watch_follows_a_job_by_its_link_and_refuses_a_wrong_token_or_certificate() {
     let tmp = tempfile::tempdir().expect("tmp");
     let agent = start_agent(tmp.path());
     big_source(&tmp.path().join("root"), "docs", 8);
     let job = agent.admin("POST", "/api/v1/jobs", Some(agent.sync_spec("docs")));
     let id = job["id"].as_str().expect("id").to_string();
-    let token_file = tmp.path().join("token");
-    std::fs::write(&token_file, &agent.token).expect("token file");
-
     let out = std::process::Command::new(bin())
-        .args(["watch", "--agent", &agent.url, "--token-file"])
-        .arg(&token_file)
+        .args(["watch", "--agent", &agent.link(&agent.token)])
         .args([&id, "--json"])
         .output()
         .expect("watch");
@@ -443,13 +524,24 @@ fn tidemark_watch_follows_a_job_to_its_end_and_refuses_a_wrong_token() {
             .any(|l| l["connection"]["state"] == "connected")
     );
 
-    std::fs::write(&token_file, "wrong").expect("token file");
+    let out = std::process::Command::new(bin())
+        .args(["watch", "--agent", &agent.link("wrong")])
+        .arg(&id)
+        .output()
+        .expect("watch");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("error[auth_failed]"));
+
+    // Its https:// address alone: a certificate no authority signed is not trusted.
+    let token_file = tmp.path().join("token");
+    std::fs::write(&token_file, &agent.token).expect("token file");
     let out = std::process::Command::new(bin())
         .args(["watch", "--agent", &agent.url, "--token-file"])
         .arg(&token_file)
         .arg(&id)
         .output()
         .expect("watch");
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("error[auth_failed]"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("certificate"), "{stderr}");
 }

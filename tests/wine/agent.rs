@@ -1,4 +1,5 @@
-//! The agent of the Windows build, followed by `tidemark watch` of the Windows build.
+//! The agent of the Windows build over HTTPS, paired with and followed by `tidemark watch`
+//! of the Windows build.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -6,7 +7,7 @@ use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tidemark_core::{JobState, ProgressEvent};
+use tidemark_core::{Fingerprint, JobState, PairingLink, ProgressEvent};
 
 use crate::util::{diff_trees, extract, pseudo_random, write};
 use crate::wine::{Wine, win};
@@ -17,6 +18,7 @@ struct Agent {
     child: Child,
     url: String,
     token: String,
+    fingerprint: Fingerprint,
 }
 
 impl Drop for Agent {
@@ -43,6 +45,11 @@ fn start_agent(wine: &Wine, dir: &Path) -> Agent {
         .strip_prefix("Tidemark agent listening on ")
         .unwrap_or_else(|| panic!("not the listening line: {first:?}"))
         .to_string();
+    let second = lines.next().expect("fingerprint line").expect("read");
+    let fingerprint = second
+        .strip_prefix("certificate fingerprint (SHA-256): ")
+        .and_then(|f| f.parse().ok())
+        .unwrap_or_else(|| panic!("not the fingerprint line: {second:?}"));
     // The admin token is written beside the history database, with the Linux path's name.
     let tokens: Value =
         serde_json::from_slice(&std::fs::read(dir.join("agent-tokens.json")).expect("token file"))
@@ -50,13 +57,22 @@ fn start_agent(wine: &Wine, dir: &Path) -> Agent {
     let token = tokens["admin"].as_str().expect("admin").to_string();
     // Nothing more is read from the agent's stdout: drained, it never blocks on a full pipe.
     std::thread::spawn(move || lines.count());
-    Agent { child, url, token }
+    Agent {
+        child,
+        url,
+        token,
+        fingerprint,
+    }
 }
 
 impl Agent {
     fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        // Pinned to the certificate the Windows agent made, as a paired client is.
+        let (tls, _) =
+            tidemark_remote::tls::client_config(Some(self.fingerprint)).expect("TLS config");
         let client = reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(30))
+            .use_preconfigured_tls((*tls).clone())
             .build()
             .expect("client");
         let mut req = client
@@ -111,8 +127,22 @@ fn tidemark_watch_on_windows_follows_a_job_of_the_windows_agent_to_its_end() {
         })),
     );
     let id = job["id"].as_str().expect("id").to_string();
-    let token_file = tmp.path().join("token");
-    std::fs::write(&token_file, &agent.token).expect("token file");
+    let paired = wine
+        .tidemark(&tmp.path().join("history.db"))
+        .args(["agent", "pair", "--read-only"])
+        .output()
+        .expect("pair");
+    assert!(
+        paired.status.success(),
+        "{}",
+        String::from_utf8_lossy(&paired.stderr)
+    );
+    let link = String::from_utf8_lossy(&paired.stdout).trim().to_owned();
+    let parsed: PairingLink = link.parse().expect("a pairing link");
+    assert_eq!(
+        (parsed.base_url(), parsed.fingerprint),
+        (agent.url.clone(), agent.fingerprint)
+    );
     let now = agent.call("GET", &format!("/api/v1/jobs/{id}"), None);
     assert!(
         ["queued", "running"].contains(&now["state"].as_str().unwrap_or("")),
@@ -121,13 +151,7 @@ fn tidemark_watch_on_windows_follows_a_job_of_the_windows_agent_to_its_end() {
 
     let watched = wine
         .exe()
-        .args([
-            "watch",
-            "--agent",
-            &agent.url,
-            "--token-file",
-            &win(&token_file),
-        ])
+        .args(["watch", "--agent", &link])
         .args([id.as_str(), "--json"])
         .output()
         .expect("watch");

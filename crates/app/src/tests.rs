@@ -633,21 +633,16 @@ async fn an_agent_is_checked_added_and_its_job_watched() {
     let photos = sample_tree(&root);
     let (tx, rx) = tokio::sync::oneshot::channel();
     let server = tokio::spawn(tidemark_agent::serve(
-        tidemark_agent::AgentConfig {
-            listen: "127.0.0.1:0".parse().expect("addr"),
-            roots: vec![root.clone()],
-            db: dir.path().join("agent.db"),
-            tokens: dir.path().join("agent-tokens.json"),
-            insecure_listen: false,
-            max_streams_per_token: 8,
-        },
+        agent_config(dir.path(), &root),
         move |started| {
             let _ = tx.send(started);
         },
     ));
     let started = rx.await.expect("the agent started");
-    let url = format!("http://{}", started.addr);
-    let token = started.new_admin_token.expect("a new admin token");
+    let token = started.new_admin_token.clone().expect("a new admin token");
+    let link = |token: &str| pairing_link(&started, token);
+    let client = pinned_client(&started);
+    let url = started.url.clone();
     let app = app_in(dir.path());
 
     let add = |url: &str, token: &str| AddAgent {
@@ -656,7 +651,7 @@ async fn an_agent_is_checked_added_and_its_job_watched() {
         token: token.into(),
     };
     let refused = app
-        .add_agent(add(&url, "wrong"))
+        .add_agent(add(&link("wrong"), ""))
         .await
         .expect_err("refused");
     assert_eq!(refused.code(), ErrorCode::AgentAuthFailed, "{refused}");
@@ -670,7 +665,15 @@ async fn an_agent_is_checked_added_and_its_job_watched() {
         "nothing kept from failed checks"
     );
 
-    let agent = app.add_agent(add(&url, &token)).await.expect("added");
+    // Its https:// address alone: its own certificate is signed by no authority.
+    let untrusted = app
+        .add_agent(add(&url, &token))
+        .await
+        .expect_err("not trusted");
+    assert!(untrusted.to_string().contains("certificate"), "{untrusted}");
+
+    let agent = app.add_agent(add(&link(&token), "")).await.expect("added");
+    assert_eq!(agent.url, url, "shown by its address, not its link");
     assert_eq!(app.list_agents(), vec![agent.clone()]);
     assert_eq!(
         app_in(dir.path()).list_agents(),
@@ -687,7 +690,7 @@ async fn an_agent_is_checked_added_and_its_job_watched() {
         assert_eq!(mode & 0o777, 0o600, "the file holds tokens");
     }
 
-    let started_job: serde_json::Value = reqwest::Client::new()
+    let started_job: serde_json::Value = client
         .post(format!("{url}/api/v1/jobs"))
         .bearer_auth(&token)
         .json(&serde_json::json!({
@@ -744,10 +747,43 @@ async fn an_agent_is_checked_added_and_its_job_watched() {
 /// A real agent on a loopback port with a folder of photos under its root.
 struct TestAgent {
     url: String,
+    /// Its pairing link with the admin token.
+    link: String,
     token: String,
+    client: reqwest::Client,
     root: std::path::PathBuf,
     photos: std::path::PathBuf,
     server: tokio::task::JoinHandle<Result<(), tidemark_agent::AgentError>>,
+}
+
+fn agent_config(dir: &Path, root: &Path) -> tidemark_agent::AgentConfig {
+    let mut cfg = tidemark_agent::AgentConfig::new(
+        "127.0.0.1:0".parse().expect("addr"),
+        vec![root.to_owned()],
+        dir.join("agent.db"),
+        dir.join("agent-tokens.json"),
+    );
+    cfg.max_streams_per_token = 8;
+    cfg
+}
+
+fn pairing_link(started: &tidemark_agent::Started, token: &str) -> String {
+    tidemark_core::PairingLink {
+        host: started.addr.ip().to_string(),
+        port: started.addr.port(),
+        fingerprint: started.fingerprint.expect("TLS"),
+        token: token.to_owned(),
+    }
+    .to_string()
+}
+
+/// A client that trusts the agent's own certificate, as a paired one does.
+fn pinned_client(started: &tidemark_agent::Started) -> reqwest::Client {
+    let (tls, _) = tidemark_remote::tls::client_config(started.fingerprint).expect("TLS config");
+    reqwest::Client::builder()
+        .use_preconfigured_tls((*tls).clone())
+        .build()
+        .expect("client")
 }
 
 async fn start_agent(dir: &Path) -> TestAgent {
@@ -756,22 +792,18 @@ async fn start_agent(dir: &Path) -> TestAgent {
     let photos = sample_tree(&root);
     let (tx, rx) = tokio::sync::oneshot::channel();
     let server = tokio::spawn(tidemark_agent::serve(
-        tidemark_agent::AgentConfig {
-            listen: "127.0.0.1:0".parse().expect("addr"),
-            roots: vec![root.clone()],
-            db: dir.join("agent.db"),
-            tokens: dir.join("agent-tokens.json"),
-            insecure_listen: false,
-            max_streams_per_token: 8,
-        },
+        agent_config(dir, &root),
         move |started| {
             let _ = tx.send(started);
         },
     ));
     let started = rx.await.expect("the agent started");
+    let token = started.new_admin_token.clone().expect("a new admin token");
     TestAgent {
-        url: format!("http://{}", started.addr),
-        token: started.new_admin_token.expect("a new admin token"),
+        url: started.url.clone(),
+        link: pairing_link(&started, &token),
+        token,
+        client: pinned_client(&started),
         root,
         photos,
         server,
@@ -780,7 +812,8 @@ async fn start_agent(dir: &Path) -> TestAgent {
 
 impl TestAgent {
     async fn start_snapshot(&self, name: &str) -> String {
-        let started: serde_json::Value = reqwest::Client::new()
+        let started: serde_json::Value = self
+            .client
             .post(format!("{}/api/v1/jobs", self.url))
             .bearer_auth(&self.token)
             .json(&serde_json::json!({
@@ -797,7 +830,7 @@ impl TestAgent {
     }
 
     async fn events(&self, job: &str) -> Vec<ProgressEvent> {
-        reqwest::Client::new()
+        self.client
             .get(format!("{}/api/v1/jobs/{job}/events?since=0", self.url))
             .bearer_auth(&self.token)
             .send()
@@ -816,8 +849,8 @@ async fn app_with_agent(dir: &Path) -> (TestAgent, App, AgentInfo) {
     let agent = app
         .add_agent(AddAgent {
             name: "nas".into(),
-            url: agent_proc.url.clone(),
-            token: agent_proc.token.clone(),
+            url: agent_proc.link.clone(),
+            token: String::new(),
         })
         .await
         .expect("added");

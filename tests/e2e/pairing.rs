@@ -1,0 +1,219 @@
+//! Reaching an agent over a real network: pairing links, the pinned certificate, scoped
+//! tokens, and connections that try to hold the agent up.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tidemark_core::{JobState, PairingLink, ProgressEvent};
+
+use crate::agent::{
+    Agent, agent_command, big_source, pinned_client, start_agent, start_agent_on, start_agent_with,
+};
+use crate::util::*;
+
+/// `tidemark watch --agent LINK JOB --json`: its exit code, events and stderr.
+fn watch_link(link: &str, id: &str) -> (Option<i32>, Vec<ProgressEvent>, String) {
+    let out = Command::new(bin())
+        .args(["watch", "--agent", link, id, "--json"])
+        .env_remove("TIDEMARK_TOKEN")
+        .output()
+        .expect("watch");
+    let events = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l.get("connection").is_none())
+        .map(|l| serde_json::from_value(l).expect("event"))
+        .collect();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out.status.code(), events, stderr)
+}
+
+fn events_of(agent: &Agent, id: &str) -> Vec<ProgressEvent> {
+    serde_json::from_value(agent.admin("GET", &format!("/api/v1/jobs/{id}/events"), None))
+        .expect("events")
+}
+
+#[test]
+fn a_pairing_link_follows_a_job_over_https_and_a_read_only_one_only_looks() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let agent = start_agent(tmp.path());
+    // Made while the agent runs: it takes tokens made after it started.
+    let link = agent_command(tmp.path(), &["pair", "--name", "laptop"]);
+    let parsed: PairingLink = link.parse().expect("a pairing link");
+    assert_eq!(parsed.fingerprint, agent.fingerprint);
+    assert_eq!(parsed.base_url(), agent.url);
+    assert_eq!(
+        link,
+        format!(
+            "tidemark://{}/?fp={}&token={}",
+            agent.url.trim_start_matches("https://"),
+            agent.fingerprint,
+            parsed.token
+        )
+    );
+
+    big_source(&tmp.path().join("root"), "docs", 8);
+    let (status, job) = agent.call(
+        "POST",
+        "/api/v1/jobs",
+        Some(&parsed.token),
+        Some(agent.sync_spec("docs")),
+    );
+    assert_eq!(status, 201, "{job}");
+    let id = job["id"].as_str().expect("id").to_owned();
+    let (code, events, stderr) = watch_link(&link, &id);
+    assert_eq!(code, Some(0), "{stderr}");
+    let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
+    assert_eq!(
+        seqs,
+        (1..=seqs.len() as u64).collect::<Vec<_>>(),
+        "contiguous"
+    );
+    assert_eq!(events, events_of(&agent, &id));
+    assert_eq!(events.last().map(|e| e.state), Some(JobState::Completed));
+
+    let viewer: PairingLink = agent_command(tmp.path(), &["pair", "--read-only"])
+        .parse()
+        .expect("link");
+    let ro = viewer.token.as_str();
+    let (status, listed) = agent.call("GET", "/api/v1/jobs", Some(ro), None);
+    assert_eq!(status, 200);
+    assert_eq!(
+        listed[0]["id"],
+        id.as_str(),
+        "a read-only token sees every job"
+    );
+    let (_, replayed, stderr) = watch_link(&viewer.to_string(), &id);
+    assert_eq!(replayed, events, "{stderr}");
+    for (method, path, body) in [
+        (
+            "POST",
+            "/api/v1/jobs".to_owned(),
+            Some(agent.sync_spec("docs")),
+        ),
+        ("POST", format!("/api/v1/jobs/{id}/pause"), None),
+        ("POST", format!("/api/v1/jobs/{id}/resume"), None),
+        ("POST", format!("/api/v1/jobs/{id}/cancel"), None),
+    ] {
+        let (status, v) = agent.call(method, &path, Some(ro), body);
+        assert_eq!(
+            (status, v["code"].as_str()),
+            (403, Some("read_only")),
+            "{path}"
+        );
+    }
+
+    // Revoked: refused from the next request on, by the agent that is still running.
+    agent_command(tmp.path(), &["token", "remove", "laptop"]);
+    let (status, _) = agent.call("GET", "/api/v1/jobs", Some(&parsed.token), None);
+    assert_eq!(status, 401);
+    let (code, _, stderr) = watch_link(&link, &id);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("error[auth_failed]"), "{stderr}");
+}
+
+/// As SSH does with a changed host key: another certificate at the paired address is
+/// refused, naming both fingerprints, until the user pairs again.
+#[test]
+fn another_certificate_at_the_paired_address_is_refused_naming_both_fingerprints() {
+    let (first_dir, second_dir) = (
+        tempfile::tempdir().expect("tmp"),
+        tempfile::tempdir().expect("tmp"),
+    );
+    let first = start_agent(first_dir.path());
+    let link = agent_command(first_dir.path(), &["pair"]);
+    let address = first.url.trim_start_matches("https://").to_owned();
+    let paired = first.fingerprint;
+    drop(first);
+
+    let second = start_agent_on(second_dir.path(), &address);
+    assert_ne!(
+        second.fingerprint, paired,
+        "each agent makes its own certificate"
+    );
+    let (code, events, stderr) = watch_link(&link, "any-job");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(events.is_empty());
+    assert!(
+        stderr.contains("fingerprint")
+            && stderr.contains(&paired.to_string())
+            && stderr.contains(&second.fingerprint.to_string()),
+        "{stderr}"
+    );
+    // A client pinned to the new certificate gets in.
+    let resp = pinned_client(second.fingerprint)
+        .get(format!("{}/api/v1/jobs", second.url))
+        .bearer_auth(&second.token)
+        .send()
+        .expect("pinned to the right one");
+    assert_eq!(resp.status().as_u16(), 200);
+}
+
+/// Half a request line, then nothing: such connections are dropped once the time for a
+/// request's head is up, and one address cannot take every connection meanwhile.
+#[test]
+fn half_requests_are_dropped_and_one_address_holds_a_bounded_share() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let agent = start_agent_with(tmp.path(), &["--max-connections-per-address", "8"]);
+    let addr = agent.url.trim_start_matches("https://").to_owned();
+    let tls_config = tidemark_remote::tls::client_config(Some(agent.fingerprint))
+        .expect("TLS config")
+        .0;
+
+    // Plain bytes and, after a finished handshake, half a request inside TLS.
+    let mut plain: Vec<TcpStream> = (0..4)
+        .map(|_| {
+            let mut s = TcpStream::connect(&addr).expect("connect");
+            s.write_all(b"GET /api/v1/jo").expect("half a line");
+            s
+        })
+        .collect();
+    let mut tls: Vec<_> = (0..4)
+        .map(|_| {
+            let conn = rustls::ClientConnection::new(
+                tls_config.clone(),
+                "localhost".try_into().expect("name"),
+            )
+            .expect("client");
+            let mut s = rustls::StreamOwned::new(conn, TcpStream::connect(&addr).expect("connect"));
+            s.write_all(b"GET /api/v1/jo").expect("half a line");
+            s.flush().expect("flush");
+            s
+        })
+        .collect();
+
+    // The ninth connection from this address is closed at once.
+    let mut ninth = TcpStream::connect(&addr).expect("connect");
+    ninth
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let mut byte = [0u8; 1];
+    assert!(
+        matches!(ninth.read(&mut byte), Ok(0) | Err(_)),
+        "a connection past the bound is closed"
+    );
+
+    // All eight are dropped after the head timeout (10 s), none held for ever.
+    let started = Instant::now();
+    for s in &mut plain {
+        s.set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
+        let mut rest = Vec::new();
+        let _ = s.read_to_end(&mut rest);
+    }
+    for s in &mut tls {
+        s.sock
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
+        let mut rest = Vec::new();
+        let _ = s.read_to_end(&mut rest);
+    }
+    let held = started.elapsed();
+    assert!(held < Duration::from_secs(25), "held for {held:?}");
+    // Their slots are free again.
+    let (status, _) = agent.call("GET", "/api/v1/jobs", Some(&agent.token), None);
+    assert_eq!(status, 200);
+}
