@@ -5,7 +5,8 @@
 //! The job is paused while the subscribers connect, so every measured event is emitted while
 //! all N are listening; the replay of the events before the pause is not measured.
 //!
-//! The client is a few lines of HTTP/1.1 over tokio sockets rather than an HTTP library: ten
+//! The streams are HTTPS, as a paired client's: TLS to the agent's own certificate, pinned.
+//! The client is a few lines of HTTP/1.1 over tokio-rustls rather than an HTTP library: ten
 //! thousand streams in one process should cost the client as little as possible, since it
 //! shares the cores with the agent it measures.
 
@@ -19,6 +20,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
 
 use crate::measure::{Stats, stats};
 
@@ -94,6 +97,7 @@ struct AgentProcess {
     child: Child,
     addr: String,
     token: String,
+    tls: TlsConnector,
 }
 
 impl Drop for AgentProcess {
@@ -110,7 +114,8 @@ impl AgentProcess {
         cmd.arg("--db")
             .arg(&db)
             .args(["agent", "--listen", "127.0.0.1:0"])
-            .args(["--max-streams-per-token", &streams.to_string()]);
+            .args(["--max-streams-per-token", &streams.to_string()])
+            .args(["--max-connections-per-address", &(streams + 8).to_string()]);
         for r in roots {
             cmd.arg("--root").arg(r);
         }
@@ -121,10 +126,13 @@ impl AgentProcess {
             .map_err(|e| format!("cannot start the agent: {e}"))?;
         let stdout = child.stdout.take().ok_or("the agent has no stdout")?;
         let mut lines = BufReader::new(stdout).lines();
-        let first = lines
-            .next()
-            .and_then(Result::ok)
-            .ok_or("the agent printed nothing")?;
+        let mut line = || {
+            lines
+                .next()
+                .and_then(Result::ok)
+                .ok_or("the agent printed nothing")
+        };
+        let (first, second) = (line()?, line()?);
         // Keep reading so the agent never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
         let url = first
@@ -132,7 +140,14 @@ impl AgentProcess {
             .next()
             .unwrap_or_default()
             .trim_end_matches('/');
-        let addr = url.trim_start_matches("http://").to_owned();
+        let addr = url.trim_start_matches("https://").to_owned();
+        let fingerprint = second
+            .rsplit(' ')
+            .next()
+            .and_then(|f| f.parse().ok())
+            .ok_or_else(|| format!("no certificate fingerprint in {second:?}"))?;
+        let (tls, _) = tidemark_remote::tls::client_config(Some(fingerprint))
+            .map_err(|e| format!("TLS: {e}"))?;
         let tokens: Value = serde_json::from_slice(
             &std::fs::read(dir.join("agent-tokens.json"))
                 .map_err(|e| format!("cannot read the agent's token file: {e}"))?,
@@ -142,7 +157,17 @@ impl AgentProcess {
             .as_str()
             .ok_or("no admin token in the agent's token file")?
             .to_owned();
-        Ok(Self { child, addr, token })
+        Ok(Self {
+            child,
+            addr,
+            token,
+            tls: TlsConnector::from(tls),
+        })
+    }
+
+    /// A new HTTPS connection to the agent.
+    async fn connect(&self) -> Result<TlsStream<TcpStream>, String> {
+        connect(&self.tls, &self.addr).await
     }
 
     fn peak_rss_kib(&self) -> Option<u64> {
@@ -205,12 +230,12 @@ async fn measure(
     let hello = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::with_capacity(n);
     for _ in 0..n {
-        let addr = agent.addr.clone();
-        let token = agent.token.clone();
+        let (tls, addr, token) = (agent.tls.clone(), agent.addr.clone(), agent.token.clone());
         let path = format!("/api/v1/jobs/{id}/progress/stream?since={paused_seq}");
         let hello = hello.clone();
         tasks.push(tokio::spawn(async move {
-            subscribe(&addr, &token, &path, paused_seq, &hello).await
+            let sock = connect(&tls, &addr).await?;
+            subscribe(sock, &addr, &token, &path, paused_seq, &hello).await
         }));
     }
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -308,15 +333,13 @@ fn timestamp_ms(ts: &str) -> Option<f64> {
 }
 
 async fn subscribe(
+    mut sock: TlsStream<TcpStream>,
     addr: &str,
     token: &str,
     path: &str,
     after_seq: u64,
     hello: &AtomicUsize,
 ) -> Result<Received, String> {
-    let mut sock = TcpStream::connect(addr)
-        .await
-        .map_err(|e| format!("connect: {e}"))?;
     let req = format!(
         "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
          Accept: text/event-stream\r\n\r\n"
@@ -374,6 +397,18 @@ async fn subscribe(
         }
     }
     Ok(got)
+}
+
+async fn connect(tls: &TlsConnector, addr: &str) -> Result<TlsStream<TcpStream>, String> {
+    let tcp = TcpStream::connect(addr)
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    let _ = tcp.set_nodelay(true);
+    // The certificate is pinned: the name is not checked.
+    let name = "localhost".try_into().map_err(|_| "server name")?;
+    tls.connect(name, tcp)
+        .await
+        .map_err(|e| format!("TLS: {e}"))
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -455,9 +490,7 @@ async fn call(
     path: &str,
     body: Option<&Value>,
 ) -> Result<(u16, Value), String> {
-    let mut sock = TcpStream::connect(&agent.addr)
-        .await
-        .map_err(|e| format!("connect to the agent: {e}"))?;
+    let mut sock = agent.connect().await?;
     let body = body.map(Value::to_string).unwrap_or_default();
     let req = format!(
         "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\n\

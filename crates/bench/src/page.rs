@@ -621,8 +621,11 @@ impl Report {
             "The real agent (`tidemark agent` on 127.0.0.1, port 0, its own database in the temp \
              folder) runs one snapshot of the tree above while N clients in the harness's process \
              follow `GET /api/v1/jobs/ID/progress/stream`, all with the admin token \
-             (`--max-streams-per-token N+8`), each on a connection of its own (so the agent \
-             serves every one on its direct stream path, not through hyper). The job is paused until every stream is open, then \
+             (`--max-streams-per-token N+8`, `--max-connections-per-address N+8`), each on an \
+             HTTPS connection of its own (TLS 1.3 to the agent's own certificate, pinned, as a \
+             paired client's; served by hyper like every request). The agent's jobs send \
+             progress at its default rate, one event every {} ms at most (steps and the end at \
+             once). The job is paused until every stream is open, then \
              resumed: each event emitted after the resume, at every subscriber, is one sample of \
              **emit-to-receipt delay** = the time the client read it − the event's own \
              `timestamp` (set when the job emitted it; millisecond resolution, same clock). The \
@@ -631,6 +634,7 @@ impl Report {
              `VmRSS` with the job paused before the first stream and with every stream open, \
              and what each open stream added. Goals: p99 < {FANOUT_P99_GOAL_MS} ms, agent RSS \
              < {FANOUT_RSS_GOAL_MIB} MB.\n",
+            tidemark_agent::EMIT_INTERVAL.as_millis(),
             self.machine.cores
         );
         let _ = writeln!(
