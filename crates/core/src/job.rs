@@ -17,6 +17,8 @@ use crate::resume::{NoResume, ResumeState};
 use crate::snapshot::{self, SnapshotSpec};
 use crate::sync::{self, SyncSpec};
 
+/// What a job does, tagged by `kind`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum JobSpec {
@@ -31,6 +33,20 @@ impl JobSpec {
             Self::Sync(_) => JobKind::Sync,
         }
     }
+}
+
+/// A sync's sources in the API document: at least one, none empty (what the agent checks).
+#[cfg(feature = "openapi")]
+pub(crate) fn path_list_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1)),
+        )
+        .min_items(Some(1))
+        .build()
 }
 
 /// Runs `spec` to the end on the calling thread, reporting through `rep`. Returns the result
