@@ -35,20 +35,6 @@ impl JobSpec {
     }
 }
 
-/// A sync's sources in the API document: at least one, none empty (what the agent checks).
-#[cfg(feature = "openapi")]
-pub(crate) fn path_list_schema() -> utoipa::openapi::schema::Array {
-    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
-    ArrayBuilder::new()
-        .items(
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .min_length(Some(1)),
-        )
-        .min_items(Some(1))
-        .build()
-}
-
 /// Runs `spec` to the end on the calling thread, reporting through `rep`. Returns the result
 /// location; the caller turns the outcome into the terminal event.
 pub fn execute(spec: &JobSpec, rep: &mut Reporter) -> Result<String, JobError> {

@@ -24,14 +24,17 @@ use manifest::{manifest_name, publish_manifest, write_manifest};
 #[serde(rename_all = "camelCase")]
 pub struct SnapshotSpec {
     /// The folder to archive.
-    #[cfg_attr(feature = "openapi", schema(value_type = String, min_length = 1))]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::snapshot_source))]
     pub source: PathBuf,
     /// A local folder, or an `http(s)://` URL (ending in `/` for a folder-like prefix).
-    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::snapshot_destination))]
     pub destination: String,
     /// Archive name without extension; defaults to `<folder>-<UTC time>`. A file name: not
     /// `.` or `..`, no `/`.
-    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, pattern = r"^(?!\.{0,2}(\.tar\.zst)?$)[^/\x00]+$")
+    )]
     pub name: Option<String>,
 }
 

@@ -24,10 +24,10 @@ use files::{copy_file, ensure_dir, ensure_symlink};
 #[serde(rename_all = "camelCase")]
 pub struct SyncSpec {
     /// The folders to mirror, each into a folder of its name under the destination.
-    #[cfg_attr(feature = "openapi", schema(schema_with = crate::job::path_list_schema))]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::sync_sources))]
     pub sources: Vec<PathBuf>,
     /// The mirror's folder.
-    #[cfg_attr(feature = "openapi", schema(value_type = String, min_length = 1))]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::sync_destination))]
     pub destination: PathBuf,
     /// Remove from the mirror what no longer exists in the source.
     #[serde(default)]
