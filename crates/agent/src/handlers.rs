@@ -16,7 +16,8 @@ use tidemark_store::JobRecord;
 
 use crate::extract::{Body, Caller, Id, Params, blocking};
 use crate::openapi::{
-    BadId, Busy, Internal, LastEventId, NoSuchJob, NotRunning, ReadOnly, Unauthorized,
+    BadId, Busy, Internal, LastEventId, NoSuchJob, NotRunning, ProgressStreamEvent, ReadOnly,
+    Unauthorized,
 };
 use crate::service::ApiError;
 use crate::stream::{AppState, Frames, last_event_id, seq_in_range};
@@ -244,8 +245,9 @@ pub(crate) async fn events(
         LastEventId,
     ),
     responses(
-        (status = 200, description = "The event stream; each event's `data` is a ProgressEvent",
-            content_type = "text/event-stream", body = ProgressEvent),
+        (status = 200, description = "The event stream; the schema is each event's, whose \
+            `data` is a ProgressEvent", content_type = "text/event-stream",
+            body = ProgressStreamEvent),
         (status = 400, description = "`since` or `Last-Event-ID` is not a seq, or the id cannot \
             be read: `bad_request`", body = ErrorInfo),
         Unauthorized,
@@ -263,10 +265,9 @@ pub(crate) async fn progress_stream(
     Params(q): Params<Since>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let since = match last_event_id(headers.get("last-event-id").map(|v| v.as_bytes()))? {
-        Some(seq) => seq,
-        None => q.seq()?,
-    };
+    // `since` is checked even when the header wins over it: a bad one is a bad request.
+    let since = q.seq()?;
+    let since = last_event_id(headers.get("last-event-id").map(|v| v.as_bytes()))?.unwrap_or(since);
     let frames = Frames::open(&s, who, id, since).await?;
     let body = stream::unfold(frames, |mut f| async move {
         f.next().await.map(|frame| (Ok::<_, Infallible>(frame), f))

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::header;
+use axum::http::{Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router};
@@ -53,6 +53,7 @@ pub fn router(state: AppState) -> Router {
     let doc = Document(Arc::new(doc.to_pretty_json().map_err(|e| e.to_string())));
     routes
         .fallback(unknown_route)
+        .method_not_allowed_fallback(wrong_method)
         .layer(Extension(doc))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn_with_state(state.clone(), log_request))
@@ -98,6 +99,12 @@ async fn openapi(Caller(_): Caller, Extension(doc): Extension<Document>) -> Resp
 
 async fn unknown_route() -> ApiError {
     ApiError::NotFound("no such endpoint".into())
+}
+
+/// A route asked with a method it does not answer: 405 as `{code, message}` (axum adds the
+/// Allow header), not an empty body.
+async fn wrong_method(method: Method) -> ApiError {
+    ApiError::MethodNotAllowed(method.to_string())
 }
 
 #[cfg(test)]

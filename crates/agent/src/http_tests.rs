@@ -183,6 +183,24 @@ async fn the_document_lists_every_route_and_each_one_is_served() {
     let unknown = f.call("GET", "/api/v1/nothing", Some(&f.admin), None).await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
     assert_eq!(unknown.json()["code"], "not_found");
+    let req = Request::delete("/api/v1/jobs")
+        .header(header::AUTHORIZATION, format!("Bearer {}", f.admin))
+        .body(Body::empty())
+        .expect("request");
+    let wrong = f.app.clone().oneshot(req).await.expect("infallible");
+    assert_eq!(wrong.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(
+        wrong
+            .headers()
+            .get(header::ALLOW)
+            .and_then(|v| v.to_str().ok()),
+        Some("GET,HEAD,POST")
+    );
+    let body = axum::body::to_bytes(wrong.into_body(), 1 << 16)
+        .await
+        .expect("body");
+    let body: Value = serde_json::from_slice(&body).expect("JSON");
+    assert_eq!(body["code"], "bad_request");
 }
 
 #[tokio::test]
@@ -206,6 +224,19 @@ async fn the_document_says_what_requests_must_be_and_what_answers_are() {
     let snapshot = &schemas["SnapshotSpec"]["properties"];
     assert_eq!(snapshot["source"]["minLength"], 1);
     assert_eq!(snapshot["destination"]["minLength"], 1);
+    if cfg!(unix) {
+        let absolute = r"^/[^\x00]*$";
+        assert_eq!(
+            snapshot["source"]["pattern"], absolute,
+            "paths are absolute"
+        );
+        assert_eq!(sync["sources"]["items"]["pattern"], absolute);
+        assert_eq!(sync["destination"]["pattern"], absolute);
+        assert_eq!(
+            snapshot["destination"]["pattern"],
+            r"^(/[^\x00]*|https?://[\s\S]*)$"
+        );
+    }
     let kinds: Vec<&Value> = schemas["JobSpec"]["oneOf"]
         .as_array()
         .expect("JobSpec is one of its kinds")
@@ -233,7 +264,17 @@ async fn the_document_says_what_requests_must_be_and_what_answers_are() {
     assert_eq!(param("since")["schema"]["type"], "integer");
     assert_eq!(
         stream["responses"]["200"]["content"]["text/event-stream"]["schema"]["$ref"],
+        "#/components/schemas/ProgressStreamEvent"
+    );
+    let event = &schemas["ProgressStreamEvent"];
+    assert_eq!(event["required"], json!(["id", "event", "data"]));
+    assert_eq!(
+        event["properties"]["data"]["contentSchema"]["$ref"],
         "#/components/schemas/ProgressEvent"
+    );
+    assert_eq!(
+        schemas["ProgressStreamEventKind"]["enum"],
+        json!(["progress", "resync"])
     );
     assert_eq!(
         stream["responses"]["429"]["description"]
@@ -327,6 +368,17 @@ async fn seqs_past_what_sqlite_holds_are_bad_requests() {
         );
         assert_eq!(answer.json()["code"], "bad_request");
     }
+    let req = Request::get(format!("/api/v1/jobs/{id}/progress/stream?since={huge}"))
+        .header(header::AUTHORIZATION, format!("Bearer {}", f.admin))
+        .header("last-event-id", "0")
+        .body(Body::empty())
+        .expect("request");
+    let answer = f.app.clone().oneshot(req).await.expect("infallible");
+    assert_eq!(
+        answer.status(),
+        StatusCode::BAD_REQUEST,
+        "a bad `since` is refused even when Last-Event-ID wins over it"
+    );
     let fine = f
         .call(
             "GET",
@@ -394,6 +446,16 @@ async fn metrics_count_jobs_streams_events_and_requests() {
     let sent = whole.matches("\nevent: progress\n").count();
     assert!(whole.contains("\"state\":\"completed\""), "{whole}");
     drop(held);
+    // The stream ends with the job's last event; the history records it on its own thread.
+    for _ in 0..1000 {
+        let job = f
+            .call("GET", &format!("/api/v1/jobs/{id}"), Some(&f.admin), None)
+            .await;
+        if job.json()["state"] == "completed" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
 
     let text = f
         .call("GET", "/metrics", Some(&f.viewer), None)

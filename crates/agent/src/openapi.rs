@@ -86,3 +86,41 @@ pub(crate) struct LastEventId {
     #[param(rename = "Last-Event-ID", value_type = u64, required = false)]
     last_event_id: Option<u64>,
 }
+
+/// One Server-Sent Event of a progress stream. Comments (the opening `: tidemark`, and
+/// `: keep-alive`) and the opening `retry:` line are no events.
+#[derive(utoipa::ToSchema)]
+pub(crate) struct ProgressStreamEvent {
+    /// The event's seq, which `Last-Event-ID` resumes after.
+    #[schema(pattern = "^[0-9]+$")]
+    id: String,
+    event: ProgressStreamEventKind,
+    /// The event: a ProgressEvent as JSON, on one line.
+    #[schema(schema_with = progress_event_json)]
+    data: String,
+}
+
+/// `progress` for each event in seq order; `resync` for the whole current state, standing in
+/// for events the agent no longer keeps.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub(crate) enum ProgressStreamEventKind {
+    Progress,
+    Resync,
+}
+
+fn progress_event_json() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::extensions::Extensions;
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    // `contentSchema` is JSON Schema's own keyword (2020-12); utoipa has no builder for it.
+    let content_schema = serde_json::json!({"$ref": "#/components/schemas/ProgressEvent"});
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some("The event: a ProgressEvent as JSON, on one line."))
+        .content_media_type("application/json")
+        .extensions(Some(Extensions::from_iter([(
+            "contentSchema",
+            content_schema,
+        )])))
+        .build()
+}

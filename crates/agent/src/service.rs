@@ -34,6 +34,8 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     BadRequest(String),
+    #[error("this route does not answer {0}: its Allow header says what it answers")]
+    MethodNotAllowed(String),
     #[error("the request body is larger than 1 MiB")]
     PayloadTooLarge,
     #[error("more than {0} progress streams open for this token")]
@@ -57,7 +59,7 @@ impl ApiError {
             Self::ReadOnly => ErrorCode::ReadOnly,
             Self::ForbiddenPath(_) => ErrorCode::ForbiddenPath,
             Self::NotFound(_) => ErrorCode::NotFound,
-            Self::BadRequest(_) => ErrorCode::BadRequest,
+            Self::BadRequest(_) | Self::MethodNotAllowed(_) => ErrorCode::BadRequest,
             Self::PayloadTooLarge => ErrorCode::PayloadTooLarge,
             Self::TooManyStreams(_) => ErrorCode::TooManyStreams,
             Self::Conflict { .. } => ErrorCode::Conflict,

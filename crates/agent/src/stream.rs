@@ -181,6 +181,7 @@ pub(crate) fn error_parts(e: &ApiError) -> (StatusCode, ErrorInfo) {
         ApiError::ReadOnly | ApiError::ForbiddenPath(_) => StatusCode::FORBIDDEN,
         ApiError::NotFound(_) => StatusCode::NOT_FOUND,
         ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+        ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
         ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ApiError::TooManyStreams(_) => StatusCode::TOO_MANY_REQUESTS,
         ApiError::Conflict { .. } => StatusCode::CONFLICT,
