@@ -282,11 +282,11 @@ pub(crate) async fn progress_stream(
         .into_response())
 }
 
-/// The agent's metrics in Prometheus' text format (version 0.0.4), every name
-/// `tidemark_…`: `tidemark_jobs{state}` (the history's jobs by state), `tidemark_job_percent{job}`
-/// (each running job's percent), `tidemark_open_streams`, `tidemark_events_sent_total` and
-/// `tidemark_http_request_duration_seconds{method,status}` (a histogram). Any valid token may
-/// read them.
+/// The agent's metrics in Prometheus' text format (version 0.0.4), every name `tidemark_…`:
+/// `tidemark_jobs{state}` (the history's jobs by state), `tidemark_job_percent{job}` (each
+/// running or paused job's percent, once known), `tidemark_open_streams`,
+/// `tidemark_events_sent_total` and `tidemark_http_request_duration_seconds{method,status}`
+/// (a histogram). Any valid token may read them.
 #[utoipa::path(
     get,
     path = "/metrics",

@@ -173,8 +173,7 @@ impl Frames {
     }
 }
 
-/// The status and `{code, message}` body of an error, for axum and for the streams served
-/// without it.
+/// The status and `{code, message}` body of an error.
 pub(crate) fn error_parts(e: &ApiError) -> (StatusCode, ErrorInfo) {
     let status = match e {
         ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
