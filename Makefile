@@ -2,7 +2,7 @@
 CARGO ?= cargo
 SAMPLE := target/sample
 
-.PHONY: run test tools lint unit wine-e2e e2e-desktop sample bench bench-smoke types types-check ui-deps ui-build ui-test \
+.PHONY: run test tools lint unit api-fuzz wine-e2e e2e-desktop sample bench bench-smoke types types-check ui-deps ui-build ui-test \
   bundle bundle-check cross-tools cross-check installer-check
 
 tools:
@@ -35,6 +35,12 @@ unit: tools ui-build
 	$(CARGO) build --locked --bin tidemark
 	$(CARGO) test --workspace --locked --exclude tidemark-desktop-tests
 
+# The agent's API against the OpenAPI document it serves (generated from its code):
+# schemathesis (PyPI, pinned, in a venv under target/tools) fuzzes a real agent with a few real
+# jobs, in a network namespace of its own; any 5xx or answer the document does not allow fails.
+api-fuzz: tools
+	CARGO="$(CARGO)" .ci/api-fuzz
+
 # The Windows build of the CLI end to end under Wine (tests/wine): .ci/wine-e2e cross-builds
 # tidemark.exe (x86_64-pc-windows-gnu), boots a throwaway Wine prefix and runs the suite on it.
 wine-e2e: cross-tools
@@ -54,7 +60,7 @@ e2e-desktop: tools ui-build $(TAURI_DRIVER)
 	TAURI_DRIVER=$(abspath $(TAURI_DRIVER)) xvfb-run -a -s "-screen 0 1280x800x24" \
 	  $(CARGO) test --locked -p tidemark-desktop-tests -- --test-threads=1
 
-test: lint cross-check unit wine-e2e e2e-desktop types-check ui-test bench-smoke bundle-check installer-check
+test: lint cross-check unit api-fuzz wine-e2e e2e-desktop types-check ui-test bench-smoke bundle-check installer-check
 
 # The Windows and macOS builds, checked from Linux (ARCHITECTURE.md, "Platforms"): clippy
 # (which is `cargo check` and more) of the whole workspace for Windows, and of every crate

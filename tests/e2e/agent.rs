@@ -776,7 +776,7 @@ fn requests_and_jobs_are_logged_with_the_token_name_never_the_token() {
     assert_eq!(status, 201, "{job}");
     let id = job["id"].as_str().expect("id").to_string();
     agent.wait_for(&id, JobState::Completed);
-    // A stream is logged as it ends.
+    // A stream is logged once answered.
     assert!(
         agent
             .stream(&id, None)

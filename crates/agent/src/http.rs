@@ -1,51 +1,68 @@
-//! The HTTP face of the agent: each handler authenticates, hands one plain function of
-//! [`Agent`] to a blocking thread, and turns its result into JSON (errors as `{code, message}`).
+//! The HTTP face of the agent: the router, built with its API document from the handlers'
+//! annotations, and what every request goes through (the caller identified once, a log line,
+//! the latency metric). Errors are `{code, message}`.
 
-use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Instant;
 
-use axum::Router;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{
-    DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, RawQuery, Request, State,
-};
-use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use futures_util::stream;
-use serde::Deserialize;
-use tidemark_core::JobSpec;
+use axum::{Extension, Router};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::auth::Identity;
+use crate::extract::Caller;
+use crate::handlers;
 use crate::logs;
+use crate::openapi::{ApiDoc, Internal, Unauthorized};
 use crate::service::ApiError;
 pub use crate::stream::AppState;
-use crate::stream::{Frames, error_parts, identify, last_event_id, since_param};
+use crate::stream::identify;
 
-const OPENAPI: &str = include_str!("openapi.json");
 const BODY_LIMIT: usize = 1 << 20;
 
+/// Every route, each with its entry in the API document.
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(handlers::list, handlers::start))
+        .routes(routes!(handlers::job))
+        .routes(routes!(handlers::cancel))
+        .routes(routes!(handlers::pause))
+        .routes(routes!(handlers::resume))
+        .routes(routes!(handlers::progress))
+        .routes(routes!(handlers::events))
+        .routes(routes!(handlers::progress_stream))
+        .routes(routes!(handlers::metrics))
+        .routes(routes!(openapi))
+}
+
+/// The API document the agent serves at `/api/v1/openapi.json`.
+pub fn api_document() -> utoipa::openapi::OpenApi {
+    api().into_openapi()
+}
+
+/// The document as served, rendered once.
+#[derive(Debug, Clone)]
+struct Document(Arc<Result<String, String>>);
+
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/api/v1/jobs", get(list).post(start))
-        .route("/api/v1/jobs/{id}", get(job))
-        .route("/api/v1/jobs/{id}/cancel", post(cancel))
-        .route("/api/v1/jobs/{id}/pause", post(pause))
-        .route("/api/v1/jobs/{id}/resume", post(resume))
-        .route("/api/v1/jobs/{id}/progress", get(progress))
-        .route("/api/v1/jobs/{id}/events", get(events))
-        .route("/api/v1/jobs/{id}/progress/stream", get(stream))
-        .route("/api/v1/openapi.json", get(openapi))
+    let (routes, doc) = api().split_for_parts();
+    let doc = Document(Arc::new(doc.to_pretty_json().map_err(|e| e.to_string())));
+    routes
         .fallback(unknown_route)
+        .method_not_allowed_fallback(wrong_method)
+        .layer(Extension(doc))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn_with_state(state.clone(), log_request))
         .with_state(state)
 }
 
-/// Logs each request once answered (a stream: once its head is sent). The caller is
-/// identified here, once, and handed to [`Caller`] through the request's extensions.
+/// Logs each request once answered (a stream: once its head is sent) and adds it to the
+/// latency metric. The caller is identified here, once, and handed to [`Caller`] through
+/// the request's extensions.
 async fn log_request(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     let authorization = req.headers().get(header::AUTHORIZATION);
@@ -56,209 +73,40 @@ async fn log_request(State(s): State<AppState>, mut req: Request, next: Next) ->
     let (method, path) = (req.method().clone(), req.uri().path().to_owned());
     let resp = next.run(req).await;
     let status = resp.status().as_u16();
-    logs::request(
-        method.as_str(),
-        &path,
-        status,
-        started.elapsed(),
-        who.as_ref(),
-    );
+    let took = started.elapsed();
+    s.metrics.request(&method, status, took);
+    logs::request(method.as_str(), &path, status, took, who.as_ref());
     resp
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let (status, body) = error_parts(&self);
-        let mut resp = (status, axum::Json(body)).into_response();
-        if status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                header::HeaderValue::from_static("Bearer"),
-            );
-        }
-        resp
-    }
-}
-
-/// The authenticated caller.
-struct Caller(Identity);
-
-impl FromRequestParts<AppState> for Caller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        if let Some(who) = parts.extensions.get::<Identity>() {
-            return Ok(Caller(who.clone()));
-        }
-        let value = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .map(|v| v.as_bytes());
-        identify(&state.tokens, value).map(Caller)
-    }
-}
-
-/// A path parameter whose rejection is an API error (400 `{code, message}`), not plain text.
-struct Id(String);
-
-impl<S: Send + Sync> FromRequestParts<S> for Id {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        Path::<String>::from_request_parts(parts, state)
-            .await
-            .map(|Path(id)| Id(id))
-            .map_err(|r| ApiError::BadRequest(r.body_text()))
-    }
-}
-
-/// Query parameters whose rejection is an API error, not plain text.
-struct Params<T>(T);
-
-impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|Query(v)| Params(v))
-            .map_err(|r| ApiError::BadRequest(r.body_text()))
-    }
-}
-
-/// JSON body whose rejections are API errors (400, 413) rather than plain text.
-struct Body<T>(T);
-
-impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(Body(v)),
-            Err(rejection) => Err(reject(rejection)),
-        }
-    }
-}
-
-fn reject(r: JsonRejection) -> ApiError {
-    if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::PayloadTooLarge
-    } else {
-        ApiError::BadRequest(r.body_text())
-    }
-}
-
-/// Runs a blocking service call off the executor.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-}
-
-async fn start(
-    State(s): State<AppState>,
-    Caller(who): Caller,
-    Body(spec): Body<JobSpec>,
-) -> Result<Response, ApiError> {
-    let job = blocking(move || s.agent.start(&who, spec)).await?;
-    Ok((StatusCode::CREATED, axum::Json(job)).into_response())
-}
-
-async fn list(State(s): State<AppState>, Caller(who): Caller) -> Result<Response, ApiError> {
-    let jobs = blocking(move || s.agent.list(&who)).await?;
-    Ok(axum::Json(jobs).into_response())
-}
-
-async fn job(
-    State(s): State<AppState>,
-    Caller(who): Caller,
-    Id(id): Id,
-) -> Result<Response, ApiError> {
-    Ok(axum::Json(blocking(move || s.agent.job(&who, &id)).await?).into_response())
-}
-
-async fn cancel(
-    State(s): State<AppState>,
-    Caller(who): Caller,
-    Id(id): Id,
-) -> Result<Response, ApiError> {
-    Ok(axum::Json(blocking(move || s.agent.cancel(&who, &id)).await?).into_response())
-}
-
-async fn pause(
-    State(s): State<AppState>,
-    Caller(who): Caller,
-    Id(id): Id,
-) -> Result<Response, ApiError> {
-    Ok(axum::Json(blocking(move || s.agent.pause(&who, &id)).await?).into_response())
-}
-
-async fn resume(
-    State(s): State<AppState>,
-    Caller(who): Caller,
-    Id(id): Id,
-) -> Result<Response, ApiError> {
-    Ok(axum::Json(blocking(move || s.agent.resume(&who, &id)).await?).into_response())
-}
-
-async fn progress(
-    State(s): State<AppState>,
-    Caller(who): Caller,
-    Id(id): Id,
-) -> Result<Response, ApiError> {
-    let ev = blocking(move || s.agent.progress(&who, &id)).await?;
-    Ok(axum::Json(&*ev).into_response())
-}
-
-#[derive(Debug, Deserialize)]
-struct Since {
-    since: Option<u64>,
-}
-
-async fn events(
-    State(s): State<AppState>,
-    Caller(who): Caller,
-    Id(id): Id,
-    Params(q): Params<Since>,
-) -> Result<Response, ApiError> {
-    let since = q.since.unwrap_or(0);
-    let evs = blocking(move || s.agent.events(&who, &id, since)).await?;
-    let evs: Vec<&tidemark_core::ProgressEvent> = evs.iter().map(|e| &**e).collect();
-    Ok(axum::Json(evs).into_response())
-}
-
-/// A job's progress stream: stored events after `Last-Event-ID` (or `since`), then live ones.
-async fn stream(
-    State(s): State<AppState>,
-    Caller(who): Caller,
-    Id(id): Id,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let since = match last_event_id(headers.get("last-event-id").map(|v| v.as_bytes()))? {
-        Some(seq) => seq,
-        None => since_param(query.as_deref())?,
-    };
-    let frames = Frames::open(&s, who, id, since).await?;
-    let body = stream::unfold(frames, |mut f| async move {
-        f.next().await.map(|frame| (Ok::<_, Infallible>(frame), f))
-    });
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/event-stream"),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        axum::body::Body::from_stream(body),
+/// This document (OpenAPI 3.1), generated from the agent's code.
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    responses(
+        (status = 200, description = "The API document", content_type = "application/json",
+            body = Object),
+        Unauthorized,
+        Internal,
     )
-        .into_response())
-}
-
-async fn openapi(Caller(_): Caller) -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+)]
+async fn openapi(Caller(_): Caller, Extension(doc): Extension<Document>) -> Response {
+    match &*doc.0 {
+        Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json.clone()).into_response(),
+        Err(e) => ApiError::Internal(format!("cannot write the API document: {e}")).into_response(),
+    }
 }
 
 async fn unknown_route() -> ApiError {
     ApiError::NotFound("no such endpoint".into())
 }
+
+/// A route asked with a method it does not answer: 405 as `{code, message}` (axum adds the
+/// Allow header), not an empty body.
+async fn wrong_method(method: Method) -> ApiError {
+    ApiError::MethodNotAllowed(method.to_string())
+}
+
+#[cfg(test)]
+#[path = "http_tests.rs"]
+mod tests;

@@ -3,8 +3,12 @@
 
 pub mod auth;
 pub mod cert;
+mod extract;
+mod handlers;
 pub mod http;
 mod logs;
+pub mod metrics;
+mod openapi;
 mod server;
 pub mod service;
 pub mod stream;
@@ -192,6 +196,7 @@ pub async fn serve_until(
         agent: agent.clone(),
         tokens: Arc::new(tokens),
         frames: Arc::default(),
+        metrics: Arc::default(),
     };
     let app = http::router(state);
     let connections = server::serve(listener, acceptor, app, cfg.limits, stop).await;

@@ -34,6 +34,8 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     BadRequest(String),
+    #[error("this route does not answer {0}: its Allow header says what it answers")]
+    MethodNotAllowed(String),
     #[error("the request body is larger than 1 MiB")]
     PayloadTooLarge,
     #[error("more than {0} progress streams open for this token")]
@@ -57,7 +59,7 @@ impl ApiError {
             Self::ReadOnly => ErrorCode::ReadOnly,
             Self::ForbiddenPath(_) => ErrorCode::ForbiddenPath,
             Self::NotFound(_) => ErrorCode::NotFound,
-            Self::BadRequest(_) => ErrorCode::BadRequest,
+            Self::BadRequest(_) | Self::MethodNotAllowed(_) => ErrorCode::BadRequest,
             Self::PayloadTooLarge => ErrorCode::PayloadTooLarge,
             Self::TooManyStreams(_) => ErrorCode::TooManyStreams,
             Self::Conflict { .. } => ErrorCode::Conflict,
@@ -437,6 +439,16 @@ impl Agent {
         Ok(Reattach::Wait)
     }
 
+    /// What a metrics scrape shows of the jobs: the history's count by state, and each
+    /// live job's percent.
+    pub fn jobs_now(&self) -> Result<crate::metrics::JobsNow, ApiError> {
+        let by_state = self.store()?.count_by_state()?;
+        let percents = (self.live.ids().into_iter())
+            .filter_map(|id| Some((id.clone(), self.live(&id)?.log.latest()?.percent?)))
+            .collect();
+        Ok(crate::metrics::JobsNow { by_state, percents })
+    }
+
     fn take_stream_slot(&self, who: &Identity) -> Result<StreamSlot, ApiError> {
         let key = who.key();
         let mut streams = lock(&self.streams);
@@ -467,6 +479,13 @@ impl Agent {
     fn confine_spec(&self, spec: JobSpec) -> Result<JobSpec, ApiError> {
         Ok(match spec {
             JobSpec::Snapshot(mut s) => {
+                if let Some(name) = &s.name
+                    && tidemark_core::snapshot::chosen_base_name(name).is_err()
+                {
+                    return Err(ApiError::BadRequest(format!(
+                        "name {name:?} must be a file name: not empty, `.` or `..`, no `/`"
+                    )));
+                }
                 s.source = self.confine(&s.source)?;
                 if !tidemark_core::snapshot::is_url(&s.destination) {
                     s.destination = self
@@ -496,6 +515,15 @@ impl Agent {
     /// Resolves `path` (following links as far as it exists) and checks it lies under a root.
     fn confine(&self, path: &Path) -> Result<PathBuf, ApiError> {
         let shown = path.display().to_string();
+        if path.as_os_str().is_empty() {
+            return Err(ApiError::BadRequest("a path is empty".into()));
+        }
+        // No file system takes one: the job would only fail later.
+        if path.as_os_str().as_encoded_bytes().contains(&0) {
+            return Err(ApiError::BadRequest(format!(
+                "{shown:?}: a path cannot hold a NUL byte"
+            )));
+        }
         if !path.is_absolute() {
             return Err(ApiError::BadRequest(format!(
                 "{shown}: paths must be absolute"

@@ -10,6 +10,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use tidemark_core::{Delivery, ErrorInfo, ProgressEvent};
 
 use crate::auth::{Identity, Tokens};
+use crate::metrics::{Metrics, OpenStream};
 use crate::service::{Agent, ApiError, Feed, FeedItem, Reattach};
 
 #[derive(Debug, Clone)]
@@ -17,6 +18,7 @@ pub struct AppState {
     pub agent: Arc<Agent>,
     pub tokens: Arc<Tokens>,
     pub frames: Arc<FrameCache>,
+    pub metrics: Arc<Metrics>,
 }
 
 /// Told to SSE clients: reconnect after this long.
@@ -84,6 +86,8 @@ const KEEP_ALIVE_FRAME: &[u8] = b": keep-alive\n\n";
 pub struct Frames {
     agent: Arc<Agent>,
     cache: Arc<FrameCache>,
+    metrics: Arc<Metrics>,
+    _open: OpenStream,
     feed: Feed,
     hello_sent: bool,
     done: bool,
@@ -104,6 +108,8 @@ impl Frames {
         Ok(Frames {
             agent: state.agent.clone(),
             cache: state.frames.clone(),
+            metrics: state.metrics.clone(),
+            _open: state.metrics.stream_opened(),
             feed,
             hello_sent: false,
             done: false,
@@ -158,6 +164,7 @@ impl Frames {
             *w = ev.seq;
         }
         self.done = ev.is_terminal();
+        self.metrics.event_sent();
         Some(if resync {
             event_frame(&ev, "resync")
         } else {
@@ -166,14 +173,14 @@ impl Frames {
     }
 }
 
-/// The status and `{code, message}` body of an error, for axum and for the streams served
-/// without it.
+/// The status and `{code, message}` body of an error.
 pub(crate) fn error_parts(e: &ApiError) -> (StatusCode, ErrorInfo) {
     let status = match e {
         ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
         ApiError::ReadOnly | ApiError::ForbiddenPath(_) => StatusCode::FORBIDDEN,
         ApiError::NotFound(_) => StatusCode::NOT_FOUND,
         ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+        ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
         ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ApiError::TooManyStreams(_) => StatusCode::TOO_MANY_REQUESTS,
         ApiError::Conflict { .. } => StatusCode::CONFLICT,
@@ -203,33 +210,20 @@ pub(crate) fn last_event_id(value: Option<&[u8]>) -> Result<Option<u64>, ApiErro
                 .ok()
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .ok_or_else(|| ApiError::BadRequest("Last-Event-ID must be a seq number".into()))
+                .and_then(|seq| seq_in_range(seq, "Last-Event-ID"))
         })
         .transpose()
 }
 
-/// The `since` query parameter, 0 when absent.
-pub(crate) fn since_param(query: Option<&str>) -> Result<u64, ApiError> {
-    let value = query
-        .into_iter()
-        .flat_map(|q| q.split('&'))
-        .find_map(|pair| pair.strip_prefix("since="));
-    match value {
-        None => Ok(0),
-        Some(v) => v
-            .parse()
-            .map_err(|_| ApiError::BadRequest(format!("since must be a seq number, not {v:?}"))),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn since_is_read_from_the_query() {
-        assert_eq!(since_param(None).ok(), Some(0));
-        assert_eq!(since_param(Some("since=12")).ok(), Some(12));
-        assert_eq!(since_param(Some("x=1&since=7")).ok(), Some(7));
-        assert!(since_param(Some("since=seven")).is_err());
+/// A seq asked for: the history keeps seqs as SQLite's signed 64-bit integers, so a larger
+/// one is no seq at all (and would fail in SQLite rather than here).
+pub(crate) fn seq_in_range(seq: u64, what: &str) -> Result<u64, ApiError> {
+    if i64::try_from(seq).is_ok() {
+        Ok(seq)
+    } else {
+        Err(ApiError::BadRequest(format!(
+            "{what} must be a seq number, at most {}",
+            i64::MAX
+        )))
     }
 }

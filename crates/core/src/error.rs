@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 /// Declares [`ErrorCode`] with each variant's wire string written once: serde, ts-rs,
-/// [`ErrorCode::as_str`] and [`ErrorCode::ALL`] all come from the same line.
+/// [`ErrorCode::as_str`] and [`ErrorCode::ALL`] (and so the OpenAPI schema) all come from the
+/// same line.
 macro_rules! error_codes {
     ($($(#[doc = $doc:literal])* $variant:ident = $text:literal,)*) => {
         /// Every code any part of Tidemark reports, next to a human sentence, wherever an
@@ -100,6 +101,26 @@ error_codes! {
     FingerprintMismatch = "fingerprint_mismatch",
 }
 
+// By hand rather than derived: utoipa's derive does not see the `rename` of each variant
+// through the macro above, and would document the Rust names instead of the wire strings.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for ErrorCode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(
+                "What went wrong, one of a closed set of codes (the strings never change); \
+                 `message` says it to a person.",
+            ))
+            .enum_values(Some(Self::ALL.iter().map(|c| c.as_str())))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for ErrorCode {}
+
 impl std::fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -110,6 +131,7 @@ impl std::fmt::Display for ErrorCode {
 /// history and the agent's answers carry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorInfo {
     pub code: ErrorCode,
     pub message: String,

@@ -17,6 +17,8 @@ use crate::resume::{NoResume, ResumeState};
 use crate::snapshot::{self, SnapshotSpec};
 use crate::sync::{self, SyncSpec};
 
+/// What a job does, tagged by `kind`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum JobSpec {

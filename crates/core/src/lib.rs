@@ -9,6 +9,8 @@ pub mod event;
 pub mod fsutil;
 pub mod job;
 pub mod log;
+#[cfg(feature = "openapi")]
+mod openapi;
 pub mod pairing;
 pub mod panic;
 pub mod platform;

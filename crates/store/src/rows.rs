@@ -15,6 +15,7 @@ pub(crate) const JOB_COLUMNS: &str = "id, kind, spec, state, created_at, started
 pub(crate) const NEWEST_FIRST: &str = "ORDER BY created_at DESC, rowid DESC";
 
 /// One job as the history shows it: its spec and a summary of its newest event.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct JobRecord {
@@ -40,6 +41,7 @@ pub struct JobRecord {
 }
 
 /// Where a recorded remote job runs: the agent (as the app knows it) and the job's id there.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RemoteOrigin {

@@ -10,8 +10,8 @@ use tidemark_core::{JobSpec, JobState, ProgressEvent};
 
 use crate::error::{StoreError, classify};
 use crate::rows::{
-    JOB_COLUMNS, JobFilter, JobRecord, NEWEST_FIRST, enum_text, from_json, insert_event,
-    job_from_row, normalize_timestamp, sql_limit, summaries, to_json, update_summary,
+    JOB_COLUMNS, JobFilter, JobRecord, NEWEST_FIRST, enum_column, enum_text, from_json,
+    insert_event, job_from_row, normalize_timestamp, sql_limit, summaries, to_json, update_summary,
 };
 use crate::schema::{MIGRATIONS, SCHEMA_VERSION, prepare_path, user_version};
 
@@ -187,6 +187,16 @@ impl Store {
                 ],
                 job_from_row,
             )?;
+            rows.collect()
+        })
+    }
+
+    /// How many jobs the history holds in each state; states no job is in are left out.
+    pub fn count_by_state(&self) -> Result<Vec<(JobState, u64)>, StoreError> {
+        self.run("counting jobs", |c| {
+            let mut stmt =
+                c.prepare_cached("SELECT state, COUNT(*) FROM jobs GROUP BY state ORDER BY state")?;
+            let rows = stmt.query_map([], |r| Ok((enum_column(r, 0)?, r.get::<_, u64>(1)?)))?;
             rows.collect()
         })
     }

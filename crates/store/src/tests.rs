@@ -305,6 +305,32 @@ fn appending_events_keeps_the_job_summary_current() {
 }
 
 #[test]
+fn counts_jobs_by_state() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = Store::open(&db_path(&dir)).expect("open");
+    assert!(store.count_by_state().expect("count").is_empty());
+    for (n, id) in ["a", "b", "c", "d"].into_iter().enumerate() {
+        store
+            .create_job(id, &snapshot_spec(), &timestamp(n as u64))
+            .expect("create");
+    }
+    store.append_events(&[running("a", 1)]).expect("append");
+    store.append_events(&[running("b", 1)]).expect("append");
+    let done = event("c", 1, JobState::Completed, Step::Completed);
+    store.append_events(&[done]).expect("append");
+    let mut counts = store.count_by_state().expect("count");
+    counts.sort_by_key(|(s, _)| s.as_str());
+    assert_eq!(
+        counts,
+        [
+            (JobState::Completed, 1),
+            (JobState::Queued, 1),
+            (JobState::Running, 2)
+        ]
+    );
+}
+
+#[test]
 fn lists_jobs_newest_first_with_filters() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut store = Store::open(&db_path(&dir)).expect("open");

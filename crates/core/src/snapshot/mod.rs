@@ -19,13 +19,22 @@ use archive::compress;
 use checkpoint::{CompactEntries, Compressed, Walked, WalkedRef, expand, hashes_hex};
 use manifest::{manifest_name, publish_manifest, write_manifest};
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SnapshotSpec {
+    /// The folder to archive.
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::snapshot_source))]
     pub source: PathBuf,
     /// A local folder, or an `http(s)://` URL (ending in `/` for a folder-like prefix).
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::snapshot_destination))]
     pub destination: String,
-    /// Archive name without extension; defaults to `<folder>-<UTC time>`.
+    /// Archive name without extension; defaults to `<folder>-<UTC time>`. A file name: not
+    /// `.` or `..`, no `/`.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, pattern = r"^(?!\.{0,2}(\.tar\.zst)?$)[^/\x00]+$")
+    )]
     pub name: Option<String>,
 }
 
@@ -301,17 +310,21 @@ fn free_base(dest: &Path, stem: &str) -> Result<String, JobError> {
         .ok_or_else(|| JobError::DestExists(dest.join(format!("{stem}.tar.zst"))))
 }
 
+/// The archive's base name a chosen `--name` gives (`.tar.zst` is left out), if it is a
+/// file name: not empty, not `.` or `..`, no `/` nor NUL.
+pub fn chosen_base_name(name: &str) -> Result<&str, JobError> {
+    let n = name.strip_suffix(".tar.zst").unwrap_or(name);
+    if n.is_empty() || n == "." || n == ".." || n.contains('/') || n.contains('\0') {
+        return Err(JobError::InvalidInput(format!(
+            "--name {n:?} is not a valid file name"
+        )));
+    }
+    Ok(n)
+}
+
 fn archive_base_name(name: Option<&str>, root_name: &str) -> Result<String, JobError> {
     match name {
-        Some(n) => {
-            let n = n.strip_suffix(".tar.zst").unwrap_or(n);
-            if n.is_empty() || n == "." || n == ".." || n.contains('/') || n.contains('\0') {
-                return Err(JobError::InvalidInput(format!(
-                    "--name {n:?} is not a valid file name"
-                )));
-            }
-            Ok(n.to_string())
-        }
+        Some(n) => chosen_base_name(n).map(str::to_owned),
         None => Ok(format!(
             "{root_name}-{}",
             chrono::Utc::now().format("%Y%m%d-%H%M%S")

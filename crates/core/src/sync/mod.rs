@@ -19,10 +19,15 @@ use crate::walk;
 mod files;
 use files::{copy_file, ensure_dir, ensure_symlink};
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SyncSpec {
+    /// The folders to mirror, each into a folder of its name under the destination.
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::sync_sources))]
     pub sources: Vec<PathBuf>,
+    /// The mirror's folder.
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::sync_destination))]
     pub destination: PathBuf,
     /// Remove from the mirror what no longer exists in the source.
     #[serde(default)]
