@@ -1,5 +1,5 @@
-//! A real agent added in the Agents view, one of its jobs watched through an outage: the
-//! agent killed mid-job and restarted on the same port.
+//! A real agent added in the Agents view by its pairing link, one of its jobs watched
+//! through an outage: the agent killed mid-job and restarted on the same port.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tidemark_core::ProgressEvent;
+use tidemark_core::{Fingerprint, PairingLink, ProgressEvent};
 use tidemark_store::Store;
 use tidemark_tests::{diff_trees, pseudo_random, write};
 
@@ -18,6 +18,7 @@ struct Agent {
     proc: Proc,
     url: String,
     token: String,
+    fingerprint: Fingerprint,
     dir: PathBuf,
 }
 
@@ -35,11 +36,18 @@ impl Agent {
             .stdout(Stdio::piped())
             .spawn()
             .expect("spawn the agent");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("the agent's listening line");
-        let url = line.trim().rsplit(' ').next().expect("url").to_owned();
+        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut next_word = || {
+            let mut line = String::new();
+            out.read_line(&mut line).expect("the agent's output");
+            line.trim()
+                .rsplit(' ')
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let url = next_word();
+        let fingerprint = next_word().parse().expect("the certificate's fingerprint");
         let tokens: Value = serde_json::from_slice(
             &std::fs::read(dir.join("agent-tokens.json")).expect("token file"),
         )
@@ -48,12 +56,18 @@ impl Agent {
             proc: Proc(child),
             url,
             token: tokens["admin"].as_str().expect("admin token").to_owned(),
+            fingerprint,
             dir: dir.to_path_buf(),
         }
     }
 
     fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let http = reqwest::blocking::Client::new();
+        let (tls, _) =
+            tidemark_remote::tls::client_config(Some(self.fingerprint)).expect("TLS config");
+        let http = reqwest::blocking::Client::builder()
+            .use_preconfigured_tls((*tls).clone())
+            .build()
+            .expect("client");
         let mut req = http
             .request(
                 reqwest::Method::from_bytes(method.as_bytes()).expect("method"),
@@ -70,6 +84,22 @@ impl Agent {
         let v: Value = serde_json::from_slice(&resp.bytes().expect("body")).expect("JSON");
         assert!(status.is_success(), "{method} {path}: {status} {v}");
         v
+    }
+
+    /// The link `tidemark agent pair` prints, with the admin token.
+    fn link(&self) -> String {
+        let (host, port) = self
+            .url
+            .trim_start_matches("https://")
+            .rsplit_once(':')
+            .expect("HOST:PORT");
+        PairingLink {
+            host: host.to_owned(),
+            port: port.parse().expect("port"),
+            fingerprint: self.fingerprint,
+            token: self.token.clone(),
+        }
+        .to_string()
     }
 
     fn state(&self, id: &str) -> String {
@@ -91,7 +121,7 @@ fn a_remote_job_is_followed_through_an_agent_outage_and_recorded_whole() {
     let tmp = tempfile::tempdir().expect("tmp");
     let agent_dir = tmp.path().join("agent");
     let mut agent = Agent::start(&agent_dir, "127.0.0.1:0");
-    let listen = agent.url.trim_start_matches("http://").to_owned();
+    let listen = agent.url.trim_start_matches("https://").to_owned();
     let vault = agent_dir.join("root/vault");
     for i in 0..40u64 {
         write(
@@ -114,8 +144,7 @@ fn a_remote_job_is_followed_through_an_agent_outage_and_recorded_whole() {
     let app = Desktop::start(tmp.path(), "remote");
     app.tab("agents");
     app.fill("agent-name", "NAS");
-    app.fill("agent-url", &agent.url);
-    app.fill("agent-token", &agent.token);
+    app.fill("agent-url", &agent.link());
     app.click("add-agent");
     let row = app.el("agent-row");
     let agent_id = app.s.attr(&row, "data-agent-id").expect("agent id");
