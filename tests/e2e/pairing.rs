@@ -217,3 +217,215 @@ fn half_requests_are_dropped_and_one_address_holds_a_bounded_share() {
     let (status, _) = agent.call("GET", "/api/v1/jobs", Some(&agent.token), None);
     assert_eq!(status, 200);
 }
+
+/// An operator's own certificate from an authority the client's system trusts: given with
+/// `--tls-cert`/`--tls-key`, accepted through the system's roots, no pin needed.
+#[test]
+fn a_certificate_from_a_trusted_authority_needs_no_pairing() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "Tidemark test authority");
+    let ca =
+        rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().expect("CA key"))
+            .expect("CA");
+    let key = rcgen::KeyPair::generate().expect("key");
+    let leaf = rcgen::CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()])
+        .expect("params")
+        .signed_by(&key, &ca)
+        .expect("signed");
+    let (ca_file, cert_file, key_file) = (
+        tmp.path().join("authority.pem"),
+        tmp.path().join("agent.pem"),
+        tmp.path().join("agent.key"),
+    );
+    std::fs::write(&ca_file, ca.pem()).expect("write");
+    std::fs::write(&cert_file, leaf.pem()).expect("write");
+    std::fs::write(&key_file, key.serialize_pem()).expect("write");
+
+    let (cert, key) = (cert_file.to_string_lossy(), key_file.to_string_lossy());
+    let agent = start_agent_with(tmp.path(), &["--tls-cert", &cert, "--tls-key", &key]);
+    assert_eq!(
+        agent.fingerprint,
+        tidemark_core::Fingerprint::of_der(leaf.der()),
+        "the operator's certificate is served"
+    );
+    big_source(&tmp.path().join("root"), "docs", 2);
+    let job = agent.admin("POST", "/api/v1/jobs", Some(agent.sync_spec("docs")));
+    let id = job["id"].as_str().expect("id").to_owned();
+    let token_file = tmp.path().join("token");
+    std::fs::write(&token_file, &agent.token).expect("token");
+    let watch = |authorities: &std::path::Path| {
+        Command::new(bin())
+            .args(["watch", "--agent", &agent.url, "--token-file"])
+            .arg(&token_file)
+            .args([&id, "--json"])
+            // Where rustls-native-certs reads the system's roots from, as OpenSSL does.
+            .env("SSL_CERT_FILE", authorities)
+            .output()
+            .expect("watch")
+    };
+    let trusted = watch(&ca_file);
+    assert_eq!(
+        trusted.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&trusted.stderr)
+    );
+    let last = String::from_utf8_lossy(&trusted.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<ProgressEvent>(l).ok())
+        .last()
+        .expect("events");
+    assert_eq!(last.state, JobState::Completed);
+    // The same certificate, its authority not among the roots: refused, not retried.
+    let untrusted = watch(&tmp.path().join("no-such-roots.pem"));
+    let stderr = String::from_utf8_lossy(&untrusted.stderr);
+    assert_eq!(untrusted.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("error[certificate]"), "{stderr}");
+}
+
+/// `/metrics` is Prometheus' text format, as its parser reads it, for any token.
+#[test]
+fn metrics_parse_as_prometheus_text_and_count_open_streams() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let agent = start_agent(tmp.path());
+    let viewer: PairingLink = agent_command(tmp.path(), &["pair", "--read-only"])
+        .parse()
+        .expect("link");
+    big_source(&tmp.path().join("root"), "vault", 24);
+    let job = agent.admin("POST", "/api/v1/jobs", Some(agent.sync_spec("vault")));
+    let id = job["id"].as_str().expect("id").to_owned();
+    agent.admin("POST", &format!("/api/v1/jobs/{id}/pause"), None);
+    agent.wait_for(&id, JobState::Paused);
+
+    let client = pinned_client(agent.fingerprint);
+    let scrape = || {
+        let resp = client
+            .get(format!("{}/metrics", agent.url))
+            .bearer_auth(&viewer.token)
+            .send()
+            .expect("metrics");
+        assert_eq!(resp.status().as_u16(), 200);
+        let text = resp.text().expect("text");
+        let lines = text.lines().map(|l| Ok(l.to_owned()));
+        prometheus_parse::Scrape::parse(lines).expect("Prometheus text format")
+    };
+    let value = |scrape: &prometheus_parse::Scrape, name: &str, label: Option<(&str, &str)>| {
+        scrape
+            .samples
+            .iter()
+            .find(|s| s.metric == name && label.is_none_or(|(k, v)| s.labels.get(k) == Some(v)))
+            .map(|s| match s.value {
+                prometheus_parse::Value::Gauge(v)
+                | prometheus_parse::Value::Counter(v)
+                | prometheus_parse::Value::Untyped(v) => v,
+                _ => f64::NAN,
+            })
+    };
+    let open: Vec<_> = (0..2)
+        .map(|_| {
+            let resp = client
+                .get(format!("{}/api/v1/jobs/{id}/progress/stream", agent.url))
+                .bearer_auth(&agent.token)
+                .send()
+                .expect("stream");
+            assert_eq!(resp.status().as_u16(), 200);
+            resp
+        })
+        .collect();
+    let now = scrape();
+    assert!(
+        now.samples
+            .iter()
+            .all(|s| s.metric.starts_with("tidemark_")),
+        "{:?}",
+        now.samples.iter().map(|s| &s.metric).collect::<Vec<_>>()
+    );
+    assert_eq!(value(&now, "tidemark_open_streams", None), Some(2.0));
+    assert_eq!(
+        value(&now, "tidemark_jobs", Some(("state", "paused"))),
+        Some(1.0)
+    );
+    assert!(value(&now, "tidemark_job_percent", Some(("job", &id))).is_some());
+    assert!(
+        now.samples.iter().any(|s| s
+            .metric
+            .starts_with("tidemark_http_request_duration_seconds")),
+        "a latency histogram"
+    );
+    drop(open);
+    agent.admin("POST", &format!("/api/v1/jobs/{id}/cancel"), None);
+    agent.wait_for(&id, JobState::Cancelled);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while value(&scrape(), "tidemark_open_streams", None) != Some(0.0) {
+        assert!(
+            Instant::now() < deadline,
+            "closed streams are still counted"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Each event goes to every watcher, so the agent's jobs send progress at most twice a
+/// second; a step's change and the end are not held back.
+#[test]
+fn the_agents_jobs_send_progress_at_most_twice_a_second() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let agent = start_agent(tmp.path());
+    // About 3 MB zstd cannot shrink, uploaded at 1 MB/s: seconds of counter updates.
+    let src = tmp.path().join("root/site");
+    for i in 0..4u64 {
+        write(
+            src.join(format!("page-{i}.bin")),
+            &pseudo_random(800_000, i),
+        );
+    }
+    let put = tidemark_tests::slow_put::SlowPut::start();
+    let spec = serde_json::json!({
+        "kind": "snapshot", "source": src, "destination": format!("{}/", put.url), "name": "site",
+    });
+    let job = agent.admin("POST", "/api/v1/jobs", Some(spec));
+    let id = job["id"].as_str().expect("id").to_owned();
+    agent.wait_for(&id, JobState::Completed);
+    let events = events_of(&agent, &id);
+    let at = |e: &ProgressEvent| {
+        chrono_ms(&e.timestamp).unwrap_or_else(|| panic!("a timestamp: {}", e.timestamp))
+    };
+    let mut counter_updates = 0;
+    for (i, pair) in events.windows(2).enumerate() {
+        let (a, b) = (&pair[0], &pair[1]);
+        // The last event of a step (its closing counters) goes out with the step's change.
+        let closes_step = events.get(i + 2).is_none_or(|c| c.step != b.step);
+        let items = |e: &ProgressEvent| e.items.iter().map(|i| i.state).collect::<Vec<_>>();
+        let update = a.step == b.step
+            && a.state == b.state
+            && items(a) == items(b)
+            && a.warnings.len() == b.warnings.len()
+            && !closes_step;
+        if update {
+            counter_updates += 1;
+            let gap = at(b) - at(a);
+            assert!(
+                gap >= 450,
+                "{gap} ms between seq {} and {}: {:?} then {:?}",
+                a.seq,
+                b.seq,
+                a.message,
+                b.message
+            );
+        }
+    }
+    assert!(counter_updates > 0, "the job was long enough to send some");
+}
+
+/// Milliseconds since the epoch of an RFC 3339 timestamp.
+fn chrono_ms(ts: &str) -> Option<i64> {
+    Some(
+        chrono::DateTime::parse_from_rfc3339(ts)
+            .ok()?
+            .timestamp_millis(),
+    )
+}
