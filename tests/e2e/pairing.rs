@@ -276,8 +276,8 @@ fn a_certificate_from_a_trusted_authority_needs_no_pairing() {
     );
     let last = String::from_utf8_lossy(&trusted.stdout)
         .lines()
-        .filter_map(|l| serde_json::from_str::<ProgressEvent>(l).ok())
-        .last()
+        .rev()
+        .find_map(|l| serde_json::from_str::<ProgressEvent>(l).ok())
         .expect("events");
     assert_eq!(last.state, JobState::Completed);
     // The same certificate, its authority not among the roots: refused, not retried.
