@@ -349,7 +349,12 @@ fn metrics_parse_as_prometheus_text_and_count_open_streams() {
         value(&now, "tidemark_jobs", Some(("state", "paused"))),
         Some(1.0)
     );
-    assert!(value(&now, "tidemark_job_percent", Some(("job", &id))).is_some());
+    // A live job's percent, once it is known (a job paused at once may not know it yet).
+    let progress = agent.admin("GET", &format!("/api/v1/jobs/{id}/progress"), None);
+    assert_eq!(
+        value(&now, "tidemark_job_percent", Some(("job", &id))),
+        progress["percent"].as_f64()
+    );
     assert!(
         now.samples.iter().any(|s| s
             .metric
