@@ -102,6 +102,38 @@ pub fn names(dir: &Path) -> Vec<String> {
 }
 
 /// An upload target that takes its time, for tests that must act on a job mid-upload.
+/// Reaching an agent as a paired client does: its certificate pinned, a pairing link.
+pub mod paired {
+    use std::time::Duration;
+
+    use tidemark_core::{Fingerprint, PairingLink};
+
+    /// A client that trusts exactly the certificate `fingerprint` names.
+    pub fn client(fingerprint: Fingerprint) -> reqwest::blocking::Client {
+        let (tls, _) = tidemark_remote::tls::client_config(Some(fingerprint)).expect("TLS config");
+        reqwest::blocking::Client::builder()
+            .timeout(None::<Duration>)
+            .use_preconfigured_tls((*tls).clone())
+            .build()
+            .expect("client")
+    }
+
+    /// The link `tidemark agent pair` prints for the agent at `url` (`https://HOST:PORT`).
+    pub fn link(url: &str, fingerprint: Fingerprint, token: &str) -> String {
+        let (host, port) = url
+            .trim_start_matches("https://")
+            .rsplit_once(':')
+            .expect("HOST:PORT");
+        PairingLink {
+            host: host.to_owned(),
+            port: port.parse().expect("port"),
+            fingerprint,
+            token: token.to_owned(),
+        }
+        .to_string()
+    }
+}
+
 pub mod slow_put {
     use std::io::{Read, Write};
     use std::net::{TcpListener, TcpStream};

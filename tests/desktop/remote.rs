@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tidemark_core::{Fingerprint, PairingLink, ProgressEvent};
+use tidemark_core::{Fingerprint, ProgressEvent};
 use tidemark_store::Store;
 use tidemark_tests::{diff_trees, pseudo_random, write};
 
@@ -62,12 +62,7 @@ impl Agent {
     }
 
     fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let (tls, _) =
-            tidemark_remote::tls::client_config(Some(self.fingerprint)).expect("TLS config");
-        let http = reqwest::blocking::Client::builder()
-            .use_preconfigured_tls((*tls).clone())
-            .build()
-            .expect("client");
+        let http = tidemark_tests::paired::client(self.fingerprint);
         let mut req = http
             .request(
                 reqwest::Method::from_bytes(method.as_bytes()).expect("method"),
@@ -88,18 +83,7 @@ impl Agent {
 
     /// The link `tidemark agent pair` prints, with the admin token.
     fn link(&self) -> String {
-        let (host, port) = self
-            .url
-            .trim_start_matches("https://")
-            .rsplit_once(':')
-            .expect("HOST:PORT");
-        PairingLink {
-            host: host.to_owned(),
-            port: port.parse().expect("port"),
-            fingerprint: self.fingerprint,
-            token: self.token.clone(),
-        }
-        .to_string()
+        tidemark_tests::paired::link(&self.url, self.fingerprint, &self.token)
     }
 
     fn state(&self, id: &str) -> String {

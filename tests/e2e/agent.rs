@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tidemark_core::{ErrorCode, ErrorInfo, Fingerprint, JobState, PairingLink, ProgressEvent};
+use tidemark_core::{ErrorCode, ErrorInfo, Fingerprint, JobState, ProgressEvent};
 
 use crate::util::*;
 
@@ -116,15 +116,7 @@ pub(crate) fn agent_command(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-/// A client that trusts exactly the certificate `fingerprint` names, as a paired one does.
-pub(crate) fn pinned_client(fingerprint: Fingerprint) -> reqwest::blocking::Client {
-    let (tls, _) = tidemark_remote::tls::client_config(Some(fingerprint)).expect("TLS config");
-    reqwest::blocking::Client::builder()
-        .timeout(None::<Duration>)
-        .use_preconfigured_tls((*tls).clone())
-        .build()
-        .expect("client")
-}
+pub(crate) use tidemark_tests::paired::client as pinned_client;
 
 impl Agent {
     fn client(&self) -> reqwest::blocking::Client {
@@ -142,18 +134,7 @@ impl Agent {
 
     /// A pairing link for `token`, as `tidemark agent pair` prints it.
     pub(crate) fn link(&self, token: &str) -> String {
-        let (host, port) = self
-            .url
-            .trim_start_matches("https://")
-            .rsplit_once(':')
-            .expect("HOST:PORT");
-        PairingLink {
-            host: host.to_owned(),
-            port: port.parse().expect("port"),
-            fingerprint: self.fingerprint,
-            token: token.to_owned(),
-        }
-        .to_string()
+        tidemark_tests::paired::link(&self.url, self.fingerprint, token)
     }
 
     pub(crate) fn call(

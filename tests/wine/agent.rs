@@ -4,7 +4,6 @@
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Stdio};
-use std::time::Duration;
 
 use serde_json::{Value, json};
 use tidemark_core::{Fingerprint, JobState, PairingLink, ProgressEvent};
@@ -68,13 +67,7 @@ fn start_agent(wine: &Wine, dir: &Path) -> Agent {
 impl Agent {
     fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
         // Pinned to the certificate the Windows agent made, as a paired client is.
-        let (tls, _) =
-            tidemark_remote::tls::client_config(Some(self.fingerprint)).expect("TLS config");
-        let client = reqwest::blocking::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .use_preconfigured_tls((*tls).clone())
-            .build()
-            .expect("client");
+        let client = tidemark_tests::paired::client(self.fingerprint);
         let mut req = client
             .request(
                 method.parse().expect("method"),
