@@ -8,6 +8,7 @@
 mod util;
 
 mod agent;
+mod agent_proc;
 mod bad_input;
 mod cancel;
 mod cli;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tidemark_core::{JobState, PairingLink, ProgressEvent};
 
-use crate::agent::{
+use crate::agent_proc::{
     Agent, agent_command, big_source, pinned_client, start_agent, start_agent_on, start_agent_with,
 };
 use crate::util::*;

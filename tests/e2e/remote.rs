@@ -16,7 +16,7 @@ use tidemark_remote::{ConnState, Endpoint, Timeouts, WatchConfig, WatchEnd, Watc
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
-use crate::agent::{Agent, big_source, start_agent, start_agent_on};
+use crate::agent_proc::{Agent, big_source, start_agent, start_agent_on};
 use crate::util::*;
 
 /// What the proxy does to one progress-stream request.
