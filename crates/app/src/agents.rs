@@ -40,8 +40,9 @@ impl App {
         };
         let info = agent.info();
         let mut agents = lock(&self.inner.agents).clone();
-        agents.push(agent);
+        agents.push(agent.clone());
         self.save_agents(agents)?;
+        self.check_in_background(&agent);
         Ok(info)
     }
 
@@ -52,7 +53,9 @@ impl App {
         if agents.len() == before {
             return Err(Error::NotFound(format!("no agent {id}")));
         }
-        self.save_agents(agents)
+        self.save_agents(agents)?;
+        self.inner.fleet.remove(id);
+        Ok(())
     }
 
     fn save_agents(&self, agents: Vec<StoredAgent>) -> Result<()> {
@@ -62,7 +65,7 @@ impl App {
         Ok(())
     }
 
-    fn agent(&self, id: &str) -> Result<StoredAgent> {
+    pub(crate) fn agent(&self, id: &str) -> Result<StoredAgent> {
         lock(&self.inner.agents)
             .iter()
             .find(|a| a.id == id)
@@ -77,22 +80,8 @@ impl App {
             .await
             .map_err(|e| remote_error(&endpoint, e))?;
         Ok(jobs
-            .into_iter()
-            .map(|j| RemoteJobInfo {
-                agent_id: agent.id.clone(),
-                title: format!(
-                    "{} on {}",
-                    match j.kind {
-                        tidemark_core::JobKind::Snapshot => "Snapshot",
-                        tidemark_core::JobKind::Sync => "Sync",
-                    },
-                    agent.name
-                ),
-                id: j.id,
-                kind: j.kind,
-                state: j.state,
-                percent: None,
-            })
+            .iter()
+            .map(|j| crate::fleet::state::info(&agent.id, &agent.name, j))
             .collect())
     }
 
@@ -133,22 +122,14 @@ impl App {
             tidemark_remote::Timeouts::default(),
         )
         .map_err(|e| remote_error(&endpoint, e))?;
-        let task = subscribe::remote(
-            self.clone(),
-            agent.name,
-            rx,
-            watcher,
-            sink,
-            recorder,
-            not_recorded,
-        );
+        let task = subscribe::remote(self.clone(), rx, watcher, sink, recorder, not_recorded);
         Ok(self.register(task))
     }
 }
 
 impl StoredAgent {
     /// How to reach it: `url` is an http(s) URL with `token`, or a pairing link.
-    fn endpoint(&self) -> Result<Endpoint> {
+    pub(crate) fn endpoint(&self) -> Result<Endpoint> {
         Endpoint::parse(&self.url, Some(&self.token)).map_err(endpoint_error)
     }
 }
@@ -162,7 +143,7 @@ fn endpoint_error(e: EndpointError) -> Error {
     }
 }
 
-fn remote_error(agent: &Endpoint, e: tidemark_remote::TransportError) -> Error {
+pub(crate) fn remote_error(agent: &Endpoint, e: tidemark_remote::TransportError) -> Error {
     use tidemark_remote::TransportError as T;
     match e {
         T::Auth(reason) => Error::AgentAuthFailed {
@@ -170,6 +151,10 @@ fn remote_error(agent: &Endpoint, e: tidemark_remote::TransportError) -> Error {
             reason,
         },
         T::NotFound(m) => Error::NotFound(m),
+        T::Refused { error, .. } => Error::Refused {
+            url: agent.base.clone(),
+            error,
+        },
         e @ T::Fingerprint { .. } => Error::FingerprintMismatch(e.to_string()),
         e @ T::Untrusted(_) => Error::UntrustedCertificate(e.to_string()),
         other => Error::AgentUnreachable {

@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::{AppConfig, Hooks, StoredAgent};
 use crate::error::{Error, Result};
+use crate::fleet::{FleetHandle, Schedule};
 use crate::live::JobInfo;
 use crate::notify::{self, Notification, Notifier};
 use crate::settings::{self, AGENTS_FILE, SETTINGS_FILE};
@@ -37,6 +38,8 @@ pub(crate) struct Inner {
     /// of it as active can follow the one of its end (see `announce`).
     pub(crate) announcing: Mutex<()>,
     notifier: Arc<dyn Notifier>,
+    /// Every stored agent, checked in the background (see `fleet`).
+    pub(crate) fleet: FleetHandle,
 }
 
 #[derive(Clone)]
@@ -74,22 +77,32 @@ impl App {
         if let Err(e) = pool.get().and_then(|mut s| recover(&mut s)) {
             tracing::error!("history: {e}");
         }
-        App {
-            inner: Arc::new(Inner {
-                pool,
-                config,
-                runtime,
-                jobs: Registry::default(),
-                subs: Mutex::new(HashMap::new()),
-                next_sub: AtomicU32::new(1),
-                settings: Mutex::new(settings),
-                agents: Mutex::new(agents),
-                started: broadcast::channel(64).0,
-                hooks,
-                announcing: Mutex::new(()),
-                notifier,
+        let app = App {
+            inner: Arc::new_cyclic(|inner| {
+                // The actor holds the app weakly: it stops when the app is dropped.
+                let output = Arc::new(crate::remote_jobs::FleetOutput(inner.clone()));
+                let fleet = FleetHandle::spawn(&runtime, output, Schedule::default());
+                Inner {
+                    pool,
+                    config,
+                    runtime,
+                    jobs: Registry::default(),
+                    subs: Mutex::new(HashMap::new()),
+                    next_sub: AtomicU32::new(1),
+                    settings: Mutex::new(settings),
+                    agents: Mutex::new(agents),
+                    started: broadcast::channel(64).0,
+                    hooks,
+                    announcing: Mutex::new(()),
+                    notifier,
+                    fleet,
+                }
             }),
+        };
+        for agent in lock(&app.inner.agents).iter() {
+            app.check_in_background(agent);
         }
+        app
     }
 
     pub fn db(&self) -> &Path {

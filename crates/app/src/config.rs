@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use tidemark_store::Places;
 
 use crate::notify::{Notification, Notifier};
-use crate::types::{AgentInfo, JobSummary, JobsChanged};
+use crate::types::{AgentInfo, Fleet, JobSummary, JobsChanged};
 
 /// About 10 updates a second to a window.
 pub const UPDATE_INTERVAL: Duration = Duration::from_millis(100);
@@ -44,6 +44,8 @@ pub trait Hooks: Send + Sync {
     fn jobs_changed(&self, _change: &JobsChanged) {}
     /// A job ended (completed, failed or cancelled).
     fn job_ended(&self, _job: &JobSummary) {}
+    /// The fleet changed (an agent added or removed, or what its check found): all of it.
+    fn fleet_changed(&self, _fleet: &Fleet) {}
 }
 
 #[derive(Debug, Clone, Default)]

@@ -8,16 +8,20 @@ mod app;
 pub mod bindings;
 mod config;
 pub mod error;
+mod fleet;
 mod history;
 mod jobs;
 mod live;
 pub mod notify;
 mod record;
+mod remote_jobs;
 pub mod settings;
 pub mod subscribe;
 pub mod summary;
 pub mod types;
 
+#[cfg(test)]
+mod fleet_tests;
 #[cfg(test)]
 mod tests;
 
