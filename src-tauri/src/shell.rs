@@ -34,6 +34,10 @@ impl<R: Runtime> Hooks for ShellHooks<R> {
         if let Err(e) = self.handle.emit(AppEvent::FLEET_CHANGED, fleet) {
             tracing::error!("cannot tell the windows about the agents: {e}");
         }
+        if self.tray {
+            let jobs = fleet.active_jobs();
+            on_main_thread(&self.handle, move |h| crate::tray::apply_remote(h, jobs));
+        }
     }
 
     fn job_ended(&self, job: &JobSummary) {
