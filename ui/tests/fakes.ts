@@ -165,9 +165,9 @@ export function fakeApi(overrides: Partial<Api> = {}): FakeApi {
     }),
     ...overrides,
   });
-  fake.fleetNow = { revision: 1, agents: [] };
+  fake.fleetNow = { revision: 1, agents: [], tokens: { kind: "keychain" } };
   fake.pushFleet = async (agents: FleetAgent[]) => {
-    fake.fleetNow = { revision: fake.fleetNow.revision + 1, agents };
+    fake.fleetNow = { ...fake.fleetNow, revision: fake.fleetNow.revision + 1, agents };
     for (const handler of fleetHandlers) handler(fake.fleetNow);
     await tick();
   };

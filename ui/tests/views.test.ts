@@ -262,6 +262,7 @@ describe("Agents view", () => {
     const api = fakeApi();
     api.addAgent = vi.fn(async (r: { name: string; url: string }) => {
       api.fleetNow = {
+        ...api.fleetNow,
         revision: api.fleetNow.revision + 1,
         agents: [fleetAgent({ reachability: { state: "checking" }, version: null, roots: [] })],
       };
@@ -304,6 +305,7 @@ describe("Agents view", () => {
   it("says why an agent is unreachable, and never goes back to an older state", async () => {
     const api = fakeApi();
     api.fleetNow = {
+      ...api.fleetNow,
       revision: 5,
       agents: [
         fleetAgent({
@@ -334,7 +336,7 @@ describe("Agents view", () => {
     await fireEvent.click(screen.getByTestId("tab-agents"));
     await settle();
     await api.pushFleet([fleetAgent()]);
-    answer({ revision: 1, agents: [] });
+    answer({ revision: 1, agents: [], tokens: { kind: "keychain" } });
     await settle();
     expect(screen.getByTestId("agent-status").textContent).toBe("online");
   });
@@ -342,7 +344,7 @@ describe("Agents view", () => {
   it("pauses, resumes and cancels an agent's jobs, and offers nothing to a read-only token", async () => {
     const api = fakeApi();
     api.fleetNow = {
-      revision: 1,
+      ...api.fleetNow,
       agents: [fleetAgent({ running: [remoteJob({ id: "r1" }), remoteJob({ id: "r2", state: "paused" })] })],
     };
     renderApp(api);
@@ -371,9 +373,29 @@ describe("Agents view", () => {
     expect(screen.getByTestId("agent-read-only")).toBeTruthy();
   });
 
+  it("says where tokens are kept when no keychain answers, and nothing when one does", async () => {
+    const api = fakeApi();
+    renderApp(api);
+    await fireEvent.click(screen.getByTestId("tab-agents"));
+    await settle();
+    expect(screen.queryByTestId("keychain-warning")).toBeNull();
+    api.fleetNow = {
+      ...api.fleetNow,
+      tokens: {
+        kind: "file",
+        path: "/home/me/.config/tidemark/desktop-agent-tokens.json",
+        reason: "no secret service provider or dbus session found",
+      },
+    };
+    await api.pushFleet([]);
+    const warning = screen.getByTestId("keychain-warning");
+    expect(warning.textContent).toContain("/home/me/.config/tidemark/desktop-agent-tokens.json");
+    expect(warning.textContent).toContain("no secret service provider");
+  });
+
   it("starts a snapshot and a sync on an agent from its roots and a folder under one", async () => {
     const api = fakeApi();
-    api.fleetNow = { revision: 1, agents: [fleetAgent({ roots: ["/srv/data", "/mnt/backup"] })] };
+    api.fleetNow = { ...api.fleetNow, agents: [fleetAgent({ roots: ["/srv/data", "/mnt/backup"] })] };
     renderApp(api);
     await fireEvent.click(screen.getByTestId("tab-agents"));
     await settle();

@@ -21,8 +21,8 @@ impl App {
     }
 
     /// Adds an agent once it answered a listing of its jobs with this token. The URL may be
-    /// the agent's pairing link, which carries the token and the certificate to trust; it is
-    /// kept as given.
+    /// the agent's pairing link, which carries the token and the certificate to trust; the
+    /// address and the fingerprint are stored, the token goes to the keychain.
     pub async fn add_agent(&self, req: AddAgent) -> Result<AgentInfo> {
         let name = non_empty(&req.name, "agent name")?.to_owned();
         let url = non_empty(&req.url, "agent URL")?
@@ -35,9 +35,14 @@ impl App {
         let agent = StoredAgent {
             id: tidemark_core::job::new_job_id(),
             name,
-            url,
+            url: endpoint.base.clone(),
+            fingerprint: endpoint.pin,
             token: endpoint.token,
         };
+        let (inner, id, token) = (self.inner.clone(), agent.id.clone(), agent.token.clone());
+        tokio::task::spawn_blocking(move || inner.tokens.put(&id, &token))
+            .await
+            .map_err(|e| Error::Internal(format!("keeping the token: {e}")))??;
         let info = agent.info();
         let mut agents = lock(&self.inner.agents).clone();
         agents.push(agent.clone());
@@ -55,12 +60,12 @@ impl App {
         }
         self.save_agents(agents)?;
         self.inner.fleet.remove(id);
+        self.inner.tokens.remove(id);
         Ok(())
     }
 
     fn save_agents(&self, agents: Vec<StoredAgent>) -> Result<()> {
-        let path = self.inner.config.config.join(AGENTS_FILE);
-        settings::save_json(&path, &agents, true)?;
+        save_agents(&self.inner.config.config, &agents)?;
         *lock(&self.inner.agents) = agents;
         Ok(())
     }
@@ -127,10 +132,23 @@ impl App {
     }
 }
 
+/// agents.json, which holds no token (they are not serialised), private all the same.
+pub(crate) fn save_agents(dir: &std::path::Path, agents: &[StoredAgent]) -> Result<()> {
+    settings::save_json(&dir.join(AGENTS_FILE), &agents, true)
+}
+
 impl StoredAgent {
-    /// How to reach it: `url` is an http(s) URL with `token`, or a pairing link.
+    /// How to reach it: its address with its token, pinned to its certificate if paired.
     pub(crate) fn endpoint(&self) -> Result<Endpoint> {
-        Endpoint::parse(&self.url, Some(&self.token)).map_err(endpoint_error)
+        let mut endpoint = Endpoint::parse(&self.url, Some(&self.token)).map_err(|e| match e {
+            EndpointError::NoToken(_) => Error::AgentAuthFailed {
+                url: self.url.clone(),
+                reason: "no token is kept for this agent: remove it and add it again".into(),
+            },
+            e => endpoint_error(e),
+        })?;
+        endpoint.pin = self.fingerprint;
+        Ok(endpoint)
     }
 }
 

@@ -18,6 +18,7 @@ use crate::fleet::{FleetHandle, Schedule};
 use crate::live::JobInfo;
 use crate::notify::{self, Notification, Notifier};
 use crate::settings::{self, AGENTS_FILE, SETTINGS_FILE};
+use crate::tokens::TokenStore;
 use crate::types::Settings;
 
 pub(crate) struct Inner {
@@ -40,6 +41,8 @@ pub(crate) struct Inner {
     notifier: Arc<dyn Notifier>,
     /// Every stored agent, checked in the background (see `fleet`).
     pub(crate) fleet: FleetHandle,
+    /// Where the agents' tokens are kept.
+    pub(crate) tokens: TokenStore,
 }
 
 #[derive(Clone)]
@@ -72,7 +75,20 @@ impl App {
     ) -> App {
         let dir = config.config.clone();
         let settings = settings::load_json(&dir.join(SETTINGS_FILE));
-        let agents = settings::load_json(&dir.join(AGENTS_FILE));
+        let mut agents: Vec<StoredAgent> = settings::load_json(&dir.join(AGENTS_FILE));
+        let tokens = TokenStore::new(config.keychain.clone(), &dir);
+        // Links and tokens an older version kept in agents.json leave it now.
+        let unlinked = agents
+            .iter_mut()
+            .map(StoredAgent::unlink)
+            .filter(|&u| u)
+            .count()
+            > 0;
+        if (tokens.load(&mut agents) || unlinked)
+            && let Err(e) = crate::agents::save_agents(&dir, &agents)
+        {
+            tracing::error!("agents: {e}");
+        }
         let pool = Pool::new(config.db.clone());
         if let Err(e) = pool.get().and_then(|mut s| recover(&mut s)) {
             tracing::error!("history: {e}");
@@ -96,6 +112,7 @@ impl App {
                     announcing: Mutex::new(()),
                     notifier,
                     fleet,
+                    tokens,
                 }
             }),
         };

@@ -52,6 +52,7 @@ pub fn write_all(dir: &Path) -> io::Result<Vec<String>> {
         Reachability,
         FleetAgent,
         Fleet,
+        TokenStorage,
         QuietHours,
         Settings,
         AppEvent,

@@ -18,6 +18,7 @@ mod remote_jobs;
 pub mod settings;
 pub mod subscribe;
 pub mod summary;
+pub mod tokens;
 pub mod types;
 
 #[cfg(test)]
@@ -31,4 +32,5 @@ pub use error::Error;
 pub use notify::{Notification, NotificationKind, Notifier, NotifyError};
 pub use settings::CONFIG_FILES;
 pub use tidemark_core::{ProgressSink, SinkClosed};
+pub use tokens::{Keychain, KeychainError, NoKeychain, SystemKeychain};
 pub use types::*;

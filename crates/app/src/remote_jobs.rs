@@ -23,7 +23,11 @@ pub(crate) struct FleetOutput(pub Weak<Inner>);
 impl fleet::Output for FleetOutput {
     fn changed(&self, fleet: &Fleet) {
         if let Some(inner) = self.0.upgrade() {
-            inner.hooks.fleet_changed(fleet);
+            let fleet = Fleet {
+                tokens: inner.tokens.storage(),
+                ..fleet.clone()
+            };
+            inner.hooks.fleet_changed(&fleet);
         }
     }
 
@@ -51,7 +55,10 @@ impl App {
 
     /// Every agent as its background check last found it.
     pub async fn fleet(&self) -> Fleet {
-        self.inner.fleet.get().await
+        Fleet {
+            tokens: self.inner.tokens.storage(),
+            ..self.inner.fleet.get().await
+        }
     }
 
     /// Starts a job on an agent, with the agent's paths (it checks them against its roots).

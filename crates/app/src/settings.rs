@@ -14,7 +14,7 @@ use crate::types::{QuietHours, Settings};
 pub const SETTINGS_FILE: &str = "settings.json";
 pub const AGENTS_FILE: &str = "agents.json";
 /// Every file the app keeps in its config folder.
-pub const CONFIG_FILES: [&str; 2] = [SETTINGS_FILE, AGENTS_FILE];
+pub const CONFIG_FILES: [&str; 3] = [SETTINGS_FILE, AGENTS_FILE, crate::tokens::TOKENS_FILE];
 
 /// Reads `path`, or gives the default when it is missing. A damaged file also gives the
 /// default (and says so): settings must never keep the app from starting.

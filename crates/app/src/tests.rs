@@ -687,7 +687,11 @@ async fn an_agent_is_checked_added_and_its_job_watched() {
             .expect("agents.json")
             .permissions()
             .mode();
-        assert_eq!(mode & 0o777, 0o600, "the file holds tokens");
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "only its user reads where the agents are"
+        );
     }
 
     let started_job: serde_json::Value = client

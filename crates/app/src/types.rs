@@ -241,6 +241,24 @@ pub struct Fleet {
     /// arriving late never replaces a newer one.
     pub revision: u64,
     pub agents: Vec<FleetAgent>,
+    /// Where the agents' tokens are kept.
+    pub tokens: TokenStorage,
+}
+
+/// Where the agents' tokens are kept.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(
+    tag = "kind",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum TokenStorage {
+    /// In the system's keychain (Secret Service, macOS Keychain, Windows Credential Manager).
+    #[default]
+    Keychain,
+    /// In `path`, a file only this user may read, because no keychain answered (`reason`).
+    File { path: String, reason: String },
 }
 
 /// "HH:MM" to "HH:MM", local time; an end before the start spans midnight.

@@ -20,7 +20,7 @@ pub(crate) use check::{HttpProbe, Probe, Schedule};
 use state::AgentState;
 
 use crate::notify::Notification;
-use crate::types::Fleet;
+use crate::types::{Fleet, TokenStorage};
 
 /// Where the actor's news goes: the windows and the tray (`changed`), the desktop's
 /// notifications (`notify`, under the settings' rules).
@@ -218,6 +218,8 @@ impl Actor {
         Fleet {
             revision: self.revision,
             agents: self.agents.iter().map(|e| e.state.view.clone()).collect(),
+            // The app's to say (see `remote_jobs::FleetOutput`).
+            tokens: TokenStorage::default(),
         }
     }
 

@@ -335,6 +335,7 @@ fn the_running_jobs_of_reachable_agents_are_listed_beside_local_ones() {
     let fleet = Fleet {
         revision: 3,
         agents: vec![nas.view, gone.view],
+        ..Fleet::default()
     };
     let jobs: Vec<(String, String, JobState, Option<f64>)> = fleet
         .active_jobs()

@@ -27,4 +27,5 @@ export type { StartSnapshot } from "./StartSnapshot";
 export type { StartSync } from "./StartSync";
 export type { Step } from "./Step";
 export type { StepTiming } from "./StepTiming";
+export type { TokenStorage } from "./TokenStorage";
 export type { Warning } from "./Warning";
