@@ -414,6 +414,24 @@ describe("Agents view", () => {
     });
     expect(screen.queryByTestId("remote-job-form")).toBeNull();
 
+    // A snapshot may upload its archive instead.
+    await fireEvent.click(screen.getByTestId("new-remote-job"));
+    await fireEvent.input(screen.getByTestId("remote-source-path"), { target: { value: "photos" } });
+    await fireEvent.click(screen.getByTestId("remote-destination-is-url"));
+    expect(screen.queryByTestId("remote-destination-path")).toBeNull();
+    await fireEvent.input(screen.getByTestId("remote-destination-url"), {
+      target: { value: " https://backup.example/in/ " },
+    });
+    await fireEvent.input(screen.getByTestId("remote-snapshot-name"), { target: { value: "weekly" } });
+    await fireEvent.click(screen.getByTestId("start-remote-job"));
+    await settle();
+    expect(api.startRemoteJob).toHaveBeenLastCalledWith("a1", {
+      kind: "snapshot",
+      source: "/srv/data/photos",
+      destination: "https://backup.example/in/",
+      name: "weekly",
+    });
+
     api.startRemoteJob = vi.fn(async () =>
       Promise.reject({ code: "forbidden_path", message: "/etc is outside the folders this agent may use" }),
     );
