@@ -65,7 +65,9 @@ impl App {
     }
 
     fn save_agents(&self, agents: Vec<StoredAgent>) -> Result<()> {
-        save_agents(&self.inner.config.config, &agents)?;
+        // No token in it (they are not serialised), private all the same.
+        let path = self.inner.config.config.join(AGENTS_FILE);
+        settings::save_json(&path, &agents, true)?;
         *lock(&self.inner.agents) = agents;
         Ok(())
     }
@@ -130,11 +132,6 @@ impl App {
         let task = subscribe::remote(self.clone(), rx, watcher, sink, recorder, not_recorded);
         Ok(self.register(task))
     }
-}
-
-/// agents.json, which holds no token (they are not serialised), private all the same.
-pub(crate) fn save_agents(dir: &std::path::Path, agents: &[StoredAgent]) -> Result<()> {
-    settings::save_json(&dir.join(AGENTS_FILE), &agents, true)
 }
 
 impl StoredAgent {

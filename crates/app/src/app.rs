@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use tidemark_store::{Pool, Pooled, Registry, recover};
 use tokio::runtime::Handle;
@@ -19,7 +19,7 @@ use crate::live::JobInfo;
 use crate::notify::{self, Notification, Notifier};
 use crate::settings::{self, AGENTS_FILE, SETTINGS_FILE};
 use crate::tokens::TokenStore;
-use crate::types::Settings;
+use crate::types::{Fleet, Settings};
 
 pub(crate) struct Inner {
     pub config: AppConfig,
@@ -58,6 +58,27 @@ impl std::fmt::Debug for App {
     }
 }
 
+/// The actor's news to the app, which it holds weakly: a dropped app publishes nothing.
+struct FleetOutput(pub Weak<Inner>);
+
+impl crate::fleet::Output for FleetOutput {
+    fn changed(&self, fleet: &Fleet) {
+        if let Some(inner) = self.0.upgrade() {
+            let fleet = Fleet {
+                tokens: inner.tokens.storage(),
+                ..fleet.clone()
+            };
+            inner.hooks.fleet_changed(&fleet);
+        }
+    }
+
+    fn notify(&self, n: &Notification) {
+        if let Some(inner) = self.0.upgrade() {
+            App { inner }.send_notification(n);
+        }
+    }
+}
+
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic elsewhere must not take every later command down with it.
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -85,7 +106,7 @@ impl App {
             .count()
             > 0;
         if (tokens.load(&mut agents) || unlinked)
-            && let Err(e) = crate::agents::save_agents(&dir, &agents)
+            && let Err(e) = settings::save_json(&dir.join(AGENTS_FILE), &agents, true)
         {
             tracing::error!("agents: {e}");
         }
@@ -96,7 +117,7 @@ impl App {
         let app = App {
             inner: Arc::new_cyclic(|inner| {
                 // The actor holds the app weakly: it stops when the app is dropped.
-                let output = Arc::new(crate::remote_jobs::FleetOutput(inner.clone()));
+                let output = Arc::new(FleetOutput(inner.clone()));
                 let fleet = FleetHandle::spawn(&runtime, output, Schedule::default());
                 Inner {
                     pool,

@@ -9,10 +9,10 @@ use serde::{Deserialize, Serialize};
 use tidemark_core::{Fingerprint, PairingLink};
 use tidemark_store::Places;
 
-use crate::notify::{Notification, Notifier};
-use crate::tokens::Keychain;
+use crate::keychain::Keychain;
 #[cfg(not(test))]
-use crate::tokens::SystemKeychain;
+use crate::keychain::SystemKeychain;
+use crate::notify::{Notification, Notifier};
 use crate::types::{AgentInfo, Fleet, JobSummary, JobsChanged};
 
 /// About 10 updates a second to a window.
@@ -55,7 +55,7 @@ fn default_keychain() -> Arc<dyn Keychain> {
 /// of the keychain's side give a keychain of their own).
 #[cfg(test)]
 fn default_keychain() -> Arc<dyn Keychain> {
-    Arc::new(crate::tokens::NoKeychain(
+    Arc::new(crate::keychain::NoKeychain(
         "no keychain in the app's tests".into(),
     ))
 }

@@ -11,6 +11,7 @@ pub mod error;
 mod fleet;
 mod history;
 mod jobs;
+pub mod keychain;
 mod live;
 pub mod notify;
 mod record;
@@ -18,7 +19,7 @@ mod remote_jobs;
 pub mod settings;
 pub mod subscribe;
 pub mod summary;
-pub mod tokens;
+mod tokens;
 pub mod types;
 
 #[cfg(test)]
@@ -29,8 +30,8 @@ mod tests;
 pub use app::App;
 pub use config::{AppConfig, Hooks, NoHooks, NoNotifier, UPDATE_INTERVAL};
 pub use error::Error;
+pub use keychain::{Keychain, KeychainError, NoKeychain, SystemKeychain};
 pub use notify::{Notification, NotificationKind, Notifier, NotifyError};
 pub use settings::CONFIG_FILES;
 pub use tidemark_core::{ProgressSink, SinkClosed};
-pub use tokens::{Keychain, KeychainError, NoKeychain, SystemKeychain};
 pub use types::*;

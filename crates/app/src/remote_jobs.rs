@@ -3,40 +3,18 @@
 //! the commands that start and control jobs on an agent.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 
 use tidemark_core::{JobSpec, JobState, SnapshotSpec, SyncSpec};
 use tidemark_remote::JobControl;
 use tidemark_store::RemoteOrigin;
 
 use crate::agents::remote_error;
-use crate::app::{App, Inner, non_empty};
+use crate::app::{App, non_empty};
 use crate::config::StoredAgent;
 use crate::error::Result;
-use crate::fleet::{self, HttpProbe, Member, state};
-use crate::notify::Notification;
+use crate::fleet::{HttpProbe, Member, state};
 use crate::types::*;
-
-/// The actor's news to the app, which it holds weakly: a dropped app publishes nothing.
-pub(crate) struct FleetOutput(pub Weak<Inner>);
-
-impl fleet::Output for FleetOutput {
-    fn changed(&self, fleet: &Fleet) {
-        if let Some(inner) = self.0.upgrade() {
-            let fleet = Fleet {
-                tokens: inner.tokens.storage(),
-                ..fleet.clone()
-            };
-            inner.hooks.fleet_changed(&fleet);
-        }
-    }
-
-    fn notify(&self, n: &Notification) {
-        if let Some(inner) = self.0.upgrade() {
-            App { inner }.send_notification(n);
-        }
-    }
-}
 
 impl App {
     /// Starts the background checks of a stored agent.

@@ -10,6 +10,8 @@ use std::sync::{Arc, Mutex};
 use keyring::mock::MockCredential;
 
 use super::*;
+use crate::keychain::{NoKeychain, SystemKeychain};
+use crate::settings::TOKENS_FILE;
 use crate::tests::{app_in, start_agent};
 use crate::types::{AddAgent, TokenStorage};
 
