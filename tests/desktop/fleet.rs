@@ -87,7 +87,10 @@ fn the_dashboard_runs_jobs_on_an_agent_and_the_fleet_reports_its_outage() {
             .any(|x| x.starts_with("Snapshot on NAS — ") && x.ends_with(" %"))
     });
     let label = running["XAyatanaLabel"].as_str().unwrap_or_default();
-    assert!(label.ends_with(" %"), "the label beside the icon: {running}");
+    assert!(
+        label.ends_with(" %"),
+        "the label beside the icon: {running}"
+    );
     app.screenshot("fleet-running");
     wait_until("the second end notified", LONG, || {
         (count(&app, DONE) == 2).then_some(())
