@@ -13,22 +13,27 @@ use crate::agents::remote_error;
 use crate::app::{App, non_empty};
 use crate::config::StoredAgent;
 use crate::error::Result;
-use crate::fleet::{HttpProbe, Member, state};
+use crate::fleet::state::Failure;
+use crate::fleet::{CannotAsk, HttpProbe, Member, Probe, state};
 use crate::types::*;
 
 impl App {
-    /// Starts the background checks of a stored agent.
+    /// Starts the background checks of a stored agent. One that cannot be asked (no token
+    /// kept for it, an address edited by hand) is listed all the same, unreachable with why.
     pub(crate) fn check_in_background(&self, agent: &StoredAgent) {
-        match agent.endpoint() {
-            Ok(endpoint) => self.inner.fleet.add(Member {
-                id: agent.id.clone(),
-                name: agent.name.clone(),
-                url: agent.info().url,
-                probe: Arc::new(HttpProbe(endpoint)),
-            }),
-            // Stored only after its address was used: a file edited by hand.
-            Err(e) => tracing::warn!(agent = %agent.name, "not checked: {e}"),
-        }
+        let probe: Arc<dyn Probe> = match agent.endpoint() {
+            Ok(endpoint) => Arc::new(HttpProbe(endpoint)),
+            Err(e) => Arc::new(CannotAsk(Failure {
+                code: e.code(),
+                reason: e.to_string(),
+            })),
+        };
+        self.inner.fleet.add(Member {
+            id: agent.id.clone(),
+            name: agent.name.clone(),
+            url: agent.info().url,
+            probe,
+        });
     }
 
     /// Every agent as its background check last found it.

@@ -73,14 +73,13 @@ impl TokenStore {
         let ids: Vec<String> = agents.iter().map(|a| a.id.clone()).collect();
         let keychain = self.keychain.clone();
         // One thread for every read: a keychain that does not answer costs its timeout once.
+        // The probe says whether one answers at all; then each entry may still fail alone.
         let read = off_thread(move || {
-            if ids.is_empty() {
-                // Nothing to read, but whether a keychain answers is still worth knowing.
-                keychain.get("probe")?;
-            }
-            ids.iter()
-                .map(|id| Ok((id.clone(), keychain.get(id)?)))
-                .collect::<Result<BTreeMap<_, _>, KeychainError>>()
+            keychain.get("probe")?;
+            Ok(ids
+                .iter()
+                .map(|id| (id.clone(), keychain.get(id)))
+                .collect::<BTreeMap<_, _>>())
         });
         let in_keychain = match read {
             Ok(found) => found,
@@ -95,8 +94,12 @@ impl TokenStore {
                 migrated = true;
                 let token = agent.token.clone();
                 self.keep(&agent.id, &token, &mut file);
-            } else if let Some(Some(token)) = in_keychain.get(&agent.id) {
+            } else if let Some(Ok(Some(token))) = in_keychain.get(&agent.id) {
                 agent.token = token.clone();
+            } else if let Some(Err(e)) = in_keychain.get(&agent.id)
+                && !file.contains_key(&agent.id)
+            {
+                tracing::warn!(agent = %agent.name, "the keychain would not give this agent's token: {e}");
             } else if let Some(token) = file.get(&agent.id).cloned() {
                 agent.token = token.clone();
                 if self.storage() == TokenStorage::Keychain {

@@ -207,3 +207,35 @@ fn the_file_is_not_the_one_an_agent_on_this_machine_keeps_its_own_tokens_in() {
     // `tidemark agent` keeps agent-tokens.json in the same config folder by default.
     assert_ne!(TOKENS_FILE, "agent-tokens.json");
 }
+
+/// An agent stored without a token anywhere (a keychain wiped, a file deleted) stays on the
+/// dashboard, unreachable with why, so it can be removed and added again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_whose_token_is_lost_is_shown_unreachable_with_why() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lost = serde_json::json!([{"id": "lost", "name": "nas", "url": "https://127.0.0.1:9"}]);
+    std::fs::write(
+        dir.path().join("agents.json"),
+        serde_json::to_vec(&lost).expect("json"),
+    )
+    .expect("write");
+    let app = app_in(dir.path());
+    let mut shown = None;
+    for _ in 0..200 {
+        shown = app.fleet().await.agents.into_iter().next();
+        if shown
+            .as_ref()
+            .is_some_and(|a| a.reachability != crate::types::Reachability::Checking)
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    match shown.map(|a| a.reachability) {
+        Some(crate::types::Reachability::Unreachable { reason, code, .. }) => {
+            assert_eq!(code, crate::types::ErrorCode::AgentAuthFailed);
+            assert!(reason.contains("no token is kept"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -117,6 +117,18 @@ impl Probe for HttpProbe {
     }
 }
 
+/// An agent that cannot be asked at all (its stored address is unusable, or no token is
+/// kept for it): every check fails with why, so its card says so and offers Remove.
+#[derive(Debug)]
+pub(crate) struct CannotAsk(pub Failure);
+
+impl Probe for CannotAsk {
+    fn check(&self) -> BoxFuture<'_, CheckResult> {
+        let failure = self.0.clone();
+        Box::pin(async move { Err(failure) })
+    }
+}
+
 fn failure(e: &TransportError) -> Failure {
     let code = match e {
         TransportError::Auth(_) => ErrorCode::AgentAuthFailed,

@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 #[cfg(test)]
 pub(crate) use check::BoxFuture;
 use check::Report;
-pub(crate) use check::{HttpProbe, Probe, Schedule};
+pub(crate) use check::{CannotAsk, HttpProbe, Probe, Schedule};
 use state::AgentState;
 
 use crate::notify::Notification;
