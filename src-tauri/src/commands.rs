@@ -3,8 +3,8 @@
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Runtime, State};
 use tidemark_app::{
-    AddAgent, AgentInfo, App, AppError, HistoryFilter, JobDetail, JobSummary, JobUpdate,
-    ProgressSink, RemoteJobInfo, Settings, SinkClosed, StartSnapshot, StartSync,
+    AddAgent, AgentInfo, App, AppError, Fleet, HistoryFilter, JobDetail, JobSummary, JobUpdate,
+    ProgressSink, RemoteJobInfo, RemoteJobRequest, Settings, SinkClosed, StartSnapshot, StartSync,
 };
 use tidemark_core::ProgressEvent;
 
@@ -118,6 +118,47 @@ pub async fn watch_remote_job(
     channel: Channel<JobUpdate>,
 ) -> Res<u32> {
     Ok(app.watch_remote_job(&agent_id, &job_id, Box::new(ChannelSink(channel)))?)
+}
+
+#[tauri::command]
+pub async fn fleet(app: State<'_, App>) -> Res<Fleet> {
+    Ok(app.fleet().await)
+}
+
+#[tauri::command]
+pub async fn start_remote_job(
+    app: State<'_, App>,
+    agent_id: String,
+    spec: RemoteJobRequest,
+) -> Res<RemoteJobInfo> {
+    Ok(app.start_remote_job(&agent_id, spec).await?)
+}
+
+#[tauri::command]
+pub async fn pause_remote_job(
+    app: State<'_, App>,
+    agent_id: String,
+    job_id: String,
+) -> Res<RemoteJobInfo> {
+    Ok(app.pause_remote_job(&agent_id, &job_id).await?)
+}
+
+#[tauri::command]
+pub async fn resume_remote_job(
+    app: State<'_, App>,
+    agent_id: String,
+    job_id: String,
+) -> Res<RemoteJobInfo> {
+    Ok(app.resume_remote_job(&agent_id, &job_id).await?)
+}
+
+#[tauri::command]
+pub async fn cancel_remote_job(
+    app: State<'_, App>,
+    agent_id: String,
+    job_id: String,
+) -> Res<RemoteJobInfo> {
+    Ok(app.cancel_remote_job(&agent_id, &job_id).await?)
 }
 
 #[tauri::command]

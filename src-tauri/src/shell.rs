@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use tauri::{AppHandle, Emitter, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
 use tidemark_app::{
-    AppError, AppEvent, Hooks, JobSummary, JobsChanged, Notification, Notifier, NotifyError,
+    AppError, AppEvent, Fleet, Hooks, JobSummary, JobsChanged, Notification, Notifier, NotifyError,
 };
 use tidemark_core::{ErrorCode, JobState};
 
@@ -27,6 +27,16 @@ impl<R: Runtime> Hooks for ShellHooks<R> {
         if self.tray {
             let change = change.clone();
             on_main_thread(&self.handle, move |h| crate::tray::apply(h, &change));
+        }
+    }
+
+    fn fleet_changed(&self, fleet: &Fleet) {
+        if let Err(e) = self.handle.emit(AppEvent::FLEET_CHANGED, fleet) {
+            tracing::error!("cannot tell the windows about the agents: {e}");
+        }
+        if self.tray {
+            let jobs = fleet.active_jobs();
+            on_main_thread(&self.handle, move |h| crate::tray::apply_remote(h, jobs));
         }
     }
 

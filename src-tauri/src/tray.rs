@@ -1,8 +1,9 @@
 //! The tray: an icon (a distinct one after a failure), a tooltip with the overall percent,
 //! and a menu with the active jobs, Pause all / Resume all, windows and Quit. It follows the
-//! jobs from the app's `jobs-changed` changes (see `apply`), and opens windows through the
-//! function it is given: the windows belong to the shell, which uses the tray, not the
-//! reverse.
+//! local jobs from the app's `jobs-changed` changes (see `apply`) and the agents' running
+//! jobs from the fleet's (`apply_remote`); both are listed and counted alike. It opens
+//! windows through the function it is given: the windows belong to the shell, which uses
+//! the tray, not the reverse.
 
 use std::sync::Mutex;
 
@@ -22,7 +23,11 @@ const ICON_FAILED: &[u8] = include_bytes!("../../icons/tray-failed.png");
 pub(crate) struct TrayState<R: Runtime> {
     /// The active jobs, oldest first, as the changes announced them.
     active: Mutex<Vec<JobSummary>>,
+    /// The jobs running on reachable agents, as the fleet last found them.
+    remote: Mutex<Vec<JobSummary>>,
     jobs: Mutex<Vec<(String, MenuItem<R>)>>,
+    /// How many of the lines shown are local jobs (Pause all and Resume all act on them).
+    local_shown: Mutex<usize>,
     failed: Mutex<bool>,
     /// The tooltip and label last set: changes come several times a second while jobs
     /// move, D-Bus updates only when the text does.
@@ -43,11 +48,13 @@ pub type OpenWindow<R> = fn(&AppHandle<R>, WindowRequest);
 pub fn create<R: Runtime>(handle: &AppHandle<R>, open: OpenWindow<R>) -> tauri::Result<()> {
     handle.manage(TrayState::<R> {
         active: Mutex::new(Vec::new()),
+        remote: Mutex::new(Vec::new()),
         jobs: Mutex::new(Vec::new()),
+        local_shown: Mutex::new(0),
         failed: Mutex::new(false),
         hint: Mutex::new(None),
     });
-    let (menu, items) = build_menu(handle, &[])?;
+    let (menu, items) = build_menu(handle, &[], 0)?;
     *lock(&handle.state::<TrayState<R>>().jobs) = items;
     TrayIconBuilder::with_id(TRAY)
         .icon(Image::from_bytes(ICON)?)
@@ -92,12 +99,25 @@ pub fn apply<R: Runtime>(handle: &AppHandle<R>, change: &JobsChanged) {
     let Some(state) = handle.try_state::<TrayState<R>>() else {
         return;
     };
-    let jobs = {
-        let mut active = lock(&state.active);
-        merge(&mut active, change);
-        active.clone()
+    merge(&mut lock(&state.active), change);
+    refresh_all(handle, &state);
+}
+
+/// Brings the tray up to date with the jobs running on the agents (`Fleet::active_jobs`).
+pub fn apply_remote<R: Runtime>(handle: &AppHandle<R>, jobs: Vec<JobSummary>) {
+    let Some(state) = handle.try_state::<TrayState<R>>() else {
+        return;
     };
-    refresh(handle, &jobs);
+    *lock(&state.remote) = jobs;
+    refresh_all(handle, &state);
+}
+
+/// The local jobs, then the remote ones.
+fn refresh_all<R: Runtime>(handle: &AppHandle<R>, state: &TrayState<R>) {
+    let mut jobs = lock(&state.active).clone();
+    let local = jobs.len();
+    jobs.extend(lock(&state.remote).iter().cloned());
+    refresh(handle, &jobs, local);
 }
 
 fn job_text(job: &JobSummary) -> String {
@@ -111,7 +131,13 @@ fn job_text(job: &JobSummary) -> String {
 
 type Built<R> = (Menu<R>, Vec<(String, MenuItem<R>)>);
 
-fn build_menu<R: Runtime>(handle: &AppHandle<R>, jobs: &[JobSummary]) -> tauri::Result<Built<R>> {
+/// `jobs` are the local ones (the first `local`), then the agents'. Pause all and Resume
+/// all act on this app's jobs, so they are offered only when it has some.
+fn build_menu<R: Runtime>(
+    handle: &AppHandle<R>,
+    jobs: &[JobSummary],
+    local: usize,
+) -> tauri::Result<Built<R>> {
     let show = MenuItem::with_id(handle, "show", "Show Tidemark", true, None::<&str>)?;
     let new_window = MenuItem::with_id(handle, "new-window", "New window", true, None::<&str>)?;
     let mut items = Vec::new();
@@ -123,20 +149,8 @@ fn build_menu<R: Runtime>(handle: &AppHandle<R>, jobs: &[JobSummary]) -> tauri::
         ));
     }
     let none = MenuItem::with_id(handle, "none", "No active jobs", false, None::<&str>)?;
-    let pause = MenuItem::with_id(
-        handle,
-        "pause-all",
-        "Pause all",
-        !jobs.is_empty(),
-        None::<&str>,
-    )?;
-    let resume = MenuItem::with_id(
-        handle,
-        "resume-all",
-        "Resume all",
-        !jobs.is_empty(),
-        None::<&str>,
-    )?;
+    let pause = MenuItem::with_id(handle, "pause-all", "Pause all", local > 0, None::<&str>)?;
+    let resume = MenuItem::with_id(handle, "resume-all", "Resume all", local > 0, None::<&str>)?;
     let quit = MenuItem::with_id(handle, "quit", "Quit", true, None::<&str>)?;
     let (sep1, sep2, sep3) = (
         PredefinedMenuItem::separator(handle)?,
@@ -155,14 +169,17 @@ fn build_menu<R: Runtime>(handle: &AppHandle<R>, jobs: &[JobSummary]) -> tauri::
 }
 
 /// Brings the tray up to date with the active jobs: the menu is rebuilt when the set of
-/// jobs changes, otherwise only the texts move.
-fn refresh<R: Runtime>(handle: &AppHandle<R>, jobs: &[JobSummary]) {
+/// jobs (or which of them are local) changes, otherwise only the texts move.
+fn refresh<R: Runtime>(handle: &AppHandle<R>, jobs: &[JobSummary], local: usize) {
     let (Some(tray), Some(state)) = (handle.tray_by_id(TRAY), handle.try_state::<TrayState<R>>())
     else {
         return;
     };
     let mut shown = lock(&state.jobs);
-    let same = shown.len() == jobs.len() && shown.iter().zip(jobs).all(|((id, _), j)| *id == j.id);
+    let mut local_shown = lock(&state.local_shown);
+    let same = *local_shown == local
+        && shown.len() == jobs.len()
+        && shown.iter().zip(jobs).all(|((id, _), j)| *id == j.id);
     if same {
         for ((_, item), job) in shown.iter().zip(jobs) {
             let text = job_text(job);
@@ -171,12 +188,13 @@ fn refresh<R: Runtime>(handle: &AppHandle<R>, jobs: &[JobSummary]) {
             }
         }
     } else {
-        match build_menu(handle, jobs) {
+        match build_menu(handle, jobs, local) {
             Ok((menu, items)) => {
                 if let Err(e) = tray.set_menu(Some(menu)) {
                     tracing::warn!("tray menu: {e}");
                 }
                 *shown = items;
+                *local_shown = local;
             }
             Err(e) => tracing::warn!("tray menu: {e}"),
         }
@@ -303,6 +321,18 @@ mod tests {
         );
         let ids: Vec<&str> = active.iter().map(|j| j.id.as_str()).collect();
         assert_eq!(ids, ["b"]);
+    }
+
+    #[test]
+    fn a_remote_job_reads_and_counts_like_a_local_one() {
+        let remote = JobSummary {
+            title: "Snapshot on NAS".into(),
+            ..job("remote-a-j1", JobState::Running, Some(42.0))
+        };
+        assert_eq!(job_text(&remote), "Snapshot on NAS — 42 %");
+        let both = [job("a", JobState::Running, Some(20.0)), remote];
+        assert_eq!(tooltip(&both), "Tidemark — 2 jobs, 31 %");
+        assert_eq!(panel_label(&both).as_deref(), Some("31 %"));
     }
 
     #[test]

@@ -10,6 +10,7 @@
 mod harness;
 use tidemark_webdriver as webdriver;
 
+mod fleet;
 mod jobs;
 mod remote;
 mod settings;

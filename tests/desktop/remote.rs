@@ -14,17 +14,17 @@ use tidemark_tests::{diff_trees, pseudo_random, write};
 use crate::harness::{Desktop, LONG, Proc, SHORT, cli_bin};
 use crate::webdriver::wait_until;
 
-struct Agent {
-    proc: Proc,
-    url: String,
+pub(crate) struct Agent {
+    pub(crate) proc: Proc,
+    pub(crate) url: String,
     token: String,
     fingerprint: Fingerprint,
-    dir: PathBuf,
+    pub(crate) dir: PathBuf,
 }
 
 impl Agent {
     /// `tidemark agent` on `listen` with `dir/root` as its only root, its own history.
-    fn start(dir: &Path, listen: &str) -> Agent {
+    pub(crate) fn start(dir: &Path, listen: &str) -> Agent {
         std::fs::create_dir_all(dir.join("root")).expect("root");
         let mut child = Command::new(cli_bin())
             .arg("--db")
@@ -82,7 +82,7 @@ impl Agent {
     }
 
     /// The link `tidemark agent pair` prints, with the admin token.
-    fn link(&self) -> String {
+    pub(crate) fn link(&self) -> String {
         tidemark_tests::paired::link(&self.url, self.fingerprint, &self.token)
     }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::harness::{Desktop, LONG, SHORT, close_window, desktop_bin, window_state};
 use crate::webdriver::{wait_until, wait_until_or};
 
-fn labels(menu: &Value) -> Vec<String> {
+pub(crate) fn labels(menu: &Value) -> Vec<String> {
     menu["items"]
         .as_array()
         .map(|items| {
@@ -21,7 +21,7 @@ fn labels(menu: &Value) -> Vec<String> {
 }
 
 /// Waits until a menu item satisfies `f`; returns the menu.
-fn wait_menu(app: &Desktop, what: &str, f: impl Fn(&[String]) -> bool) -> Value {
+pub(crate) fn wait_menu(app: &Desktop, what: &str, f: impl Fn(&[String]) -> bool) -> Value {
     wait_until(what, SHORT, || {
         let menu = app.bus.tray_menu().ok()?;
         f(&labels(&menu)).then_some(menu)

@@ -14,7 +14,7 @@ vi.mock("@tauri-apps/api/event", () => ({
 }));
 
 const { tauriApi, toAppError } = await import("../src/lib/api");
-import type { JobUpdate } from "../src/lib/types";
+import type { JobUpdate, RemoteJobRequest } from "../src/lib/types";
 import { progressEvent } from "./fakes";
 
 beforeEach(() => {
@@ -54,6 +54,17 @@ describe("api", () => {
     expect(invoke).toHaveBeenLastCalledWith("job_events", { id: "j1", since: 7 });
     await tauriApi.listRemoteJobs("nas");
     expect(invoke).toHaveBeenLastCalledWith("list_remote_jobs", { agentId: "nas" });
+    await tauriApi.fleet();
+    expect(invoke).toHaveBeenLastCalledWith("fleet", undefined);
+    const spec: RemoteJobRequest = { kind: "sync", sources: ["/srv/a"], destination: "/srv/m", delete: false };
+    await tauriApi.startRemoteJob("nas", spec);
+    expect(invoke).toHaveBeenLastCalledWith("start_remote_job", { agentId: "nas", spec });
+    await tauriApi.pauseRemoteJob("nas", "r1");
+    expect(invoke).toHaveBeenLastCalledWith("pause_remote_job", { agentId: "nas", jobId: "r1" });
+    await tauriApi.resumeRemoteJob("nas", "r1");
+    expect(invoke).toHaveBeenLastCalledWith("resume_remote_job", { agentId: "nas", jobId: "r1" });
+    await tauriApi.cancelRemoteJob("nas", "r1");
+    expect(invoke).toHaveBeenLastCalledWith("cancel_remote_job", { agentId: "nas", jobId: "r1" });
     await tauriApi.openPath("/b/x.tar.zst");
     expect(invoke).toHaveBeenLastCalledWith("open_path", { path: "/b/x.tar.zst" });
     await tauriApi.pickFolder();
@@ -100,5 +111,15 @@ describe("api", () => {
     expect(handler).toHaveBeenCalledWith(change);
     await stop();
     expect(unlisten).toHaveBeenCalled();
+  });
+
+  it("listens to fleet-changed", async () => {
+    listen.mockResolvedValueOnce(vi.fn());
+    const handler = vi.fn();
+    await tauriApi.onFleetChanged(handler);
+    expect(listen.mock.calls[0][0]).toBe("fleet-changed");
+    const fleet = { revision: 3, agents: [] };
+    (listen.mock.calls[0][1] as (e: { payload: unknown }) => void)({ payload: fleet });
+    expect(handler).toHaveBeenCalledWith(fleet);
   });
 });

@@ -3,7 +3,15 @@
 import { vi } from "vitest";
 import { tick } from "svelte";
 import type { Api } from "../src/lib/api";
-import type { JobSummary, JobUpdate, ProgressEvent, Settings } from "../src/lib/types";
+import type {
+  Fleet,
+  FleetAgent,
+  JobSummary,
+  JobUpdate,
+  ProgressEvent,
+  RemoteJobInfo,
+  Settings,
+} from "../src/lib/types";
 import { API_KEY } from "../src/lib/context";
 
 export type Handler = (update: JobUpdate) => void;
@@ -14,6 +22,10 @@ export interface FakeApi extends Api {
   /** Sends an update to the newest subscription, then lets Svelte render it. */
   push(update: JobUpdate): Promise<void>;
   pushEvent(event: Partial<ProgressEvent>): Promise<void>;
+  /** What `fleet` answers now. */
+  fleetNow: Fleet;
+  /** Sends a fleet-changed with `agents` (a higher revision), then lets Svelte render it. */
+  pushFleet(agents: FleetAgent[]): Promise<void>;
 }
 
 let seq = 0;
@@ -69,6 +81,36 @@ export function jobSummary(overrides: Partial<JobSummary> = {}): JobSummary {
   } as JobSummary;
 }
 
+export function remoteJob(overrides: Partial<RemoteJobInfo> = {}): RemoteJobInfo {
+  return {
+    agentId: "a1",
+    id: "r1",
+    kind: "snapshot",
+    state: "running",
+    percent: 42,
+    title: "Snapshot on NAS",
+    createdAt: "2026-11-23T02:27:00.000Z",
+    finishedAt: null,
+    error: null,
+    ...overrides,
+  };
+}
+
+export function fleetAgent(overrides: Partial<FleetAgent> = {}): FleetAgent {
+  return {
+    id: "a1",
+    name: "NAS",
+    url: "https://nas.local:7040",
+    reachability: { state: "online", since: "2026-11-23T02:00:00.000Z" },
+    version: "0.1.0",
+    roots: ["/srv/data"],
+    readOnly: false,
+    running: [],
+    recent: [],
+    ...overrides,
+  };
+}
+
 export const defaultSettings: Settings = {
   notifyCompleted: true,
   notifyFailed: true,
@@ -82,6 +124,7 @@ export function fakeApi(overrides: Partial<Api> = {}): FakeApi {
     handlers: [] as Handler[],
     unsubscribed: 0,
   } as FakeApi;
+  const fleetHandlers: ((fleet: Fleet) => void)[] = [];
   const subscribe = async (handler: Handler) => {
     fake.handlers.push(handler);
     return async () => {
@@ -111,8 +154,23 @@ export function fakeApi(overrides: Partial<Api> = {}): FakeApi {
     pickFolder: vi.fn(async () => null),
     openLog: vi.fn(async () => "/data/tidemark/logs"),
     onJobsChanged: vi.fn(async () => async () => {}),
+    fleet: vi.fn(async () => fake.fleetNow),
+    startRemoteJob: vi.fn(async (agentId: string) => remoteJob({ agentId, id: "r9", state: "queued" })),
+    pauseRemoteJob: vi.fn(async (agentId: string, id: string) => remoteJob({ agentId, id, state: "paused" })),
+    resumeRemoteJob: vi.fn(async (agentId: string, id: string) => remoteJob({ agentId, id })),
+    cancelRemoteJob: vi.fn(async (agentId: string, id: string) => remoteJob({ agentId, id })),
+    onFleetChanged: vi.fn(async (handler: (fleet: Fleet) => void) => {
+      fleetHandlers.push(handler);
+      return async () => {};
+    }),
     ...overrides,
   });
+  fake.fleetNow = { revision: 1, agents: [], tokens: { kind: "keychain" } };
+  fake.pushFleet = async (agents: FleetAgent[]) => {
+    fake.fleetNow = { ...fake.fleetNow, revision: fake.fleetNow.revision + 1, agents };
+    for (const handler of fleetHandlers) handler(fake.fleetNow);
+    await tick();
+  };
   fake.push = async (update: JobUpdate) => {
     const handler = fake.handlers[fake.handlers.length - 1];
     if (!handler) throw new Error("nobody subscribed yet");

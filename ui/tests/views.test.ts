@@ -1,8 +1,17 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { cleanup, fireEvent, render, screen, within } from "@testing-library/svelte";
 import App from "../src/App.svelte";
-import type { JobDetail, JobsChanged, RemoteJobInfo } from "../src/lib/types";
-import { defaultSettings, fakeApi, jobSummary, progressEvent, settle, type FakeApi } from "./fakes";
+import type { Fleet, JobDetail, JobsChanged } from "../src/lib/types";
+import {
+  defaultSettings,
+  fakeApi,
+  fleetAgent,
+  jobSummary,
+  progressEvent,
+  remoteJob,
+  settle,
+  type FakeApi,
+} from "./fakes";
 
 const XSS = "<img src=x onerror=alert(1)>.txt";
 
@@ -249,11 +258,15 @@ describe("History view", () => {
 });
 
 describe("Agents view", () => {
-  it("adds an agent, lists its jobs and watches one", async () => {
-    const api = fakeApi({
-      listRemoteJobs: vi.fn(async (agentId: string): Promise<RemoteJobInfo[]> => [
-        { agentId, id: "r1", kind: "snapshot", state: "running", percent: 30, title: "Snapshot of /srv/data" },
-      ]),
+  it("adds an agent and shows what its check finds: online, version, jobs to watch", async () => {
+    const api = fakeApi();
+    api.addAgent = vi.fn(async (r: { name: string; url: string }) => {
+      api.fleetNow = {
+        ...api.fleetNow,
+        revision: api.fleetNow.revision + 1,
+        agents: [fleetAgent({ reachability: { state: "checking" }, version: null, roots: [] })],
+      };
+      return { id: "a1", name: r.name, url: r.url };
     });
     renderApp(api);
     await fireEvent.click(screen.getByTestId("tab-agents"));
@@ -266,26 +279,179 @@ describe("Agents view", () => {
     await settle();
     expect(api.addAgent).toHaveBeenCalledWith({ name: "NAS", url: "http://127.0.0.1:7420", token: "secret" });
     expect(screen.getAllByTestId("agent-row")).toHaveLength(1);
-    expect(api.listRemoteJobs).toHaveBeenCalledWith("a1");
-    const row = screen.getByTestId("remote-job-row");
-    expect(row.textContent).toContain("Snapshot of /srv/data");
-    await fireEvent.click(within(row).getByTestId("watch-button"));
+    expect(screen.getByTestId("agent-status").textContent).toBe("checking…");
+    expect(screen.queryByTestId("new-remote-job")).toBeNull();
+
+    await api.pushFleet([
+      fleetAgent({
+        running: [remoteJob({ percent: 42.4 })],
+        recent: [remoteJob({ id: "r0", state: "failed", error: { code: "disk_full", message: "disk full" } })],
+      }),
+    ]);
+    expect(screen.getByTestId("agent-status").textContent).toBe("online");
+    expect(screen.getByTestId("agent-version").textContent).toContain("0.1.0");
+    const running = within(screen.getByTestId("agent-running")).getByTestId("remote-job-row");
+    expect(running.textContent).toContain("Snapshot on NAS");
+    expect(within(running).getByTestId("remote-job-percent").textContent).toBe("42 %");
+    const recent = within(screen.getByTestId("agent-recent")).getByTestId("remote-job-row");
+    expect(recent.dataset.state).toBe("failed");
+    expect(recent.textContent).toContain("disk full");
+    await fireEvent.click(within(running).getByTestId("watch-button"));
     await settle();
     expect(api.watchRemoteJob).toHaveBeenCalledWith("a1", "r1", expect.any(Function));
     expect(screen.getByTestId("modal-connection").textContent).toContain("connecting");
   });
 
-  it("shows an unreachable agent's error", async () => {
-    const api = fakeApi({
-      listAgents: vi.fn(async () => [{ id: "a1", name: "NAS", url: "http://nas:7420" }]),
-      listRemoteJobs: vi.fn(async () => Promise.reject({ code: "agent_unreachable", message: "connection refused" })),
-    });
+  it("says why an agent is unreachable, and never goes back to an older state", async () => {
+    const api = fakeApi();
+    api.fleetNow = {
+      ...api.fleetNow,
+      revision: 5,
+      agents: [
+        fleetAgent({
+          reachability: {
+            state: "unreachable",
+            reason: "cannot connect: connection refused",
+            code: "agent_unreachable",
+            since: "2026-11-23T02:00:00.000Z",
+          },
+        }),
+      ],
+    };
     renderApp(api);
     await fireEvent.click(screen.getByTestId("tab-agents"));
     await settle();
-    const error = screen.getByTestId("agent-jobs-error");
-    expect(error.textContent).toContain("connection refused");
-    expect(error.textContent).toContain("Check that the agent is running");
+    const status = screen.getByTestId("agent-status");
+    expect(status.textContent).toBe("unreachable: cannot connect: connection refused");
+    expect(status.dataset.state).toBe("unreachable");
+    await api.pushFleet([fleetAgent()]);
+    expect(screen.getByTestId("agent-status").textContent).toBe("online");
+  });
+
+  it("keeps an event newer than the answer that arrives after it", async () => {
+    const api = fakeApi();
+    let answer: (fleet: Fleet) => void = () => {};
+    api.fleet = vi.fn(() => new Promise<Fleet>((resolve) => (answer = resolve)));
+    renderApp(api);
+    await fireEvent.click(screen.getByTestId("tab-agents"));
+    await settle();
+    await api.pushFleet([fleetAgent()]);
+    answer({ revision: 1, agents: [], tokens: { kind: "keychain" } });
+    await settle();
+    expect(screen.getByTestId("agent-status").textContent).toBe("online");
+  });
+
+  it("pauses, resumes and cancels an agent's jobs, and offers nothing to a read-only token", async () => {
+    const api = fakeApi();
+    api.fleetNow = {
+      ...api.fleetNow,
+      agents: [fleetAgent({ running: [remoteJob({ id: "r1" }), remoteJob({ id: "r2", state: "paused" })] })],
+    };
+    renderApp(api);
+    await fireEvent.click(screen.getByTestId("tab-agents"));
+    await settle();
+    const [r1, r2] = screen.getAllByTestId("remote-job-row");
+    await fireEvent.click(within(r1).getByTestId("remote-pause"));
+    await settle();
+    expect(api.pauseRemoteJob).toHaveBeenCalledWith("a1", "r1");
+    await fireEvent.click(within(r2).getByTestId("remote-resume"));
+    await settle();
+    expect(api.resumeRemoteJob).toHaveBeenCalledWith("a1", "r2");
+    api.cancelRemoteJob = vi.fn(async () =>
+      Promise.reject({ code: "conflict", message: "job r2 is completed: it is not running" }),
+    );
+    await fireEvent.click(within(r2).getByTestId("remote-cancel"));
+    await settle();
+    expect(screen.getByTestId("remote-action-error").textContent).toContain("it is not running");
+
+    await api.pushFleet([fleetAgent({ readOnly: true, running: [remoteJob()] })]);
+    const row = screen.getByTestId("remote-job-row");
+    expect(within(row).queryByTestId("remote-pause")).toBeNull();
+    expect(within(row).queryByTestId("remote-cancel")).toBeNull();
+    expect(within(row).getByTestId("watch-button")).toBeTruthy();
+    expect(screen.queryByTestId("new-remote-job")).toBeNull();
+    expect(screen.getByTestId("agent-read-only")).toBeTruthy();
+  });
+
+  it("says where tokens are kept when no keychain answers, and nothing when one does", async () => {
+    const api = fakeApi();
+    renderApp(api);
+    await fireEvent.click(screen.getByTestId("tab-agents"));
+    await settle();
+    expect(screen.queryByTestId("keychain-warning")).toBeNull();
+    api.fleetNow = {
+      ...api.fleetNow,
+      tokens: {
+        kind: "file",
+        path: "/home/me/.config/tidemark/desktop-agent-tokens.json",
+        reason: "no secret service provider or dbus session found",
+      },
+    };
+    await api.pushFleet([]);
+    const warning = screen.getByTestId("keychain-warning");
+    expect(warning.textContent).toContain("/home/me/.config/tidemark/desktop-agent-tokens.json");
+    expect(warning.textContent).toContain("no secret service provider");
+  });
+
+  it("starts a snapshot and a sync on an agent from its roots and a folder under one", async () => {
+    const api = fakeApi();
+    api.fleetNow = { ...api.fleetNow, agents: [fleetAgent({ roots: ["/srv/data", "/mnt/backup"] })] };
+    renderApp(api);
+    await fireEvent.click(screen.getByTestId("tab-agents"));
+    await settle();
+    await fireEvent.click(screen.getByTestId("new-remote-job"));
+    await fireEvent.input(screen.getByTestId("remote-source-path"), { target: { value: "photos/2026/" } });
+    await fireEvent.change(screen.getByTestId("remote-destination-root"), { target: { value: "/mnt/backup" } });
+    await fireEvent.input(screen.getByTestId("remote-destination-path"), { target: { value: "archives" } });
+    expect(screen.getByTestId("remote-destination-full").textContent).toBe("/mnt/backup/archives");
+    await fireEvent.click(screen.getByTestId("start-remote-job"));
+    await settle();
+    expect(api.startRemoteJob).toHaveBeenCalledWith("a1", {
+      kind: "snapshot",
+      source: "/srv/data/photos/2026",
+      destination: "/mnt/backup/archives",
+      name: null,
+    });
+    expect(screen.queryByTestId("remote-job-form")).toBeNull();
+
+    // A snapshot may upload its archive instead.
+    await fireEvent.click(screen.getByTestId("new-remote-job"));
+    await fireEvent.input(screen.getByTestId("remote-source-path"), { target: { value: "photos" } });
+    await fireEvent.click(screen.getByTestId("remote-destination-is-url"));
+    expect(screen.queryByTestId("remote-destination-path")).toBeNull();
+    await fireEvent.input(screen.getByTestId("remote-destination-url"), {
+      target: { value: " https://backup.example/in/ " },
+    });
+    await fireEvent.input(screen.getByTestId("remote-snapshot-name"), { target: { value: "weekly" } });
+    await fireEvent.click(screen.getByTestId("start-remote-job"));
+    await settle();
+    expect(api.startRemoteJob).toHaveBeenLastCalledWith("a1", {
+      kind: "snapshot",
+      source: "/srv/data/photos",
+      destination: "https://backup.example/in/",
+      name: "weekly",
+    });
+
+    api.startRemoteJob = vi.fn(async () =>
+      Promise.reject({ code: "forbidden_path", message: "/etc is outside the folders this agent may use" }),
+    );
+    await fireEvent.click(screen.getByTestId("new-remote-job"));
+    await fireEvent.change(screen.getByTestId("remote-job-kind"), { target: { value: "sync" } });
+    await fireEvent.input(screen.getByTestId("remote-source-path"), { target: { value: "photos" } });
+    await fireEvent.click(screen.getByTestId("remote-add-source"));
+    await fireEvent.input(screen.getAllByTestId("remote-source-path")[1], { target: { value: "music" } });
+    await fireEvent.input(screen.getByTestId("remote-destination-path"), { target: { value: "mirror" } });
+    await fireEvent.click(screen.getByTestId("remote-sync-delete"));
+    await fireEvent.click(screen.getByTestId("start-remote-job"));
+    await settle();
+    expect(api.startRemoteJob).toHaveBeenCalledWith("a1", {
+      kind: "sync",
+      sources: ["/srv/data/photos", "/srv/data/music"],
+      destination: "/srv/data/mirror",
+      delete: true,
+    });
+    expect(screen.getByTestId("remote-job-error").textContent).toContain("outside the folders");
+    expect(screen.getByTestId("remote-job-form")).toBeTruthy();
   });
 });
 

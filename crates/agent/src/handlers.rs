@@ -14,6 +14,7 @@ use serde::Deserialize;
 use tidemark_core::{ErrorInfo, JobSpec, ProgressEvent};
 use tidemark_store::JobRecord;
 
+use crate::about::AgentInfo;
 use crate::extract::{Body, Caller, Id, Params, blocking};
 use crate::openapi::{
     BadId, Busy, Internal, LastEventId, NoSuchJob, NotRunning, ProgressStreamEvent, ReadOnly,
@@ -21,6 +22,21 @@ use crate::openapi::{
 };
 use crate::service::ApiError;
 use crate::stream::{AppState, Frames, last_event_id, seq_in_range};
+
+/// The agent itself: its version, its roots (a job's paths must lie under one of them) and
+/// whether the caller's token is read-only. Any valid token may ask.
+#[utoipa::path(
+    get,
+    path = "/api/v1/agent",
+    responses(
+        (status = 200, description = "The agent", body = AgentInfo),
+        Unauthorized,
+        Internal,
+    )
+)]
+pub(crate) async fn about(State(s): State<AppState>, Caller(who): Caller) -> Response {
+    axum::Json(s.agent.about(&who)).into_response()
+}
 
 /// The jobs the caller may see, newest first.
 #[utoipa::path(

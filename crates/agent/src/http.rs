@@ -27,6 +27,7 @@ const BODY_LIMIT: usize = 1 << 20;
 /// Every route, each with its entry in the API document.
 fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(handlers::about))
         .routes(routes!(handlers::list, handlers::start))
         .routes(routes!(handlers::job))
         .routes(routes!(handlers::cancel))

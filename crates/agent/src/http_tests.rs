@@ -125,6 +125,7 @@ impl Fixture {
 /// Every route the agent serves: the router is built only from the documented handlers
 /// (`http::api`), so this is also the document's list.
 const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/api/v1/agent"),
     ("GET", "/api/v1/jobs"),
     ("POST", "/api/v1/jobs"),
     ("GET", "/api/v1/jobs/{id}"),
@@ -201,6 +202,30 @@ async fn the_document_lists_every_route_and_each_one_is_served() {
         .expect("body");
     let body: Value = serde_json::from_slice(&body).expect("JSON");
     assert_eq!(body["code"], "bad_request");
+}
+
+#[tokio::test]
+async fn the_agent_says_its_version_its_roots_and_whether_the_token_is_read_only() {
+    let f = fixture();
+    let root = f.root.display().to_string();
+    for (token, read_only) in [(&f.admin, false), (&f.viewer, true)] {
+        let answer = f.call("GET", "/api/v1/agent", Some(token), None).await;
+        assert_eq!(answer.status, StatusCode::OK);
+        assert_eq!(
+            answer.json(),
+            json!({"version": env!("CARGO_PKG_VERSION"), "roots": [root], "readOnly": read_only})
+        );
+    }
+    let doc = f.document().await;
+    let schema = &doc["components"]["schemas"]["AgentInfo"];
+    let mut required: Vec<&str> = schema["required"]
+        .as_array()
+        .expect("required")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    required.sort_unstable();
+    assert_eq!(required, ["readOnly", "roots", "version"], "{schema}");
 }
 
 #[tokio::test]

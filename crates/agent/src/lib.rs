@@ -1,6 +1,7 @@
 //! Tidemark's headless agent: runs the core's jobs with their history, and serves them over
 //! HTTPS (REST + Server-Sent Events) to the desktop app and other clients.
 
+mod about;
 pub mod auth;
 pub mod cert;
 mod extract;
@@ -21,6 +22,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tidemark_core::{ErrorCode, Fingerprint};
 
+pub use about::AgentInfo;
 pub use auth::{
     Identity, TokenError, TokenInfo, Tokens, add_named, free_name, list_named, remove_named,
 };

@@ -228,6 +228,11 @@ impl Agent {
         })
     }
 
+    /// The folders jobs may use, resolved.
+    pub fn roots(&self) -> &[PathBuf] {
+        &self.roots
+    }
+
     fn store(&self) -> Result<Pooled<'_>, ApiError> {
         Ok(self.pool.get()?)
     }

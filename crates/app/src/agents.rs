@@ -21,8 +21,8 @@ impl App {
     }
 
     /// Adds an agent once it answered a listing of its jobs with this token. The URL may be
-    /// the agent's pairing link, which carries the token and the certificate to trust; it is
-    /// kept as given.
+    /// the agent's pairing link, which carries the token and the certificate to trust; the
+    /// address and the fingerprint are stored, the token goes to the keychain.
     pub async fn add_agent(&self, req: AddAgent) -> Result<AgentInfo> {
         let name = non_empty(&req.name, "agent name")?.to_owned();
         let url = non_empty(&req.url, "agent URL")?
@@ -35,13 +35,19 @@ impl App {
         let agent = StoredAgent {
             id: tidemark_core::job::new_job_id(),
             name,
-            url,
+            url: endpoint.base.clone(),
+            fingerprint: endpoint.pin,
             token: endpoint.token,
         };
+        let (inner, id, token) = (self.inner.clone(), agent.id.clone(), agent.token.clone());
+        tokio::task::spawn_blocking(move || inner.tokens.put(&id, &token))
+            .await
+            .map_err(|e| Error::Internal(format!("keeping the token: {e}")))??;
         let info = agent.info();
         let mut agents = lock(&self.inner.agents).clone();
-        agents.push(agent);
+        agents.push(agent.clone());
         self.save_agents(agents)?;
+        self.check_in_background(&agent);
         Ok(info)
     }
 
@@ -52,17 +58,21 @@ impl App {
         if agents.len() == before {
             return Err(Error::NotFound(format!("no agent {id}")));
         }
-        self.save_agents(agents)
+        self.save_agents(agents)?;
+        self.inner.fleet.remove(id);
+        self.inner.tokens.remove(id);
+        Ok(())
     }
 
     fn save_agents(&self, agents: Vec<StoredAgent>) -> Result<()> {
+        // No token in it (they are not serialised), private all the same.
         let path = self.inner.config.config.join(AGENTS_FILE);
         settings::save_json(&path, &agents, true)?;
         *lock(&self.inner.agents) = agents;
         Ok(())
     }
 
-    fn agent(&self, id: &str) -> Result<StoredAgent> {
+    pub(crate) fn agent(&self, id: &str) -> Result<StoredAgent> {
         lock(&self.inner.agents)
             .iter()
             .find(|a| a.id == id)
@@ -77,22 +87,8 @@ impl App {
             .await
             .map_err(|e| remote_error(&endpoint, e))?;
         Ok(jobs
-            .into_iter()
-            .map(|j| RemoteJobInfo {
-                agent_id: agent.id.clone(),
-                title: format!(
-                    "{} on {}",
-                    match j.kind {
-                        tidemark_core::JobKind::Snapshot => "Snapshot",
-                        tidemark_core::JobKind::Sync => "Sync",
-                    },
-                    agent.name
-                ),
-                id: j.id,
-                kind: j.kind,
-                state: j.state,
-                percent: None,
-            })
+            .iter()
+            .map(|j| crate::fleet::state::info(&agent.id, &agent.name, j))
             .collect())
     }
 
@@ -133,23 +129,23 @@ impl App {
             tidemark_remote::Timeouts::default(),
         )
         .map_err(|e| remote_error(&endpoint, e))?;
-        let task = subscribe::remote(
-            self.clone(),
-            agent.name,
-            rx,
-            watcher,
-            sink,
-            recorder,
-            not_recorded,
-        );
+        let task = subscribe::remote(self.clone(), rx, watcher, sink, recorder, not_recorded);
         Ok(self.register(task))
     }
 }
 
 impl StoredAgent {
-    /// How to reach it: `url` is an http(s) URL with `token`, or a pairing link.
-    fn endpoint(&self) -> Result<Endpoint> {
-        Endpoint::parse(&self.url, Some(&self.token)).map_err(endpoint_error)
+    /// How to reach it: its address with its token, pinned to its certificate if paired.
+    pub(crate) fn endpoint(&self) -> Result<Endpoint> {
+        let mut endpoint = Endpoint::parse(&self.url, Some(&self.token)).map_err(|e| match e {
+            EndpointError::NoToken(_) => Error::AgentAuthFailed {
+                url: self.url.clone(),
+                reason: "no token is kept for this agent: remove it and add it again".into(),
+            },
+            e => endpoint_error(e),
+        })?;
+        endpoint.pin = self.fingerprint;
+        Ok(endpoint)
     }
 }
 
@@ -162,7 +158,7 @@ fn endpoint_error(e: EndpointError) -> Error {
     }
 }
 
-fn remote_error(agent: &Endpoint, e: tidemark_remote::TransportError) -> Error {
+pub(crate) fn remote_error(agent: &Endpoint, e: tidemark_remote::TransportError) -> Error {
     use tidemark_remote::TransportError as T;
     match e {
         T::Auth(reason) => Error::AgentAuthFailed {
@@ -170,6 +166,10 @@ fn remote_error(agent: &Endpoint, e: tidemark_remote::TransportError) -> Error {
             reason,
         },
         T::NotFound(m) => Error::NotFound(m),
+        T::Refused { error, .. } => Error::Refused {
+            url: agent.base.clone(),
+            error,
+        },
         e @ T::Fingerprint { .. } => Error::FingerprintMismatch(e.to_string()),
         e @ T::Untrusted(_) => Error::UntrustedCertificate(e.to_string()),
         other => Error::AgentUnreachable {

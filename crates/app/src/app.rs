@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use tidemark_store::{Pool, Pooled, Registry, recover};
 use tokio::runtime::Handle;
@@ -14,10 +14,12 @@ use tokio::task::JoinHandle;
 
 use crate::config::{AppConfig, Hooks, StoredAgent};
 use crate::error::{Error, Result};
+use crate::fleet::{FleetHandle, Schedule};
 use crate::live::JobInfo;
 use crate::notify::{self, Notification, Notifier};
 use crate::settings::{self, AGENTS_FILE, SETTINGS_FILE};
-use crate::types::Settings;
+use crate::tokens::TokenStore;
+use crate::types::{Fleet, Settings};
 
 pub(crate) struct Inner {
     pub config: AppConfig,
@@ -37,6 +39,10 @@ pub(crate) struct Inner {
     /// of it as active can follow the one of its end (see `announce`).
     pub(crate) announcing: Mutex<()>,
     notifier: Arc<dyn Notifier>,
+    /// Every stored agent, checked in the background (see `fleet`).
+    pub(crate) fleet: FleetHandle,
+    /// Where the agents' tokens are kept.
+    pub(crate) tokens: TokenStore,
 }
 
 #[derive(Clone)]
@@ -49,6 +55,27 @@ impl std::fmt::Debug for App {
         f.debug_struct("App")
             .field("db", &self.inner.config.db)
             .finish_non_exhaustive()
+    }
+}
+
+/// The actor's news to the app, which it holds weakly: a dropped app publishes nothing.
+struct FleetOutput(pub Weak<Inner>);
+
+impl crate::fleet::Output for FleetOutput {
+    fn changed(&self, fleet: &Fleet) {
+        if let Some(inner) = self.0.upgrade() {
+            let fleet = Fleet {
+                tokens: inner.tokens.storage(),
+                ..fleet.clone()
+            };
+            inner.hooks.fleet_changed(&fleet);
+        }
+    }
+
+    fn notify(&self, n: &Notification) {
+        if let Some(inner) = self.0.upgrade() {
+            App { inner }.send_notification(n);
+        }
     }
 }
 
@@ -69,27 +96,51 @@ impl App {
     ) -> App {
         let dir = config.config.clone();
         let settings = settings::load_json(&dir.join(SETTINGS_FILE));
-        let agents = settings::load_json(&dir.join(AGENTS_FILE));
+        let mut agents: Vec<StoredAgent> = settings::load_json(&dir.join(AGENTS_FILE));
+        let tokens = TokenStore::new(config.keychain.clone(), &dir);
+        // Links and tokens an older version kept in agents.json leave it now.
+        let unlinked = agents
+            .iter_mut()
+            .map(StoredAgent::unlink)
+            .filter(|&u| u)
+            .count()
+            > 0;
+        if (tokens.load(&mut agents) || unlinked)
+            && let Err(e) = settings::save_json(&dir.join(AGENTS_FILE), &agents, true)
+        {
+            tracing::error!("agents: {e}");
+        }
         let pool = Pool::new(config.db.clone());
         if let Err(e) = pool.get().and_then(|mut s| recover(&mut s)) {
             tracing::error!("history: {e}");
         }
-        App {
-            inner: Arc::new(Inner {
-                pool,
-                config,
-                runtime,
-                jobs: Registry::default(),
-                subs: Mutex::new(HashMap::new()),
-                next_sub: AtomicU32::new(1),
-                settings: Mutex::new(settings),
-                agents: Mutex::new(agents),
-                started: broadcast::channel(64).0,
-                hooks,
-                announcing: Mutex::new(()),
-                notifier,
+        let app = App {
+            inner: Arc::new_cyclic(|inner| {
+                // The actor holds the app weakly: it stops when the app is dropped.
+                let output = Arc::new(FleetOutput(inner.clone()));
+                let fleet = FleetHandle::spawn(&runtime, output, Schedule::default());
+                Inner {
+                    pool,
+                    config,
+                    runtime,
+                    jobs: Registry::default(),
+                    subs: Mutex::new(HashMap::new()),
+                    next_sub: AtomicU32::new(1),
+                    settings: Mutex::new(settings),
+                    agents: Mutex::new(agents),
+                    started: broadcast::channel(64).0,
+                    hooks,
+                    announcing: Mutex::new(()),
+                    notifier,
+                    fleet,
+                    tokens,
+                }
             }),
+        };
+        for agent in lock(&app.inner.agents).iter() {
+            app.check_in_background(agent);
         }
+        app
     }
 
     pub fn db(&self) -> &Path {

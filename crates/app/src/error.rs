@@ -1,7 +1,7 @@
 //! What can go wrong in a command, and how it reaches the UI: `{code, message}`, with a code
 //! from the one `tidemark_core::ErrorCode`.
 
-use tidemark_core::JobError;
+use tidemark_core::{ErrorInfo, JobError};
 use tidemark_store::{RunError, StoreError};
 
 use crate::types::{AppError, ErrorCode};
@@ -24,6 +24,10 @@ pub enum Error {
     AgentUnreachable { url: String, reason: String },
     #[error("the agent at {url} refused the token: {reason}")]
     AgentAuthFailed { url: String, reason: String },
+    /// The agent answered with an error of its own (a read-only token, a path outside its
+    /// roots, a job that is not running): its code is kept.
+    #[error("the agent at {url} refused: {}", error.message)]
+    Refused { url: String, error: ErrorInfo },
     #[error("{0}")]
     BadPairingLink(String),
     /// The agent presented another certificate than the one it was paired with.
@@ -57,6 +61,7 @@ impl Error {
             Self::InvalidInput(_) => ErrorCode::InvalidInput,
             Self::AgentUnreachable { .. } => ErrorCode::AgentUnreachable,
             Self::AgentAuthFailed { .. } => ErrorCode::AgentAuthFailed,
+            Self::Refused { error, .. } => error.code,
             Self::BadPairingLink(_) => ErrorCode::BadPairingLink,
             Self::FingerprintMismatch(_) => ErrorCode::FingerprintMismatch,
             Self::UntrustedCertificate(_) => ErrorCode::Certificate,

@@ -8,22 +8,29 @@ mod app;
 pub mod bindings;
 mod config;
 pub mod error;
+mod fleet;
 mod history;
 mod jobs;
+pub mod keychain;
 mod live;
 pub mod notify;
 mod record;
+mod remote_jobs;
 pub mod settings;
 pub mod subscribe;
 pub mod summary;
+mod tokens;
 pub mod types;
 
+#[cfg(test)]
+mod fleet_tests;
 #[cfg(test)]
 mod tests;
 
 pub use app::App;
 pub use config::{AppConfig, Hooks, NoHooks, NoNotifier, UPDATE_INTERVAL};
 pub use error::Error;
+pub use keychain::{Keychain, KeychainError, NoKeychain, SystemKeychain};
 pub use notify::{Notification, NotificationKind, Notifier, NotifyError};
 pub use settings::CONFIG_FILES;
 pub use tidemark_core::{ProgressSink, SinkClosed};

@@ -12,6 +12,8 @@ pub enum NotificationKind {
     Completed,
     Failed,
     AgentUnreachable,
+    /// An agent that was unreachable answers again (the same setting as `AgentUnreachable`).
+    AgentBack,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +38,9 @@ pub fn allowed(kind: NotificationKind, settings: &Settings, now: NaiveTime) -> b
     let wanted = match kind {
         NotificationKind::Completed => settings.notify_completed,
         NotificationKind::Failed => settings.notify_failed,
-        NotificationKind::AgentUnreachable => settings.notify_agent_unreachable,
+        NotificationKind::AgentUnreachable | NotificationKind::AgentBack => {
+            settings.notify_agent_unreachable
+        }
     };
     wanted
         && !settings
@@ -95,6 +99,14 @@ pub fn agent_unreachable(agent: &str, reason: &str) -> Notification {
         kind: NotificationKind::AgentUnreachable,
         title: format!("Agent {agent} is unreachable"),
         body: reason.to_owned(),
+    }
+}
+
+pub fn agent_back(agent: &str, url: &str) -> Notification {
+    Notification {
+        kind: NotificationKind::AgentBack,
+        title: format!("Agent {agent} is back"),
+        body: format!("It answers again at {url}."),
     }
 }
 

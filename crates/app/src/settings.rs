@@ -13,8 +13,11 @@ use crate::types::{QuietHours, Settings};
 
 pub const SETTINGS_FILE: &str = "settings.json";
 pub const AGENTS_FILE: &str = "agents.json";
+/// Agents' tokens, where no keychain answers (see `tokens`). Not `agent-tokens.json`: that
+/// is where `tidemark agent` keeps its own tokens, by default in this very folder.
+pub const TOKENS_FILE: &str = "desktop-agent-tokens.json";
 /// Every file the app keeps in its config folder.
-pub const CONFIG_FILES: [&str; 2] = [SETTINGS_FILE, AGENTS_FILE];
+pub const CONFIG_FILES: [&str; 3] = [SETTINGS_FILE, AGENTS_FILE, TOKENS_FILE];
 
 /// Reads `path`, or gives the default when it is missing. A damaged file also gives the
 /// default (and says so): settings must never keep the app from starting.

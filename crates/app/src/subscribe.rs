@@ -12,7 +12,6 @@ use tokio::task::JoinHandle;
 
 use crate::app::App;
 use crate::config::UPDATE_INTERVAL;
-use crate::notify;
 use crate::record::{Record, RemoteRecorder};
 use crate::types::{AppError, ConnectionState, JobUpdate};
 
@@ -118,7 +117,6 @@ pub fn connection(state: &ConnState) -> ConnectionState {
 /// Follows a remote job for a window, and hands every event to `recorder` (the history).
 pub(crate) fn remote(
     app: App,
-    agent_name: String,
     mut rx: mpsc::Receiver<WatchItem>,
     watcher: JoinHandle<WatchEnd>,
     mut sink: Box<dyn ProgressSink<JobUpdate>>,
@@ -136,8 +134,6 @@ pub(crate) fn remote(
             return;
         }
         let mut throttle = Throttle::new(UPDATE_INTERVAL);
-        // One notification per outage, not one per failed attempt.
-        let mut told_offline = false;
         let mut open = true;
         let now = || tokio::time::Instant::now().into_std();
         loop {
@@ -171,17 +167,9 @@ pub(crate) fn remote(
                         recorder.offer(Record::Resync(ev.clone()));
                         throttle.offer(Arc::new(ev), now()).map(|ev| event(&ev))
                     }
-                    Some(WatchItem::State(s)) => {
-                        match &s {
-                            ConnState::Offline { reason } if !told_offline => {
-                                told_offline = true;
-                                app.send_notification(&notify::agent_unreachable(&agent_name, reason));
-                            }
-                            ConnState::Connected => told_offline = false,
-                            _ => {}
-                        }
-                        Some(JobUpdate::Connection { state: connection(&s) })
-                    }
+                    // An outage is notified by the fleet's background check of the agent,
+                    // once, whether or not a window watches one of its jobs.
+                    Some(WatchItem::State(s)) => Some(JobUpdate::Connection { state: connection(&s) }),
                 },
                 Some(error) = not_recorded.recv() => Some(JobUpdate::NotRecorded { error }),
                 _ = sleep => throttle.flush_due(now()).map(|ev| event(&ev)),

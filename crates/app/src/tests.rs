@@ -29,7 +29,7 @@ impl ProgressSink<JobUpdate> for Recorder {
 }
 
 #[derive(Default)]
-struct Sent(Mutex<Vec<Notification>>);
+pub(crate) struct Sent(pub(crate) Mutex<Vec<Notification>>);
 impl Notifier for Sent {
     fn notify(&self, n: &Notification) -> Result<(), crate::notify::NotifyError> {
         self.0.lock().expect("sent").push(n.clone());
@@ -37,7 +37,7 @@ impl Notifier for Sent {
     }
 }
 
-fn app_in(dir: &Path) -> App {
+pub(crate) fn app_in(dir: &Path) -> App {
     App::new(
         AppConfig::beside(dir.join("history.db")),
         tokio::runtime::Handle::current(),
@@ -687,7 +687,11 @@ async fn an_agent_is_checked_added_and_its_job_watched() {
             .expect("agents.json")
             .permissions()
             .mode();
-        assert_eq!(mode & 0o777, 0o600, "the file holds tokens");
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "only its user reads where the agents are"
+        );
     }
 
     let started_job: serde_json::Value = client
@@ -745,18 +749,18 @@ async fn an_agent_is_checked_added_and_its_job_watched() {
 }
 
 /// A real agent on a loopback port with a folder of photos under its root.
-struct TestAgent {
-    url: String,
+pub(crate) struct TestAgent {
+    pub(crate) url: String,
     /// Its pairing link with the admin token.
-    link: String,
-    token: String,
-    client: reqwest::Client,
-    root: std::path::PathBuf,
-    photos: std::path::PathBuf,
-    server: tokio::task::JoinHandle<Result<(), tidemark_agent::AgentError>>,
+    pub(crate) link: String,
+    pub(crate) token: String,
+    pub(crate) client: reqwest::Client,
+    pub(crate) root: std::path::PathBuf,
+    pub(crate) photos: std::path::PathBuf,
+    pub(crate) server: tokio::task::JoinHandle<Result<(), tidemark_agent::AgentError>>,
 }
 
-fn agent_config(dir: &Path, root: &Path) -> tidemark_agent::AgentConfig {
+pub(crate) fn agent_config(dir: &Path, root: &Path) -> tidemark_agent::AgentConfig {
     let mut cfg = tidemark_agent::AgentConfig::new(
         "127.0.0.1:0".parse().expect("addr"),
         vec![root.to_owned()],
@@ -786,7 +790,7 @@ fn pinned_client(started: &tidemark_agent::Started) -> reqwest::Client {
         .expect("client")
 }
 
-async fn start_agent(dir: &Path) -> TestAgent {
+pub(crate) async fn start_agent(dir: &Path) -> TestAgent {
     let root = dir.join("root");
     std::fs::create_dir_all(root.join("out")).expect("mkdir");
     let photos = sample_tree(&root);

@@ -171,7 +171,94 @@ pub struct RemoteJobInfo {
     pub kind: JobKind,
     pub state: JobState,
     pub percent: Option<f64>,
+    /// "Snapshot on NAS".
     pub title: String,
+    pub created_at: String,
+    pub finished_at: Option<String>,
+    /// Why it failed, when it did.
+    pub error: Option<ErrorInfo>,
+}
+
+/// What a job on an agent is asked to do, with the agent's own paths.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum RemoteJobRequest {
+    Snapshot(StartSnapshot),
+    Sync(StartSync),
+}
+
+/// Whether the app reaches an agent, as its background check last found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(
+    tag = "state",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum Reachability {
+    /// Not checked yet (the app just started, or the agent was just added).
+    Checking,
+    /// Answering since `since` (RFC 3339).
+    Online { since: String },
+    /// Not answering since `since`: why, in words, and as a code.
+    Unreachable {
+        reason: String,
+        code: ErrorCode,
+        since: String,
+    },
+}
+
+/// One agent as the fleet's background checks see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct FleetAgent {
+    pub id: String,
+    pub name: String,
+    /// Where it is (its `https://` address, never the pairing link).
+    pub url: String,
+    pub reachability: Reachability,
+    /// Known once it answered.
+    pub version: Option<String>,
+    /// The folders jobs there may use (absolute, the agent's paths).
+    pub roots: Vec<String>,
+    /// The app's token there may follow jobs but not start or change them.
+    pub read_only: bool,
+    /// Its jobs that have not ended (queued, running, paused, interrupted), newest first, as
+    /// last seen (kept while it is unreachable).
+    pub running: Vec<RemoteJobInfo>,
+    /// The last few that ended, newest first.
+    pub recent: Vec<RemoteJobInfo>,
+}
+
+/// Every agent the app knows, as `fleet` answers and `fleet-changed` carries.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct Fleet {
+    /// Grows with every change: a window keeps the highest it has seen, so an older answer
+    /// arriving late never replaces a newer one.
+    pub revision: u64,
+    pub agents: Vec<FleetAgent>,
+    /// Where the agents' tokens are kept.
+    pub tokens: TokenStorage,
+}
+
+/// Where the agents' tokens are kept.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(
+    tag = "kind",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum TokenStorage {
+    /// In the system's keychain (Secret Service, macOS Keychain, Windows Credential Manager).
+    #[default]
+    Keychain,
+    /// In `path`, a file only this user may read, because no keychain answered (`reason`).
+    File { path: String, reason: String },
 }
 
 /// "HH:MM" to "HH:MM", local time; an end before the start spans midnight.
@@ -227,8 +314,13 @@ pub enum AppEvent {
     /// A job started, moved on or ended.
     #[serde(rename = "jobs-changed")]
     JobsChanged(JobsChanged),
+    /// An agent was added or removed, or its check found something new (reachability,
+    /// jobs, their percent): the whole fleet, as `fleet` answers.
+    #[serde(rename = "fleet-changed")]
+    FleetChanged(Fleet),
 }
 
 impl AppEvent {
     pub const JOBS_CHANGED: &'static str = "jobs-changed";
+    pub const FLEET_CHANGED: &'static str = "fleet-changed";
 }

@@ -9,6 +9,7 @@
 //! An agent is an [`Endpoint`]: a paired one (from its `tidemark://` link) is reached over
 //! HTTPS and must present the certificate it was paired with; see [`tls`].
 
+pub mod api;
 pub mod backoff;
 pub mod endpoint;
 pub mod http;
@@ -18,10 +19,11 @@ pub mod watcher;
 use std::time::Duration;
 
 use serde::Deserialize;
-use tidemark_core::{JobKind, JobSpec, JobState};
+use tidemark_core::{Counters, ErrorInfo, JobKind, JobSpec, JobState};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+pub use api::{AgentInfo, JobControl, agent_info, control_job, list_jobs, start_job};
 pub use endpoint::{Endpoint, EndpointError};
 pub use http::{HttpTransport, Timeouts};
 pub use watcher::{ConnState, Transport, TransportError, WatchConfig, WatchEnd, WatchItem};
@@ -41,14 +43,27 @@ pub fn watch(
     Ok((rx, task))
 }
 
-/// A job as the agent lists it.
-#[derive(Debug, Clone, Deserialize)]
+/// A job as the agent lists it (its `JobRecord`, the fields a client uses).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RemoteJob {
     pub id: String,
     pub kind: JobKind,
     pub state: JobState,
     pub created_at: String,
+    #[serde(default)]
+    pub started_at: Option<String>,
+    #[serde(default)]
+    pub finished_at: Option<String>,
+    /// The whole job's, as of its newest stored event; `None` while unknown.
+    #[serde(default)]
+    pub percent: Option<f64>,
+    #[serde(flatten)]
+    pub counters: Counters,
+    #[serde(default)]
+    pub result_url: Option<String>,
+    #[serde(default)]
+    pub error: Option<ErrorInfo>,
 }
 
 /// One job as the agent details it (`GET /api/v1/jobs/{id}`): the listing's fields and the
@@ -61,31 +76,6 @@ pub struct RemoteJobDetail {
     pub state: JobState,
     pub created_at: String,
     pub spec: JobSpec,
-}
-
-/// The agent's jobs, newest first.
-pub async fn list_jobs(agent: &Endpoint) -> Result<Vec<RemoteJob>, TransportError> {
-    let (tls, pin) =
-        tls::client_config(agent.pin).map_err(|e| TransportError::Failed(e.to_string()))?;
-    let client = http::client(&tls, Duration::from_secs(5), Duration::from_secs(5))?;
-    let url = format!("{}/api/v1/jobs", agent.base);
-    let resp = client
-        .get(url)
-        .bearer_auth(&agent.token)
-        .send()
-        .await
-        .map_err(|e| http::send_error(&e, &pin, agent))?;
-    match resp.status().as_u16() {
-        200 => resp
-            .json()
-            .await
-            .map_err(|e| TransportError::Failed(e.to_string())),
-        401 | 403 => Err(TransportError::Auth(format!(
-            "HTTP {}",
-            resp.status().as_u16()
-        ))),
-        s => Err(TransportError::Failed(format!("HTTP {s}"))),
-    }
 }
 
 /// Watches every job of an agent that has not ended, picking up new ones as they appear.

@@ -71,6 +71,12 @@ pub enum TransportError {
     /// The agent's certificate was refused (no authority signed it, it expired, it names
     /// another host): waiting does not change that.
     Untrusted(String),
+    /// The agent answered the request with an error of its own (`{code, message}`): a
+    /// read-only token, a path outside its roots, a job that is not running.
+    Refused {
+        status: u16,
+        error: tidemark_core::ErrorInfo,
+    },
     /// The agent at `agent` (`HOST:PORT`) presented another certificate than the pinned one.
     Fingerprint {
         agent: String,
@@ -91,6 +97,7 @@ impl std::fmt::Display for TransportError {
                 "the agent's certificate is not trusted ({reason}); an agent's own certificate \
                  is trusted through its pairing link (tidemark agent pair)"
             ),
+            Self::Refused { error, .. } => f.write_str(&error.message),
             Self::Fingerprint {
                 agent,
                 expected,
@@ -255,7 +262,8 @@ impl<T: Transport> Watcher<T> {
             Err(
                 TransportError::Failed(_)
                 | TransportError::Untrusted(_)
-                | TransportError::Fingerprint { .. },
+                | TransportError::Fingerprint { .. }
+                | TransportError::Refused { .. },
             ) => {
                 return Attempt::Failed;
             }

@@ -144,6 +144,10 @@ async fn handle(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infalli
             "kind": "sync",
             "state": "running",
             "createdAt": "2026-01-01T00:00:00Z",
+            "processed": 2,
+            "total": 5,
+            "bytesDone": 0,
+            "bytesTotal": null,
         }])),
         "/api/v1/jobs/j1/events" => {
             let since: u64 = req

@@ -5,6 +5,7 @@ import { listen } from "@tauri-apps/api/event";
 import type {
   AddAgent,
   AgentInfo,
+  Fleet,
   HistoryFilter,
   JobDetail,
   JobSummary,
@@ -12,6 +13,7 @@ import type {
   JobUpdate,
   ProgressEvent,
   RemoteJobInfo,
+  RemoteJobRequest,
   Settings,
   StartSnapshot,
   StartSync,
@@ -46,6 +48,13 @@ export interface Api {
     jobId: string,
     onUpdate: (update: JobUpdate) => void,
   ): Promise<Unsubscribe>;
+  /** Every agent as its background check last found it. */
+  fleet(): Promise<Fleet>;
+  /** Starts a job on an agent, with the agent's own paths. */
+  startRemoteJob(agentId: string, spec: RemoteJobRequest): Promise<RemoteJobInfo>;
+  pauseRemoteJob(agentId: string, jobId: string): Promise<RemoteJobInfo>;
+  resumeRemoteJob(agentId: string, jobId: string): Promise<RemoteJobInfo>;
+  cancelRemoteJob(agentId: string, jobId: string): Promise<RemoteJobInfo>;
   getSettings(): Promise<Settings>;
   setSettings(settings: Settings): Promise<Settings>;
   openPath(path: string): Promise<void>;
@@ -57,6 +66,8 @@ export interface Api {
    * (merge them into one `activeJobs` answer; see activeJobs.ts).
    */
   onJobsChanged(handler: (change: JobsChanged) => void): Promise<Unsubscribe>;
+  /** `fleet-changed`: the whole fleet, whenever an agent's check finds something new. */
+  onFleetChanged(handler: (fleet: Fleet) => void): Promise<Unsubscribe>;
 }
 
 /** `invoke`, rejecting with an `AppError` only. */
@@ -110,10 +121,16 @@ export const tauriApi: Api = {
   listRemoteJobs: (agentId) => call("list_remote_jobs", { agentId }),
   watchRemoteJob: (agentId, jobId, onUpdate) =>
     subscribe("watch_remote_job", { agentId, jobId }, onUpdate),
+  fleet: () => call("fleet"),
+  startRemoteJob: (agentId, spec) => call("start_remote_job", { agentId, spec }),
+  pauseRemoteJob: (agentId, jobId) => call("pause_remote_job", { agentId, jobId }),
+  resumeRemoteJob: (agentId, jobId) => call("resume_remote_job", { agentId, jobId }),
+  cancelRemoteJob: (agentId, jobId) => call("cancel_remote_job", { agentId, jobId }),
   getSettings: () => call("get_settings"),
   setSettings: (settings) => call("set_settings", { settings }),
   openPath: async (path) => void (await call<null>("open_path", { path })),
   pickFolder: () => call("pick_folder"),
   openLog: () => call("open_log"),
   onJobsChanged: (handler) => on(EVENTS.jobsChanged, handler),
+  onFleetChanged: (handler) => on(EVENTS.fleetChanged, handler),
 };

@@ -13,6 +13,8 @@ export type EventPayload<N extends EventName> = Extract<AppEvent, { event: N }>[
 export const EVENTS = {
   /** `JobsChanged`: the jobs that started, moved on or ended, only those. */
   jobsChanged: "jobs-changed",
+  /** `Fleet`: every agent as its background check last found it (keep the highest revision). */
+  fleetChanged: "fleet-changed",
 } as const satisfies Record<string, EventName>;
 
 // Fails the type check when `AppEvent` gains an event that EVENTS does not list.
