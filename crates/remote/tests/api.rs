@@ -5,8 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use tidemark_core::{ErrorCode, JobSpec, JobState, SnapshotSpec, SyncSpec};
+use tidemark_core::{ErrorCode, JobSpec, JobState, SnapshotSpec};
 use tidemark_remote::{Endpoint, JobControl, TransportError, agent_info, control_job, start_job};
+use tidemark_tests::slow_put::SlowPut;
 
 struct Agent {
     admin: Endpoint,
@@ -47,13 +48,12 @@ async fn agent() -> Agent {
     }
 }
 
-/// A tree big enough that a job is still running when paused.
+/// About 6 MB that does not compress: its upload to a [`SlowPut`] lasts several seconds.
 fn tree(at: &Path) -> PathBuf {
-    for i in 0..30u64 {
-        let bytes: Vec<u8> = (0..(1u64 << 20)).map(|b| (b * 31 + i) as u8).collect();
-        std::fs::create_dir_all(at).expect("mkdir");
-        std::fs::write(at.join(format!("f{i}.bin")), bytes).expect("write");
-    }
+    tidemark_tests::write(
+        at.join("data.bin"),
+        &tidemark_tests::pseudo_random(6 << 20, 5),
+    );
     at.to_owned()
 }
 
@@ -76,14 +76,15 @@ async fn the_agent_says_what_it_is_and_runs_what_it_is_asked() {
     assert!(!info.read_only);
     assert!(agent_info(&a.viewer).await.expect("info").read_only);
 
-    let source = tree(&a.root.join("vault"));
-    let spec = JobSpec::Sync(SyncSpec {
-        sources: vec![source],
-        destination: a.root.join("mirror"),
-        delete: false,
+    // Uploading to a slow server, the job is still running whatever is asked of it below.
+    let put = SlowPut::start();
+    let spec = JobSpec::Snapshot(SnapshotSpec {
+        source: tree(&a.root.join("vault")),
+        destination: put.url.clone(),
+        name: None,
     });
     let job = start_job(&a.admin, &spec).await.expect("started");
-    assert_eq!(job.kind, tidemark_core::JobKind::Sync);
+    assert_eq!(job.kind, tidemark_core::JobKind::Snapshot);
     control_job(&a.admin, &job.id, JobControl::Pause)
         .await
         .expect("paused");
@@ -118,6 +119,10 @@ async fn the_agent_says_what_it_is_and_runs_what_it_is_asked() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(state, JobState::Cancelled);
+    assert!(
+        put.whole().is_empty(),
+        "cancelled before the upload was whole"
+    );
 
     // A path outside the roots keeps the agent's code too; an id that is no id goes nowhere.
     let outside = JobSpec::Snapshot(SnapshotSpec {
