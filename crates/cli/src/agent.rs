@@ -183,7 +183,11 @@ enum PairError {
     Unspecified(SocketAddr),
     #[error("--url {0:?} is not HOST:PORT")]
     BadUrl(String),
-    #[error("the agent serves plain HTTP (--no-tls): pair through the TLS proxy in front of it")]
+    #[error(
+        "the agent serves plain HTTP (--no-tls), so its clients meet the certificate of the \
+         TLS proxy in front of it: give them the proxy's https:// address and a token from \
+         `tidemark agent token add` instead of a pairing link"
+    )]
     NoTls,
 }
 
@@ -196,7 +200,8 @@ fn pair(
     url: Option<String>,
 ) -> ExitCode {
     let record = AgentRecord::read(&record_path(places));
-    if record.as_ref().is_some_and(|r| r.fingerprint.is_none()) && url.is_none() {
+    // Behind a TLS proxy, the certificate clients meet is the proxy's: nothing to pin here.
+    if record.as_ref().is_some_and(|r| r.fingerprint.is_none()) {
         return fail(ErrorCode::InvalidInput, PairError::NoTls);
     }
     let (host, port) = match where_clients_reach(url.as_deref(), record.as_ref()) {
