@@ -28,6 +28,9 @@ const COMMANDS: &[&str] = &[
     "open_path",
     "pick_folder",
     "open_log",
+    "pause_state",
+    "pause_everything",
+    "resume_everything",
 ];
 
 fn main() {

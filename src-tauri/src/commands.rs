@@ -4,7 +4,8 @@ use tauri::ipc::Channel;
 use tauri::{AppHandle, Runtime, State};
 use tidemark_app::{
     AddAgent, AgentInfo, App, AppError, Fleet, HistoryFilter, JobDetail, JobSummary, JobUpdate,
-    ProgressSink, RemoteJobInfo, RemoteJobRequest, Settings, SinkClosed, StartSnapshot, StartSync,
+    PauseFor, PauseState, ProgressSink, RemoteJobInfo, RemoteJobRequest, Settings, SinkClosed,
+    StartSnapshot, StartSync, Visibility,
 };
 use tidemark_core::ProgressEvent;
 
@@ -79,10 +80,14 @@ pub async fn job_events(app: State<'_, App>, id: String, since: u64) -> Res<Vec<
 #[tauri::command]
 pub async fn subscribe_job(
     app: State<'_, App>,
+    visibility: State<'_, Visibility>,
     id: String,
     channel: Channel<JobUpdate>,
 ) -> Res<u32> {
-    Ok(app.subscribe_job(&id, Box::new(ChannelSink(channel)))?)
+    Ok(app.subscribe_job(
+        &id,
+        Box::new(visibility.gate(Box::new(ChannelSink(channel)))),
+    )?)
 }
 
 #[tauri::command]
@@ -113,11 +118,16 @@ pub async fn list_remote_jobs(app: State<'_, App>, agent_id: String) -> Res<Vec<
 #[tauri::command]
 pub async fn watch_remote_job(
     app: State<'_, App>,
+    visibility: State<'_, Visibility>,
     agent_id: String,
     job_id: String,
     channel: Channel<JobUpdate>,
 ) -> Res<u32> {
-    Ok(app.watch_remote_job(&agent_id, &job_id, Box::new(ChannelSink(channel)))?)
+    Ok(app.watch_remote_job(
+        &agent_id,
+        &job_id,
+        Box::new(visibility.gate(Box::new(ChannelSink(channel)))),
+    )?)
 }
 
 #[tauri::command]
@@ -167,8 +177,21 @@ pub async fn get_settings(app: State<'_, App>) -> Res<Settings> {
 }
 
 #[tauri::command]
-pub async fn set_settings(app: State<'_, App>, settings: Settings) -> Res<Settings> {
-    Ok(app.set_settings(settings)?)
+pub async fn set_settings<R: Runtime>(
+    handle: AppHandle<R>,
+    app: State<'_, App>,
+    settings: Settings,
+) -> Res<Settings> {
+    let before = app.get_settings();
+    let saved = app.set_settings(settings)?;
+    if saved.launch_at_login != before.launch_at_login
+        && let Err(e) = crate::shell::set_launch_at_login(&handle, saved.launch_at_login)
+    {
+        // The switch must say what the system does: put the setting back.
+        app.set_settings(before)?;
+        return Err(e);
+    }
+    Ok(saved)
 }
 
 #[tauri::command]
@@ -202,4 +225,19 @@ pub async fn open_log<R: Runtime>(
     })?;
     crate::shell::open_folder(&handle, folder)?;
     Ok(folder.display().to_string())
+}
+
+#[tauri::command]
+pub async fn pause_state(app: State<'_, App>) -> Res<PauseState> {
+    Ok(app.pause_state())
+}
+
+#[tauri::command]
+pub async fn pause_everything(app: State<'_, App>, how: PauseFor) -> Res<PauseState> {
+    Ok(app.pause_everything(how)?)
+}
+
+#[tauri::command]
+pub async fn resume_everything(app: State<'_, App>) -> Res<PauseState> {
+    Ok(app.resume_everything()?)
 }

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use tauri::{Builder, Manager, Runtime, WindowEvent};
-use tidemark_app::{App, AppConfig, NoNotifier, Notifier};
+use tidemark_app::{App, AppConfig, NoNotifier, Notifier, Visibility};
 use tidemark_store::Places;
 
 /// Whether the app runs on a real desktop or headless (tests with `mock_builder`).
@@ -54,6 +54,9 @@ pub fn with_app<R: Runtime>(builder: Builder<R>, mode: Mode) -> Builder<R> {
             commands::open_path,
             commands::pick_folder,
             commands::open_log,
+            commands::pause_state,
+            commands::pause_everything,
+            commands::resume_everything,
         ])
         .setup(move |app| {
             // The tray needs the event loop, which setup runs in.
@@ -62,6 +65,13 @@ pub fn with_app<R: Runtime>(builder: Builder<R>, mode: Mode) -> Builder<R> {
                     tray::WindowRequest::ShowMain => shell::show_main(h),
                     tray::WindowRequest::NewWindow => shell::new_window(h),
                 })?;
+                // The main window is made hidden (tauri.conf.json), so a start at login
+                // never flashes it; any other start shows it now.
+                if !std::env::args().any(|a| a == shell::HIDDEN_ARG) {
+                    shell::show_main(app.handle());
+                } else {
+                    shell::windows_changed(app.handle());
+                }
             }
             Ok(())
         })
@@ -75,6 +85,10 @@ pub fn with_app<R: Runtime>(builder: Builder<R>, mode: Mode) -> Builder<R> {
                 // Jobs keep running; the tray brings the window back.
                 api.prevent_close();
                 let _ = window.hide();
+                shell::windows_changed(window.app_handle());
+            }
+            if let WindowEvent::Destroyed = event {
+                shell::windows_changed(window.app_handle());
             }
         })
 }
@@ -85,9 +99,12 @@ pub fn with_app<R: Runtime>(builder: Builder<R>, mode: Mode) -> Builder<R> {
 pub fn install<R: Runtime>(app: &tauri::App<R>, places: &Places, mode: Mode) {
     let handle = app.handle().clone();
     let desktop = mode == Mode::Desktop;
+    let visibility = Visibility::default();
+    app.manage(visibility.clone());
     let hooks = Arc::new(shell::ShellHooks {
         handle: handle.clone(),
         tray: desktop,
+        visibility,
     });
     let notifier: Arc<dyn Notifier> = if desktop {
         #[cfg(target_os = "macos")]
@@ -131,6 +148,12 @@ pub fn run() {
             shell::show_main(app)
         }))
         .plugin(tauri_plugin_dialog::init())
+        // Started at login, the app goes straight to the tray (`--hidden`): plans run, and
+        // nobody is shown a window they did not open.
+        .plugin(tauri_plugin_autostart::init(
+            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
+            Some(vec![shell::HIDDEN_ARG]),
+        ))
         .plugin(tauri_plugin_opener::init());
     let built = with_app(builder, Mode::Desktop).build(tauri::generate_context!());
     match built {

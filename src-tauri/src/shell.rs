@@ -7,22 +7,28 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use tauri::{AppHandle, Emitter, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
 use tidemark_app::{
     AppError, AppEvent, Fleet, Hooks, JobSummary, JobsChanged, Notification, Notifier, NotifyError,
+    PauseState, Visibility,
 };
 use tidemark_core::{ErrorCode, JobState};
 
 pub const MAIN_WINDOW: &str = "main";
+
+/// The argument the login item starts the app with: straight to the tray, no window.
+pub const HIDDEN_ARG: &str = "--hidden";
 
 /// Reports the app's changes to every window (`jobs-changed`, with only the jobs that
 /// changed) and to the tray, as they happen: neither asks for the list again.
 pub(crate) struct ShellHooks<R: Runtime> {
     pub handle: AppHandle<R>,
     pub tray: bool,
+    /// Nothing reaches the webviews while every window is hidden (the tray still follows).
+    pub visibility: Visibility,
 }
 
 impl<R: Runtime> Hooks for ShellHooks<R> {
     fn jobs_changed(&self, change: &JobsChanged) {
-        if let Err(e) = self.handle.emit(AppEvent::JOBS_CHANGED, change) {
-            tracing::error!("cannot tell the windows about jobs: {e}");
+        if self.visibility.jobs_changed(change) {
+            emit_jobs(&self.handle, change);
         }
         if self.tray {
             let change = change.clone();
@@ -31,12 +37,22 @@ impl<R: Runtime> Hooks for ShellHooks<R> {
     }
 
     fn fleet_changed(&self, fleet: &Fleet) {
-        if let Err(e) = self.handle.emit(AppEvent::FLEET_CHANGED, fleet) {
-            tracing::error!("cannot tell the windows about the agents: {e}");
+        if self.visibility.fleet_changed(fleet) {
+            emit_fleet(&self.handle, fleet);
         }
         if self.tray {
             let jobs = fleet.active_jobs();
             on_main_thread(&self.handle, move |h| crate::tray::apply_remote(h, jobs));
+        }
+    }
+
+    fn pause_changed(&self, state: &PauseState) {
+        if self.visibility.pause_changed(state) {
+            emit_pause(&self.handle, state);
+        }
+        if self.tray {
+            let state = state.clone();
+            on_main_thread(&self.handle, move |h| crate::tray::apply_pause(h, &state));
         }
     }
 
@@ -46,6 +62,70 @@ impl<R: Runtime> Hooks for ShellHooks<R> {
         }
         release_freed_memory();
     }
+}
+
+fn emit_jobs<R: Runtime>(handle: &AppHandle<R>, change: &JobsChanged) {
+    if let Err(e) = handle.emit(AppEvent::JOBS_CHANGED, change) {
+        tracing::error!("cannot tell the windows about jobs: {e}");
+    }
+}
+
+fn emit_pause<R: Runtime>(handle: &AppHandle<R>, state: &PauseState) {
+    if let Err(e) = handle.emit(AppEvent::PAUSE_CHANGED, state) {
+        tracing::error!("cannot tell the windows about the pause: {e}");
+    }
+}
+
+fn emit_fleet<R: Runtime>(handle: &AppHandle<R>, fleet: &Fleet) {
+    if let Err(e) = handle.emit(AppEvent::FLEET_CHANGED, fleet) {
+        tracing::error!("cannot tell the windows about the agents: {e}");
+    }
+}
+
+/// Tells the gate whether any window shows now; one that shows again gets what it missed
+/// at once. Called after the shell hides, shows, opens or loses a window.
+pub(crate) fn windows_changed<R: Runtime>(handle: &AppHandle<R>) {
+    let Some(visibility) = handle.try_state::<Visibility>() else {
+        return;
+    };
+    let visible = handle
+        .webview_windows()
+        .values()
+        .any(|w| w.is_visible().unwrap_or(true));
+    let catchup = visibility.set_visible(visible);
+    if let Some(change) = &catchup.jobs {
+        emit_jobs(handle, change);
+    }
+    if let Some(fleet) = &catchup.fleet {
+        emit_fleet(handle, fleet);
+    }
+    if let Some(pause) = &catchup.pause {
+        emit_pause(handle, pause);
+    }
+}
+
+/// Adds the app to the user's login items or takes it out (Tauri's autostart plugin: an
+/// XDG autostart entry, a LaunchAgent, the Run key). Without the plugin (headless) there is
+/// nothing to change.
+pub(crate) fn set_launch_at_login<R: Runtime>(
+    handle: &AppHandle<R>,
+    on: bool,
+) -> Result<(), AppError> {
+    let Some(manager) = handle.try_state::<tauri_plugin_autostart::AutoLaunchManager>() else {
+        return Ok(());
+    };
+    let done = if on {
+        manager.enable()
+    } else {
+        manager.disable()
+    };
+    done.map_err(|e| {
+        let what = if on { "turn on" } else { "turn off" };
+        AppError::new(
+            ErrorCode::Io,
+            format!("cannot {what} starting at login: {e}"),
+        )
+    })
 }
 
 /// Hands back to the system what a finished job freed. glibc keeps freed memory in each
@@ -208,6 +288,7 @@ pub fn show_main<R: Runtime>(handle: &AppHandle<R>) {
         let _ = w.unminimize();
         let _ = w.show();
         let _ = w.set_focus();
+        windows_changed(handle);
         return;
     }
     let built = handle
@@ -220,6 +301,7 @@ pub fn show_main<R: Runtime>(handle: &AppHandle<R>) {
     if let Some(Err(e)) = built {
         tracing::error!("cannot open the main window: {e}");
     }
+    windows_changed(handle);
 }
 
 /// Another window on the same app: it subscribes like the first and shows the same jobs.
@@ -234,6 +316,7 @@ pub fn new_window<R: Runtime>(handle: &AppHandle<R>) {
     if let Err(e) = built {
         tracing::error!("cannot open a new window: {e}");
     }
+    windows_changed(handle);
 }
 
 #[cfg(test)]

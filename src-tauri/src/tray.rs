@@ -8,10 +8,10 @@
 use std::sync::Mutex;
 
 use tauri::image::Image;
-use tauri::menu::{IsMenuItem, Menu, MenuItem, PredefinedMenuItem};
+use tauri::menu::{IsMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Manager, Runtime};
-use tidemark_app::{App, JobSummary, JobsChanged};
+use tidemark_app::{App, JobSummary, JobsChanged, PauseFor, PauseState};
 use tidemark_core::JobState;
 
 const TRAY: &str = "tidemark";
@@ -28,6 +28,10 @@ pub(crate) struct TrayState<R: Runtime> {
     jobs: Mutex<Vec<(String, MenuItem<R>)>>,
     /// How many of the lines shown are local jobs (Pause all and Resume all act on them).
     local_shown: Mutex<usize>,
+    /// "Pause everything": until when, as the menu says it ("15:30"), while it lasts.
+    paused: Mutex<Option<String>>,
+    /// What the menu was built with, beside the jobs' ids.
+    paused_shown: Mutex<Option<String>>,
     failed: Mutex<bool>,
     /// The tooltip and label last set: changes come several times a second while jobs
     /// move, D-Bus updates only when the text does.
@@ -51,10 +55,12 @@ pub fn create<R: Runtime>(handle: &AppHandle<R>, open: OpenWindow<R>) -> tauri::
         remote: Mutex::new(Vec::new()),
         jobs: Mutex::new(Vec::new()),
         local_shown: Mutex::new(0),
+        paused: Mutex::new(None),
+        paused_shown: Mutex::new(None),
         failed: Mutex::new(false),
         hint: Mutex::new(None),
     });
-    let (menu, items) = build_menu(handle, &[], 0)?;
+    let (menu, items) = build_menu(handle, &[], 0, None)?;
     *lock(&handle.state::<TrayState<R>>().jobs) = items;
     TrayIconBuilder::with_id(TRAY)
         .icon(Image::from_bytes(ICON)?)
@@ -76,10 +82,47 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str, open: OpenWindow<R>) {
         "new-window" => open(app, WindowRequest::NewWindow),
         "pause-all" => app.state::<App>().pause_all(),
         "resume-all" => app.state::<App>().resume_all(),
+        "pause-1h" => pause_everything(app, PauseFor::OneHour),
+        "pause-4h" => pause_everything(app, PauseFor::FourHours),
+        "pause-tomorrow" => pause_everything(app, PauseFor::UntilTomorrow),
+        "resume-everything" => {
+            if let Err(e) = app.state::<App>().resume_everything() {
+                tracing::warn!("resume everything: {e}");
+            }
+        }
         "quit" => app.exit(0),
         _ if id.starts_with("job:") => open(app, WindowRequest::ShowMain),
         _ => {}
     }
+}
+
+fn pause_everything<R: Runtime>(app: &AppHandle<R>, how: PauseFor) {
+    if let Err(e) = app.state::<App>().pause_everything(how) {
+        tracing::warn!("pause everything: {e}");
+    }
+}
+
+/// "15:30" today, "tomorrow 00:00" otherwise: when a pause ends, as a menu line says it.
+pub fn until_text(state: &PauseState, now: chrono::DateTime<chrono::Local>) -> Option<String> {
+    let until = chrono::DateTime::parse_from_rfc3339(state.paused_until.as_deref()?).ok()?;
+    let until = until.with_timezone(&chrono::Local);
+    let time = until.format("%H:%M");
+    Some(if until.date_naive() == now.date_naive() {
+        time.to_string()
+    } else if Some(until.date_naive()) == now.date_naive().succ_opt() {
+        format!("tomorrow {time}")
+    } else {
+        until.format("%a %-d %b %H:%M").to_string()
+    })
+}
+
+/// Brings the tray up to date with "Pause everything".
+pub fn apply_pause<R: Runtime>(handle: &AppHandle<R>, state: &PauseState) {
+    let Some(tray_state) = handle.try_state::<TrayState<R>>() else {
+        return;
+    };
+    *lock(&tray_state.paused) = until_text(state, chrono::Local::now());
+    refresh_all(handle, &tray_state);
 }
 
 /// Applies one `jobs-changed` to the active jobs: an ended job leaves, a moved one is
@@ -117,7 +160,8 @@ fn refresh_all<R: Runtime>(handle: &AppHandle<R>, state: &TrayState<R>) {
     let mut jobs = lock(&state.active).clone();
     let local = jobs.len();
     jobs.extend(lock(&state.remote).iter().cloned());
-    refresh(handle, &jobs, local);
+    let paused = lock(&state.paused).clone();
+    refresh(handle, &jobs, local, paused);
 }
 
 fn job_text(job: &JobSummary) -> String {
@@ -137,6 +181,7 @@ fn build_menu<R: Runtime>(
     handle: &AppHandle<R>,
     jobs: &[JobSummary],
     local: usize,
+    paused_until: Option<&str>,
 ) -> tauri::Result<Built<R>> {
     let show = MenuItem::with_id(handle, "show", "Show Tidemark", true, None::<&str>)?;
     let new_window = MenuItem::with_id(handle, "new-window", "New window", true, None::<&str>)?;
@@ -151,6 +196,7 @@ fn build_menu<R: Runtime>(
     let none = MenuItem::with_id(handle, "none", "No active jobs", false, None::<&str>)?;
     let pause = MenuItem::with_id(handle, "pause-all", "Pause all", local > 0, None::<&str>)?;
     let resume = MenuItem::with_id(handle, "resume-all", "Resume all", local > 0, None::<&str>)?;
+    let everything = pause_everything_items(handle, paused_until)?;
     let quit = MenuItem::with_id(handle, "quit", "Quit", true, None::<&str>)?;
     let (sep1, sep2, sep3) = (
         PredefinedMenuItem::separator(handle)?,
@@ -164,20 +210,73 @@ fn build_menu<R: Runtime>(
     for (_, item) in &items {
         all.push(item);
     }
-    all.extend([&sep2 as &dyn IsMenuItem<R>, &pause, &resume, &sep3, &quit]);
+    all.extend([&sep2 as &dyn IsMenuItem<R>, &pause, &resume]);
+    all.extend(everything.iter().map(|i| i.as_ref()));
+    all.extend([&sep3 as &dyn IsMenuItem<R>, &quit]);
     Ok((Menu::with_items(handle, &all)?, items))
+}
+
+/// "Pause everything ▸ For 1 hour / For 4 hours / Until tomorrow", or while a pause lasts,
+/// when it ends and "Resume everything".
+fn pause_everything_items<R: Runtime>(
+    handle: &AppHandle<R>,
+    paused_until: Option<&str>,
+) -> tauri::Result<Vec<Box<dyn IsMenuItem<R>>>> {
+    Ok(match paused_until {
+        Some(until) => vec![
+            Box::new(MenuItem::with_id(
+                handle,
+                "paused-until",
+                format!("Everything paused until {until}"),
+                false,
+                None::<&str>,
+            )?),
+            Box::new(MenuItem::with_id(
+                handle,
+                "resume-everything",
+                "Resume everything now",
+                true,
+                None::<&str>,
+            )?),
+        ],
+        None => {
+            let one = MenuItem::with_id(handle, "pause-1h", "For 1 hour", true, None::<&str>)?;
+            let four = MenuItem::with_id(handle, "pause-4h", "For 4 hours", true, None::<&str>)?;
+            let tomorrow = MenuItem::with_id(
+                handle,
+                "pause-tomorrow",
+                "Until tomorrow",
+                true,
+                None::<&str>,
+            )?;
+            vec![Box::new(Submenu::with_id_and_items(
+                handle,
+                "pause-everything",
+                "Pause everything",
+                true,
+                &[&one, &four, &tomorrow],
+            )?)]
+        }
+    })
 }
 
 /// Brings the tray up to date with the active jobs: the menu is rebuilt when the set of
 /// jobs (or which of them are local) changes, otherwise only the texts move.
-fn refresh<R: Runtime>(handle: &AppHandle<R>, jobs: &[JobSummary], local: usize) {
+fn refresh<R: Runtime>(
+    handle: &AppHandle<R>,
+    jobs: &[JobSummary],
+    local: usize,
+    paused: Option<String>,
+) {
     let (Some(tray), Some(state)) = (handle.tray_by_id(TRAY), handle.try_state::<TrayState<R>>())
     else {
         return;
     };
     let mut shown = lock(&state.jobs);
     let mut local_shown = lock(&state.local_shown);
+    let mut paused_shown = lock(&state.paused_shown);
     let same = *local_shown == local
+        && *paused_shown == paused
         && shown.len() == jobs.len()
         && shown.iter().zip(jobs).all(|((id, _), j)| *id == j.id);
     if same {
@@ -188,13 +287,14 @@ fn refresh<R: Runtime>(handle: &AppHandle<R>, jobs: &[JobSummary], local: usize)
             }
         }
     } else {
-        match build_menu(handle, jobs, local) {
+        match build_menu(handle, jobs, local, paused.as_deref()) {
             Ok((menu, items)) => {
                 if let Err(e) = tray.set_menu(Some(menu)) {
                     tracing::warn!("tray menu: {e}");
                 }
                 *shown = items;
                 *local_shown = local;
+                *paused_shown = paused;
             }
             Err(e) => tracing::warn!("tray menu: {e}"),
         }
@@ -333,6 +433,28 @@ mod tests {
         let both = [job("a", JobState::Running, Some(20.0)), remote];
         assert_eq!(tooltip(&both), "Tidemark — 2 jobs, 31 %");
         assert_eq!(panel_label(&both).as_deref(), Some("31 %"));
+    }
+
+    #[test]
+    fn a_pause_says_when_it_ends() {
+        use chrono::TimeZone;
+        let now = chrono::Local
+            .with_ymd_and_hms(2026, 12, 2, 14, 30, 0)
+            .single()
+            .expect("a plain local time");
+        let state = |until: chrono::DateTime<chrono::Local>| PauseState {
+            paused_until: Some(until.to_rfc3339()),
+        };
+        let text = |s| until_text(&s, now);
+        assert_eq!(
+            text(state(PauseFor::OneHour.until(now))).as_deref(),
+            Some("15:30")
+        );
+        assert_eq!(
+            text(state(PauseFor::UntilTomorrow.until(now))).as_deref(),
+            Some("tomorrow 00:00")
+        );
+        assert_eq!(text(PauseState::default()), None);
     }
 
     #[test]

@@ -117,6 +117,7 @@ export const defaultSettings: Settings = {
   notifyAgentUnreachable: true,
   quietHours: null,
   closeToTray: true,
+  launchAtLogin: false,
 } as Settings;
 
 export function fakeApi(overrides: Partial<Api> = {}): FakeApi {
@@ -163,6 +164,10 @@ export function fakeApi(overrides: Partial<Api> = {}): FakeApi {
       fleetHandlers.push(handler);
       return async () => {};
     }),
+    pauseState: vi.fn(async () => ({ pausedUntil: null })),
+    pauseEverything: vi.fn(async () => ({ pausedUntil: "2026-12-02T15:30:00+00:00" })),
+    resumeEverything: vi.fn(async () => ({ pausedUntil: null })),
+    onPauseChanged: vi.fn(async () => async () => {}),
     ...overrides,
   });
   fake.fleetNow = { revision: 1, agents: [], tokens: { kind: "keychain" } };

@@ -473,6 +473,7 @@ describe("Settings view", () => {
       notifyCompleted: false,
       quietHours: { start: "23:30", end: "07:00" },
       closeToTray: false,
+      launchAtLogin: false,
     });
     expect(screen.getByTestId("settings-saved")).toBeTruthy();
   });

@@ -43,6 +43,8 @@ pub(crate) struct Inner {
     pub(crate) fleet: FleetHandle,
     /// Where the agents' tokens are kept.
     pub(crate) tokens: TokenStore,
+    /// "Pause everything", while it lasts.
+    pub(crate) paused: Mutex<Option<crate::pause::Paused>>,
 }
 
 #[derive(Clone)]
@@ -134,6 +136,7 @@ impl App {
                     notifier,
                     fleet,
                     tokens,
+                    paused: Mutex::new(None),
                 }
             }),
         };

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use ts_rs::{Config, TS};
 
+use crate::pause::{PauseFor, PauseState};
 use crate::types::*;
 
 const INDEX_HEADER: &str =
@@ -55,6 +56,8 @@ pub fn write_all(dir: &Path) -> io::Result<Vec<String>> {
         TokenStorage,
         QuietHours,
         Settings,
+        PauseFor,
+        PauseState,
         AppEvent,
     );
     fs::write(dir.join(format!("{ERROR_CODES_FILE}.ts")), error_codes_ts())?;

@@ -13,6 +13,7 @@ use crate::keychain::Keychain;
 #[cfg(not(test))]
 use crate::keychain::SystemKeychain;
 use crate::notify::{Notification, Notifier};
+use crate::pause::PauseState;
 use crate::types::{AgentInfo, Fleet, JobSummary, JobsChanged};
 
 /// About 10 updates a second to a window.
@@ -68,6 +69,8 @@ pub trait Hooks: Send + Sync {
     fn job_ended(&self, _job: &JobSummary) {}
     /// The fleet changed (an agent added or removed, or what its check found): all of it.
     fn fleet_changed(&self, _fleet: &Fleet) {}
+    /// "Pause everything" began, moved or ended.
+    fn pause_changed(&self, _state: &PauseState) {}
 }
 
 #[derive(Debug, Clone, Default)]

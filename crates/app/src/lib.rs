@@ -14,6 +14,7 @@ mod jobs;
 pub mod keychain;
 mod live;
 pub mod notify;
+pub mod pause;
 mod record;
 mod remote_jobs;
 pub mod settings;
@@ -21,6 +22,7 @@ pub mod subscribe;
 pub mod summary;
 mod tokens;
 pub mod types;
+pub mod visibility;
 
 #[cfg(test)]
 mod fleet_tests;
@@ -32,6 +34,8 @@ pub use config::{AppConfig, Hooks, NoHooks, NoNotifier, UPDATE_INTERVAL};
 pub use error::Error;
 pub use keychain::{Keychain, KeychainError, NoKeychain, SystemKeychain};
 pub use notify::{Notification, NotificationKind, Notifier, NotifyError};
+pub use pause::{PauseFor, PauseState};
 pub use settings::CONFIG_FILES;
 pub use tidemark_core::{ProgressSink, SinkClosed};
 pub use types::*;
+pub use visibility::{Catchup, GatedSink, Visibility};

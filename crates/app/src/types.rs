@@ -279,6 +279,9 @@ pub struct Settings {
     pub notify_agent_unreachable: bool,
     pub quiet_hours: Option<QuietHours>,
     pub close_to_tray: bool,
+    /// Start (hidden, in the tray) when the user logs in, so plans run on time. Off until
+    /// the user turns it on; the shell applies it to the system's login items.
+    pub launch_at_login: bool,
 }
 
 impl Default for Settings {
@@ -289,6 +292,7 @@ impl Default for Settings {
             notify_agent_unreachable: true,
             quiet_hours: None,
             close_to_tray: true,
+            launch_at_login: false,
         }
     }
 }
@@ -318,9 +322,13 @@ pub enum AppEvent {
     /// jobs, their percent): the whole fleet, as `fleet` answers.
     #[serde(rename = "fleet-changed")]
     FleetChanged(Fleet),
+    /// "Pause everything" began, moved or ended.
+    #[serde(rename = "pause-changed")]
+    PauseChanged(crate::pause::PauseState),
 }
 
 impl AppEvent {
     pub const JOBS_CHANGED: &'static str = "jobs-changed";
     pub const FLEET_CHANGED: &'static str = "fleet-changed";
+    pub const PAUSE_CHANGED: &'static str = "pause-changed";
 }

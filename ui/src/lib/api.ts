@@ -11,6 +11,8 @@ import type {
   JobSummary,
   JobsChanged,
   JobUpdate,
+  PauseFor,
+  PauseState,
   ProgressEvent,
   RemoteJobInfo,
   RemoteJobRequest,
@@ -68,6 +70,12 @@ export interface Api {
   onJobsChanged(handler: (change: JobsChanged) => void): Promise<Unsubscribe>;
   /** `fleet-changed`: the whole fleet, whenever an agent's check finds something new. */
   onFleetChanged(handler: (fleet: Fleet) => void): Promise<Unsubscribe>;
+  /** "Pause everything": whether it lasts, and until when. */
+  pauseState(): Promise<PauseState>;
+  pauseEverything(how: PauseFor): Promise<PauseState>;
+  resumeEverything(): Promise<PauseState>;
+  /** `pause-changed`: "pause everything" began, moved or ended. */
+  onPauseChanged(handler: (state: PauseState) => void): Promise<Unsubscribe>;
 }
 
 /** `invoke`, rejecting with an `AppError` only. */
@@ -133,4 +141,8 @@ export const tauriApi: Api = {
   openLog: () => call("open_log"),
   onJobsChanged: (handler) => on(EVENTS.jobsChanged, handler),
   onFleetChanged: (handler) => on(EVENTS.fleetChanged, handler),
+  pauseState: () => call("pause_state"),
+  pauseEverything: (how) => call("pause_everything", { how }),
+  resumeEverything: () => call("resume_everything"),
+  onPauseChanged: (handler) => on(EVENTS.pauseChanged, handler),
 };

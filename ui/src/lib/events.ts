@@ -15,6 +15,8 @@ export const EVENTS = {
   jobsChanged: "jobs-changed",
   /** `Fleet`: every agent as its background check last found it (keep the highest revision). */
   fleetChanged: "fleet-changed",
+  /** `PauseState`: "pause everything" began, moved or ended. */
+  pauseChanged: "pause-changed",
 } as const satisfies Record<string, EventName>;
 
 // Fails the type check when `AppEvent` gains an event that EVENTS does not list.

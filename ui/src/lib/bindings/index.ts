@@ -16,6 +16,8 @@ export type { JobState } from "./JobState";
 export type { JobSummary } from "./JobSummary";
 export type { JobUpdate } from "./JobUpdate";
 export type { JobsChanged } from "./JobsChanged";
+export type { PauseFor } from "./PauseFor";
+export type { PauseState } from "./PauseState";
 export type { ProgressEvent } from "./ProgressEvent";
 export type { QuietHours } from "./QuietHours";
 export type { Reachability } from "./Reachability";
