@@ -224,6 +224,7 @@ impl Agent {
             launch: Launch {
                 priority: Priority::Background,
                 emit_interval,
+                plan_id: None,
             },
         })
     }
@@ -254,7 +255,7 @@ impl Agent {
     pub fn start(&self, who: &Identity, spec: JobSpec) -> Result<JobRecord, ApiError> {
         may_act(who)?;
         let spec = self.confine_spec(spec)?;
-        let job = RecordedJob::start_with(&self.db, spec, who.owner(), self.launch)?;
+        let job = RecordedJob::start_with(&self.db, spec, who.owner(), self.launch.clone())?;
         let id = job.id().to_owned();
         self.track(job);
         self.visible(who, &id)
@@ -323,7 +324,7 @@ impl Agent {
         if let Some(live) = self.live(id) {
             live.control.resume();
         } else {
-            let job = RecordedJob::resume_with(&self.db, id, self.launch)?;
+            let job = RecordedJob::resume_with(&self.db, id, self.launch.clone())?;
             self.track(job);
         }
         self.visible(who, id)

@@ -99,6 +99,14 @@ error_codes! {
     BadPairingLink = "bad_pairing_link",
     /// The agent presented another certificate than the one it was paired with.
     FingerprintMismatch = "fingerprint_mismatch",
+    // Plans (saved jobs with a schedule).
+    /// A schedule that is neither a 5-field cron expression nor one of the plain forms.
+    BadSchedule = "bad_schedule",
+    /// Another plan has that name.
+    PlanExists = "plan_exists",
+    PlanNotFound = "plan_not_found",
+    /// The plan has a run queued, running or paused, so another does not start.
+    PlanBusy = "plan_busy",
 }
 
 // By hand rather than derived: utoipa's derive does not see the `rename` of each variant

@@ -4,6 +4,7 @@
 
 mod error;
 mod places;
+mod plans;
 mod pool;
 mod registry;
 mod remote;
@@ -14,10 +15,13 @@ mod store;
 mod writer;
 
 #[cfg(test)]
+mod plans_tests;
+#[cfg(test)]
 mod tests;
 
 pub use error::StoreError;
 pub use places::Places;
+pub use plans::{Claim, PlanRow, PlanWrite};
 pub use pool::{Pool, Pooled};
 pub use registry::{LiveJob, Registry};
 pub use rows::{JobFilter, JobRecord, RemoteAppend, RemoteOrigin};

@@ -10,7 +10,7 @@ use tidemark_core::{Counters, ErrorCode, ErrorInfo, JobKind, JobSpec, JobState, 
 
 pub(crate) const JOB_COLUMNS: &str = "id, kind, spec, state, created_at, started_at, finished_at, percent, \
      processed, total, bytes_done, bytes_total, result_url, error_code, error_message, last_seq, owner, \
-     remote_agent_id, remote_agent_name, remote_job_id";
+     remote_agent_id, remote_agent_name, remote_job_id, plan_id";
 /// Newest first; rowid breaks ties between jobs created in the same millisecond.
 pub(crate) const NEWEST_FIRST: &str = "ORDER BY created_at DESC, rowid DESC";
 
@@ -38,6 +38,9 @@ pub struct JobRecord {
     /// Set for a job that runs on an agent and was recorded while the app watched it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote: Option<RemoteOrigin>,
+    /// The plan this run came from (`None` for a job started by hand).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_id: Option<String>,
 }
 
 /// Where a recorded remote job runs: the agent (as the app knows it) and the job's id there.
@@ -78,6 +81,8 @@ pub struct JobFilter {
     pub kind: Option<JobKind>,
     /// Only the jobs this token name started.
     pub owner: Option<String>,
+    /// Only the runs of this plan (its id).
+    pub plan_id: Option<String>,
 }
 
 /// `created_at` orders the history as text, so every one is stored in the same UTC form.
@@ -215,6 +220,7 @@ pub(crate) fn job_from_row(r: &Row<'_>) -> rusqlite::Result<JobRecord> {
             }),
             _ => None,
         },
+        plan_id: r.get(20)?,
     })
 }
 

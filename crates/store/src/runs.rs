@@ -53,10 +53,12 @@ impl RunError {
 /// A job running with its history recorded.
 /// How a recorded job runs: its threads' priority, and how often its counters reach the log
 /// (an agent sends every logged event to each watcher, so it logs less often).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Launch {
     pub priority: Priority,
     pub emit_interval: std::time::Duration,
+    /// The plan this run belongs to, recorded with the job.
+    pub plan_id: Option<String>,
 }
 
 impl Default for Launch {
@@ -64,6 +66,7 @@ impl Default for Launch {
         Self {
             priority: Priority::Normal,
             emit_interval: tidemark_core::progress::DEFAULT_EMIT_INTERVAL,
+            plan_id: None,
         }
     }
 }
@@ -95,7 +98,13 @@ impl RecordedJob {
         store.prune(DEFAULT_KEEP_RUNS)?;
         let id = new_job_id();
         let lock = lock_job(db, &id)?.ok_or_else(|| RunError::StillRunning(id.clone()))?;
-        store.create_owned_job(&id, &spec, &chrono::Utc::now().to_rfc3339(), owner)?;
+        store.create_job_with(
+            &id,
+            &spec,
+            &chrono::Utc::now().to_rfc3339(),
+            owner,
+            launch.plan_id.as_deref(),
+        )?;
         let resume_state = StoreResume::new(db, &id, HashMap::new())?;
         let opts = JobOptions {
             id: Some(id),

@@ -9,7 +9,7 @@ use rusqlite::Connection;
 use crate::error::StoreError;
 
 /// The schema version this build writes; `MIGRATIONS[v]` takes a database from `v` to `v + 1`.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 pub(crate) const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     r#"
@@ -57,6 +57,37 @@ ALTER TABLE jobs ADD COLUMN remote_agent_name TEXT;
 ALTER TABLE jobs ADD COLUMN remote_job_id TEXT;
 CREATE UNIQUE INDEX jobs_by_remote ON jobs (remote_agent_id, remote_job_id)
     WHERE remote_job_id IS NOT NULL;
+"#,
+    // v4: plans (saved jobs with a schedule), the plan each run came from, the due runs
+    // claimed (so two schedulers on one database start a due run once) and a few settings
+    // shared by every process on the database (the global pause).
+    r#"
+CREATE TABLE plans (
+    id                TEXT PRIMARY KEY,
+    name              TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    kind              TEXT NOT NULL,
+    spec              TEXT NOT NULL,
+    schedule          TEXT,
+    keep              INTEGER,
+    stale_after_secs  INTEGER,
+    paused_until      TEXT,
+    created_at        TEXT NOT NULL,
+    updated_at        TEXT NOT NULL,
+    stale_notified_at TEXT
+);
+ALTER TABLE jobs ADD COLUMN plan_id TEXT;
+CREATE INDEX jobs_by_plan ON jobs (plan_id, created_at) WHERE plan_id IS NOT NULL;
+CREATE TABLE plan_runs_claimed (
+    plan_id    TEXT NOT NULL,
+    due_at     TEXT NOT NULL,
+    claimed_at TEXT NOT NULL,
+    job_id     TEXT,
+    PRIMARY KEY (plan_id, due_at)
+) WITHOUT ROWID;
+CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
 "#,
 ];
 

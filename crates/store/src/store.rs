@@ -123,10 +123,22 @@ impl Store {
         created_at: &str,
         owner: Option<&str>,
     ) -> Result<(), StoreError> {
+        self.create_job_with(id, spec, created_at, owner, None)
+    }
+
+    /// [`Self::create_owned_job`] for a run of the plan `plan_id`, if any.
+    pub fn create_job_with(
+        &self,
+        id: &str,
+        spec: &JobSpec,
+        created_at: &str,
+        owner: Option<&str>,
+        plan_id: Option<&str>,
+    ) -> Result<(), StoreError> {
         self.run("creating a job", |c| {
             c.execute(
-                "INSERT INTO jobs (id, kind, spec, state, created_at, processed, bytes_done, owner) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, 0, 0, ?6)",
+                "INSERT INTO jobs (id, kind, spec, state, created_at, processed, bytes_done, owner, plan_id) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, 0, 0, ?6, ?7)",
                 params![
                     id,
                     enum_text(&spec.kind()),
@@ -134,6 +146,7 @@ impl Store {
                     JobState::Queued.as_str(),
                     normalize_timestamp(created_at),
                     owner,
+                    plan_id,
                 ],
             )
             .map(drop)
@@ -176,7 +189,8 @@ impl Store {
             let mut stmt = c.prepare_cached(&format!(
                 "SELECT {JOB_COLUMNS} FROM jobs \
                  WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR kind = ?2) \
-                 AND (?4 IS NULL OR owner = ?4) {NEWEST_FIRST} LIMIT ?3"
+                 AND (?4 IS NULL OR owner = ?4) AND (?5 IS NULL OR plan_id = ?5) \
+                 {NEWEST_FIRST} LIMIT ?3"
             ))?;
             let rows = stmt.query_map(
                 params![
@@ -184,6 +198,7 @@ impl Store {
                     filter.kind.as_ref().map(enum_text),
                     sql_limit(filter.limit),
                     filter.owner,
+                    filter.plan_id,
                 ],
                 job_from_row,
             )?;

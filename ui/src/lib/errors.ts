@@ -86,6 +86,11 @@ export const ERROR_HINTS: Readonly<Record<ErrorCode, Hint>> = {
     "Check the pairing link: copy it again, whole, from the agent (it starts with tidemark://).",
   fingerprint_mismatch: () =>
     "The agent did not present the certificate it was paired with. If its certificate was replaced on purpose, pair again with its new link; otherwise do not connect.",
+  bad_schedule: () =>
+    "Write the schedule as hourly, daily 02:00, weekly mon 09:00, every 6h, or a 5-field cron expression.",
+  plan_exists: () => "Another plan has this name: choose another one.",
+  plan_not_found: () => "This plan is no longer known; it may have been removed.",
+  plan_busy: () => "This plan is already running: wait for its run to end, or cancel it first.",
 };
 
 /**

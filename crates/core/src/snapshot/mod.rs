@@ -20,6 +20,7 @@ use checkpoint::{CompactEntries, Compressed, Walked, WalkedRef, expand, hashes_h
 use manifest::{manifest_name, publish_manifest, write_manifest};
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SnapshotSpec {
