@@ -3,9 +3,9 @@
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Runtime, State};
 use tidemark_app::{
-    AddAgent, AgentInfo, App, AppError, Fleet, HistoryFilter, JobDetail, JobSummary, JobUpdate,
-    PauseFor, PauseState, ProgressSink, RemoteJobInfo, RemoteJobRequest, Settings, SinkClosed,
-    StartSnapshot, StartSync, Visibility,
+    AddAgent, AgentInfo, App, AppError, ExportFormat, Fleet, HistoryFilter, JobDetail, JobSummary,
+    JobUpdate, PauseFor, PauseState, PlanInput, PlanRun, PlanSummary, ProgressSink, RemoteJobInfo,
+    RemoteJobRequest, Settings, SinkClosed, StartSnapshot, StartSync, Visibility,
 };
 use tidemark_core::ProgressEvent;
 
@@ -225,6 +225,67 @@ pub async fn open_log<R: Runtime>(
     })?;
     crate::shell::open_folder(&handle, folder)?;
     Ok(folder.display().to_string())
+}
+
+#[tauri::command]
+pub async fn list_plans(app: State<'_, App>) -> Res<Vec<PlanSummary>> {
+    Ok(app.list_plans()?)
+}
+
+#[tauri::command]
+pub async fn add_plan(app: State<'_, App>, input: PlanInput) -> Res<PlanSummary> {
+    Ok(app.add_plan(input)?)
+}
+
+#[tauri::command]
+pub async fn edit_plan(app: State<'_, App>, name: String, input: PlanInput) -> Res<PlanSummary> {
+    Ok(app.edit_plan(&name, input)?)
+}
+
+#[tauri::command]
+pub async fn remove_plan(app: State<'_, App>, name: String) -> Res<()> {
+    Ok(app.remove_plan(&name)?)
+}
+
+#[tauri::command]
+pub async fn run_plan(app: State<'_, App>, name: String) -> Res<JobSummary> {
+    Ok(app.run_plan(&name).await?)
+}
+
+#[tauri::command]
+pub async fn run_all_plans(app: State<'_, App>) -> Res<Vec<JobSummary>> {
+    Ok(app.run_all_plans().await?)
+}
+
+#[tauri::command]
+pub async fn pause_plan(
+    app: State<'_, App>,
+    name: String,
+    for_secs: Option<u64>,
+) -> Res<PlanSummary> {
+    Ok(app.pause_plan(&name, for_secs)?)
+}
+
+#[tauri::command]
+pub async fn resume_plan(app: State<'_, App>, name: String) -> Res<PlanSummary> {
+    Ok(app.resume_plan(&name)?)
+}
+
+#[tauri::command]
+pub async fn plan_runs(app: State<'_, App>, name: String) -> Res<Vec<PlanRun>> {
+    Ok(app.plan_runs(&name)?)
+}
+
+/// Saves a plan's runs where the user says; `null` when they cancelled.
+#[tauri::command]
+pub async fn export_plan_runs<R: Runtime>(
+    handle: AppHandle<R>,
+    app: State<'_, App>,
+    name: String,
+    format: ExportFormat,
+) -> Res<Option<String>> {
+    let contents = app.export_plan_runs(&name, format)?;
+    crate::export::save(&handle, &format!("{name}-runs"), format, contents).await
 }
 
 #[tauri::command]

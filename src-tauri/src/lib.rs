@@ -2,6 +2,7 @@
 //! channels), plus what only a desktop has: tray, notifications, windows, dialogs.
 
 mod commands;
+mod export;
 pub use commands::ChannelSink;
 mod logs;
 mod shell;
@@ -54,6 +55,16 @@ pub fn with_app<R: Runtime>(builder: Builder<R>, mode: Mode) -> Builder<R> {
             commands::open_path,
             commands::pick_folder,
             commands::open_log,
+            commands::list_plans,
+            commands::add_plan,
+            commands::edit_plan,
+            commands::remove_plan,
+            commands::run_plan,
+            commands::run_all_plans,
+            commands::pause_plan,
+            commands::resume_plan,
+            commands::plan_runs,
+            commands::export_plan_runs,
             commands::pause_state,
             commands::pause_everything,
             commands::resume_everything,

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use tauri::{AppHandle, Emitter, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
 use tidemark_app::{
     AppError, AppEvent, Fleet, Hooks, JobSummary, JobsChanged, Notification, Notifier, NotifyError,
-    PauseState, Visibility,
+    PauseState, PlanSummary, Visibility,
 };
 use tidemark_core::{ErrorCode, JobState};
 
@@ -56,6 +56,17 @@ impl<R: Runtime> Hooks for ShellHooks<R> {
         }
     }
 
+    fn plans_changed(&self, plans: &[PlanSummary]) {
+        if self.visibility.plans_changed(plans) {
+            emit_plans(&self.handle, plans);
+        }
+        // A plan's failed run is a job of this app: `job_ended` marks the icon for it.
+        if self.tray {
+            let plans = plans.to_vec();
+            on_main_thread(&self.handle, move |h| crate::tray::apply_plans(h, &plans));
+        }
+    }
+
     fn job_ended(&self, job: &JobSummary) {
         if self.tray && job.state == JobState::Failed {
             on_main_thread(&self.handle, |h| crate::tray::set_failed(h, true));
@@ -73,6 +84,12 @@ fn emit_jobs<R: Runtime>(handle: &AppHandle<R>, change: &JobsChanged) {
 fn emit_pause<R: Runtime>(handle: &AppHandle<R>, state: &PauseState) {
     if let Err(e) = handle.emit(AppEvent::PAUSE_CHANGED, state) {
         tracing::error!("cannot tell the windows about the pause: {e}");
+    }
+}
+
+fn emit_plans<R: Runtime>(handle: &AppHandle<R>, plans: &[PlanSummary]) {
+    if let Err(e) = handle.emit(AppEvent::PLANS_CHANGED, plans) {
+        tracing::error!("cannot tell the windows about the plans: {e}");
     }
 }
 
@@ -101,6 +118,9 @@ pub(crate) fn windows_changed<R: Runtime>(handle: &AppHandle<R>) {
     }
     if let Some(pause) = &catchup.pause {
         emit_pause(handle, pause);
+    }
+    if let Some(plans) = &catchup.plans {
+        emit_plans(handle, plans);
     }
 }
 

@@ -11,7 +11,7 @@ use tauri::image::Image;
 use tauri::menu::{IsMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Manager, Runtime};
-use tidemark_app::{App, JobSummary, JobsChanged, PauseFor, PauseState};
+use tidemark_app::{App, JobSummary, JobsChanged, PauseFor, PauseState, PlanSummary};
 use tidemark_core::JobState;
 
 const TRAY: &str = "tidemark";
@@ -32,6 +32,9 @@ pub(crate) struct TrayState<R: Runtime> {
     paused: Mutex<Option<String>>,
     /// What the menu was built with, beside the jobs' ids.
     paused_shown: Mutex<Option<String>>,
+    /// Each plan's line ("Photos — failed"), as the menu shows them.
+    plans: Mutex<Vec<String>>,
+    plans_shown: Mutex<Vec<String>>,
     failed: Mutex<bool>,
     /// The tooltip and label last set: changes come several times a second while jobs
     /// move, D-Bus updates only when the text does.
@@ -57,10 +60,12 @@ pub fn create<R: Runtime>(handle: &AppHandle<R>, open: OpenWindow<R>) -> tauri::
         local_shown: Mutex::new(0),
         paused: Mutex::new(None),
         paused_shown: Mutex::new(None),
+        plans: Mutex::new(Vec::new()),
+        plans_shown: Mutex::new(Vec::new()),
         failed: Mutex::new(false),
         hint: Mutex::new(None),
     });
-    let (menu, items) = build_menu(handle, &[], 0, None)?;
+    let (menu, items) = build_menu(handle, &[], 0, None, &[])?;
     *lock(&handle.state::<TrayState<R>>().jobs) = items;
     TrayIconBuilder::with_id(TRAY)
         .icon(Image::from_bytes(ICON)?)
@@ -85,6 +90,15 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str, open: OpenWindow<R>) {
         "pause-1h" => pause_everything(app, PauseFor::OneHour),
         "pause-4h" => pause_everything(app, PauseFor::FourHours),
         "pause-tomorrow" => pause_everything(app, PauseFor::UntilTomorrow),
+        "run-all-plans" => {
+            let app = app.state::<App>().inner().clone();
+            tauri::async_runtime::spawn(async move {
+                if let Err(e) = app.run_all_plans().await {
+                    tracing::warn!("run all plans: {e}");
+                }
+            });
+        }
+        _ if id.starts_with("plan:") => open(app, WindowRequest::ShowMain),
         "resume-everything" => {
             if let Err(e) = app.state::<App>().resume_everything() {
                 tracing::warn!("resume everything: {e}");
@@ -114,6 +128,57 @@ pub fn until_text(state: &PauseState, now: chrono::DateTime<chrono::Local>) -> O
     } else {
         until.format("%a %-d %b %H:%M").to_string()
     })
+}
+
+/// "Photos — completed 3 h ago", "Music — failed 2 days ago", "Docs — stale": a plan's last
+/// outcome as the tray lists it.
+pub fn plan_text(plan: &PlanSummary, now: chrono::DateTime<chrono::Utc>) -> String {
+    let name = &plan.plan.name;
+    let Some(last) = &plan.last_run else {
+        return format!("{name} — never run");
+    };
+    let ago = last
+        .finished_at
+        .as_deref()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| short_ago(now - t.to_utc()))
+        .unwrap_or_default();
+    let state = match last.state {
+        JobState::Queued => "waiting",
+        JobState::Running => "running",
+        JobState::Paused => "paused",
+        JobState::Completed => "completed",
+        JobState::Failed => "failed",
+        JobState::Cancelled => "cancelled",
+        JobState::Interrupted => "interrupted",
+    };
+    let stale = if plan.stale { ", stale" } else { "" };
+    let ago = if last.state.is_terminal() && !ago.is_empty() {
+        format!(" {ago}")
+    } else {
+        String::new()
+    };
+    format!("{name} — {state}{ago}{stale}")
+}
+
+fn short_ago(d: chrono::TimeDelta) -> String {
+    let m = d.num_minutes().max(0);
+    match m {
+        0 => "just now".into(),
+        1..60 => format!("{m} min ago"),
+        60..2880 => format!("{} h ago", m / 60),
+        _ => format!("{} days ago", m / 1440),
+    }
+}
+
+/// Brings the tray up to date with the plans.
+pub fn apply_plans<R: Runtime>(handle: &AppHandle<R>, plans: &[PlanSummary]) {
+    let Some(state) = handle.try_state::<TrayState<R>>() else {
+        return;
+    };
+    let now = chrono::Utc::now();
+    *lock(&state.plans) = plans.iter().map(|p| plan_text(p, now)).collect();
+    refresh_all(handle, &state);
 }
 
 /// Brings the tray up to date with "Pause everything".
@@ -161,7 +226,8 @@ fn refresh_all<R: Runtime>(handle: &AppHandle<R>, state: &TrayState<R>) {
     let local = jobs.len();
     jobs.extend(lock(&state.remote).iter().cloned());
     let paused = lock(&state.paused).clone();
-    refresh(handle, &jobs, local, paused);
+    let plans = lock(&state.plans).clone();
+    refresh(handle, &jobs, local, paused, plans);
 }
 
 fn job_text(job: &JobSummary) -> String {
@@ -182,6 +248,7 @@ fn build_menu<R: Runtime>(
     jobs: &[JobSummary],
     local: usize,
     paused_until: Option<&str>,
+    plans: &[String],
 ) -> tauri::Result<Built<R>> {
     let show = MenuItem::with_id(handle, "show", "Show Tidemark", true, None::<&str>)?;
     let new_window = MenuItem::with_id(handle, "new-window", "New window", true, None::<&str>)?;
@@ -197,6 +264,24 @@ fn build_menu<R: Runtime>(
     let pause = MenuItem::with_id(handle, "pause-all", "Pause all", local > 0, None::<&str>)?;
     let resume = MenuItem::with_id(handle, "resume-all", "Resume all", local > 0, None::<&str>)?;
     let everything = pause_everything_items(handle, paused_until)?;
+    let mut plan_items = Vec::new();
+    for (i, text) in plans.iter().enumerate() {
+        plan_items.push(MenuItem::with_id(
+            handle,
+            format!("plan:{i}"),
+            text,
+            true,
+            None::<&str>,
+        )?);
+    }
+    let run_all = MenuItem::with_id(
+        handle,
+        "run-all-plans",
+        "Run all plans now",
+        !plans.is_empty(),
+        None::<&str>,
+    )?;
+    let sep_plans = PredefinedMenuItem::separator(handle)?;
     let quit = MenuItem::with_id(handle, "quit", "Quit", true, None::<&str>)?;
     let (sep1, sep2, sep3) = (
         PredefinedMenuItem::separator(handle)?,
@@ -210,7 +295,11 @@ fn build_menu<R: Runtime>(
     for (_, item) in &items {
         all.push(item);
     }
-    all.extend([&sep2 as &dyn IsMenuItem<R>, &pause, &resume]);
+    all.push(&sep_plans);
+    for item in &plan_items {
+        all.push(item);
+    }
+    all.extend([&run_all as &dyn IsMenuItem<R>, &sep2, &pause, &resume]);
     all.extend(everything.iter().map(|i| i.as_ref()));
     all.extend([&sep3 as &dyn IsMenuItem<R>, &quit]);
     Ok((Menu::with_items(handle, &all)?, items))
@@ -267,6 +356,7 @@ fn refresh<R: Runtime>(
     jobs: &[JobSummary],
     local: usize,
     paused: Option<String>,
+    plans: Vec<String>,
 ) {
     let (Some(tray), Some(state)) = (handle.tray_by_id(TRAY), handle.try_state::<TrayState<R>>())
     else {
@@ -275,8 +365,10 @@ fn refresh<R: Runtime>(
     let mut shown = lock(&state.jobs);
     let mut local_shown = lock(&state.local_shown);
     let mut paused_shown = lock(&state.paused_shown);
+    let mut plans_shown = lock(&state.plans_shown);
     let same = *local_shown == local
         && *paused_shown == paused
+        && *plans_shown == plans
         && shown.len() == jobs.len()
         && shown.iter().zip(jobs).all(|((id, _), j)| *id == j.id);
     if same {
@@ -287,7 +379,7 @@ fn refresh<R: Runtime>(
             }
         }
     } else {
-        match build_menu(handle, jobs, local, paused.as_deref()) {
+        match build_menu(handle, jobs, local, paused.as_deref(), &plans) {
             Ok((menu, items)) => {
                 if let Err(e) = tray.set_menu(Some(menu)) {
                     tracing::warn!("tray menu: {e}");
@@ -295,6 +387,7 @@ fn refresh<R: Runtime>(
                 *shown = items;
                 *local_shown = local;
                 *paused_shown = paused;
+                *plans_shown = plans;
             }
             Err(e) => tracing::warn!("tray menu: {e}"),
         }

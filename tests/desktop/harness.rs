@@ -229,6 +229,9 @@ fn launch(dir: &Path, db: &Path, bus: &Bus) -> (Session, Group) {
                 .env("XDG_DATA_HOME", dir.join("xdg-data"))
                 .env("XDG_CACHE_HOME", dir.join("xdg-cache"))
                 .env("XDG_CONFIG_HOME", dir.join("xdg-config"))
+                // Login items go under $HOME/.config/autostart whatever XDG says: the
+                // test's own home, never the user's.
+                .env("HOME", dir.join("home"))
                 .stdout(std::fs::File::create(&log).expect("log file"))
                 .stderr(std::fs::File::create(log.with_extension("err")).expect("log file")),
         )
@@ -322,14 +325,24 @@ impl Desktop {
         std::fs::create_dir_all(&data).expect("data dir");
         let db = data.join("history.db");
         let (s, driver) = launch(dir, &db, &bus);
-        Desktop {
+        let app = Desktop {
             dir: dir.to_path_buf(),
             db,
             bus,
             s,
             name: name.to_owned(),
             driver: Some(driver),
-        }
+        };
+        // The app opens on its Plans; most scenarios start a job by hand, on Jobs.
+        app.tab("jobs");
+        app
+    }
+
+    /// Starts the app as [`Desktop::start`] does, left on its first screen (Plans).
+    pub fn start_on_plans(dir: &Path, name: &str) -> Desktop {
+        let app = Desktop::start(dir, name);
+        app.tab("plans");
+        app
     }
 
     /// Starts the app again on the same history and bus (after it was killed).
@@ -340,6 +353,7 @@ impl Desktop {
         let (s, driver) = launch(&self.dir, &self.db, &self.bus);
         self.s = s;
         self.driver = Some(driver);
+        self.tab("jobs");
     }
 
     pub fn el(&self, testid: &str) -> Element {

@@ -12,6 +12,7 @@ use tidemark_webdriver as webdriver;
 
 mod fleet;
 mod jobs;
+mod plans;
 mod remote;
 mod settings;
 mod snapshot;

@@ -19,14 +19,30 @@ fn a_notification_turned_off_stays_off_and_the_others_still_go_out() {
     let completed = app.el("setting-notify-completed");
     assert!(app.s.selected(&completed), "on by default");
     app.s.click(&completed).expect("click completed");
+    // Starting at login is off until asked for; on, it is a login item that starts the app
+    // straight to the tray.
+    let login = app.el("setting-launch-at-login");
+    assert!(!app.s.selected(&login), "off by default");
+    let entry = tmp.path().join("home/.config/autostart/Tidemark.desktop");
+    assert!(!entry.exists());
+    app.s.click(&login).expect("click launch at login");
     app.click("save-settings");
     app.el("settings-saved");
+    let desktop_entry = std::fs::read_to_string(&entry).expect("the login item");
+    assert!(desktop_entry.contains("--hidden"), "{desktop_entry}");
 
     app.restart();
     app.tab("settings");
     let completed = app.el("setting-notify-completed");
     assert!(!app.s.selected(&completed), "still off after a restart");
     assert!(app.s.selected(&app.el("setting-notify-failed")));
+    let login = app.el("setting-launch-at-login");
+    assert!(app.s.selected(&login));
+    app.s.click(&login).expect("click launch at login");
+    app.click("save-settings");
+    crate::webdriver::wait_until("the login item gone", crate::harness::SHORT, || {
+        (!entry.exists()).then_some(())
+    });
 
     app.tab("jobs");
     app.fill("snapshot-source", &src.display().to_string());

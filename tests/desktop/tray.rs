@@ -144,6 +144,7 @@ fn the_tray_follows_jobs_and_the_window_closes_to_it_and_comes_back() {
         app.s.windows().into_iter().find(|h| *h != first)
     });
     app.s.switch_to(&second).expect("switch");
+    app.tab("jobs");
     app.s.wait("[data-testid=active-job]", SHORT);
     app.observe_modal();
     app.click("active-job");

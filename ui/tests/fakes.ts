@@ -8,6 +8,8 @@ import type {
   FleetAgent,
   JobSummary,
   JobUpdate,
+  PlanInput,
+  PlanSummary,
   ProgressEvent,
   RemoteJobInfo,
   Settings,
@@ -111,6 +113,27 @@ export function fleetAgent(overrides: Partial<FleetAgent> = {}): FleetAgent {
   };
 }
 
+export function planSummary(overrides: Partial<PlanSummary> = {}): PlanSummary {
+  return {
+    id: `plan-${overrides.name ?? "Photos"}`,
+    name: "Photos",
+    kind: "snapshot",
+    spec: { kind: "snapshot", source: "/home/me/photos", destination: "/backup", name: null },
+    schedule: "daily 02:00",
+    keep: null,
+    staleAfter: 259200,
+    pausedUntil: null,
+    createdAt: "2026-11-20T10:00:00.000Z",
+    updatedAt: "2026-11-20T10:00:00.000Z",
+    lastRun: null,
+    lastSuccessAt: null,
+    nextRunAt: "2026-12-03T02:00:00.000Z",
+    stale: false,
+    paused: false,
+    ...overrides,
+  } as PlanSummary;
+}
+
 export const defaultSettings: Settings = {
   notifyCompleted: true,
   notifyFailed: true,
@@ -168,6 +191,17 @@ export function fakeApi(overrides: Partial<Api> = {}): FakeApi {
     pauseEverything: vi.fn(async () => ({ pausedUntil: "2026-12-02T15:30:00+00:00" })),
     resumeEverything: vi.fn(async () => ({ pausedUntil: null })),
     onPauseChanged: vi.fn(async () => async () => {}),
+    listPlans: vi.fn(async () => []),
+    addPlan: vi.fn(async (input: PlanInput) => planSummary({ name: input.name, spec: input.spec, schedule: input.schedule })),
+    editPlan: vi.fn(async (_name: string, input: PlanInput) => planSummary({ name: input.name, spec: input.spec })),
+    removePlan: vi.fn(async () => {}),
+    runPlan: vi.fn(async () => jobSummary({ id: "plan-job-1" })),
+    runAllPlans: vi.fn(async () => []),
+    pausePlan: vi.fn(async (name: string) => planSummary({ name, paused: true })),
+    resumePlan: vi.fn(async (name: string) => planSummary({ name })),
+    planRuns: vi.fn(async () => []),
+    exportPlanRuns: vi.fn(async () => "/home/me/photos-runs.csv"),
+    onPlansChanged: vi.fn(async () => async () => {}),
     ...overrides,
   });
   fake.fleetNow = { revision: 1, agents: [], tokens: { kind: "keychain" } };

@@ -19,6 +19,15 @@ function renderApp(api: FakeApi) {
   return render(App, { props: { api } });
 }
 
+/** The app on its Jobs view (it opens on Plans). */
+async function renderJobs(api: FakeApi) {
+  const r = renderApp(api);
+  await settle();
+  await fireEvent.click(screen.getByTestId("tab-jobs"));
+  await settle();
+  return r;
+}
+
 afterEach(() => {
   cleanup();
   vi.useRealTimers();
@@ -30,7 +39,7 @@ describe("Jobs view", () => {
       pickFolder: vi.fn(async () => "/home/me/photos"),
       startSnapshot: vi.fn(async () => jobSummary({ id: "snap-9", title: "Snapshot of photos" })),
     });
-    renderApp(api);
+    await renderJobs(api);
     await settle();
     const start = screen.getByTestId("start-snapshot") as HTMLButtonElement;
     expect(start.disabled).toBe(true);
@@ -54,7 +63,7 @@ describe("Jobs view", () => {
     const api = fakeApi({
       startSnapshot: vi.fn(async () => Promise.reject({ code: "source_missing", message: "source folder /x does not exist" })),
     });
-    renderApp(api);
+    await renderJobs(api);
     await settle();
     await fireEvent.input(screen.getByTestId("snapshot-source"), { target: { value: "/x" } });
     await fireEvent.input(screen.getByTestId("snapshot-destination"), { target: { value: "/b" } });
@@ -68,7 +77,7 @@ describe("Jobs view", () => {
 
   it("starts a sync of several sources with mirror deletions", async () => {
     const api = fakeApi();
-    renderApp(api);
+    await renderJobs(api);
     await settle();
     await fireEvent.click(screen.getByTestId("sync-add-source"));
     await fireEvent.click(screen.getByTestId("sync-add-source"));
@@ -97,7 +106,7 @@ describe("Jobs view", () => {
         return async () => {};
       }),
     });
-    const { container } = renderApp(api);
+    const { container } = await renderJobs(api);
     await settle();
     let rows = screen.getAllByTestId("active-job");
     expect(rows).toHaveLength(1);
@@ -134,7 +143,7 @@ describe("Jobs view, pushed", () => {
         return async () => {};
       }),
     });
-    renderApp(api);
+    await renderJobs(api);
     await settle();
     expect(api.onJobsChanged).toHaveBeenCalledTimes(1);
     expect(screen.getAllByTestId("active-job")).toHaveLength(1);

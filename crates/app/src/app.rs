@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
+use tidemark_plans::{SchedulerConfig, SchedulerHandle};
 use tidemark_store::{Pool, Pooled, Registry, recover};
 use tokio::runtime::Handle;
 use tokio::sync::broadcast;
@@ -45,6 +46,8 @@ pub(crate) struct Inner {
     pub(crate) tokens: TokenStore,
     /// "Pause everything", while it lasts.
     pub(crate) paused: Mutex<Option<crate::pause::Paused>>,
+    /// Starts the plans' due runs (see `plans`).
+    pub(crate) scheduler: SchedulerHandle,
 }
 
 #[derive(Clone)]
@@ -121,6 +124,11 @@ impl App {
                 // The actor holds the app weakly: it stops when the app is dropped.
                 let output = Arc::new(FleetOutput(inner.clone()));
                 let fleet = FleetHandle::spawn(&runtime, output, Schedule::default());
+                let scheduler = SchedulerHandle::spawn(
+                    &runtime,
+                    SchedulerConfig::new(config.db.clone()),
+                    crate::plans::launcher(inner),
+                );
                 Inner {
                     pool,
                     config,
@@ -137,13 +145,19 @@ impl App {
                     fleet,
                     tokens,
                     paused: Mutex::new(None),
+                    scheduler,
                 }
             }),
         };
         for agent in lock(&app.inner.agents).iter() {
             app.check_in_background(agent);
         }
+        app.adopt_saved_pause();
         app
+    }
+
+    pub(crate) fn scheduler(&self) -> &SchedulerHandle {
+        &self.inner.scheduler
     }
 
     pub fn db(&self) -> &Path {

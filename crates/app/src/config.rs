@@ -71,6 +71,8 @@ pub trait Hooks: Send + Sync {
     fn fleet_changed(&self, _fleet: &Fleet) {}
     /// "Pause everything" began, moved or ended.
     fn pause_changed(&self, _state: &PauseState) {}
+    /// A plan was added, changed or removed, started a run or saw one end: all of them.
+    fn plans_changed(&self, _plans: &[tidemark_plans::PlanSummary]) {}
 }
 
 #[derive(Debug, Clone, Default)]

@@ -42,6 +42,10 @@ pub enum Error {
     },
     #[error("{0}")]
     Internal(String),
+    /// An operation on plans was refused or failed (`tidemark_plans::PlanError`), its code
+    /// kept.
+    #[error("{}", .0.message)]
+    Plan(ErrorInfo),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -67,6 +71,7 @@ impl Error {
             Self::UntrustedCertificate(_) => ErrorCode::Certificate,
             Self::Io { .. } => ErrorCode::Io,
             Self::Internal(_) => ErrorCode::Internal,
+            Self::Plan(e) => e.code,
         }
     }
 

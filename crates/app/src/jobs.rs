@@ -73,13 +73,18 @@ impl App {
     }
 
     fn start(&self, spec: JobSpec) -> Result<JobSummary> {
-        let job = RecordedJob::start(self.db(), spec.clone())?;
+        let job = RecordedJob::start_with(self.db(), spec.clone(), None, self.launch_for(None))?;
         Ok(self.track(job, spec))
+    }
+
+    /// How this app's jobs run; a plan's run is recorded with its plan.
+    pub(crate) fn launch_for(&self, plan: Option<&tidemark_plans::Plan>) -> tidemark_store::Launch {
+        plan.map(tidemark_plans::ops::launch_of).unwrap_or_default()
     }
 
     /// Keeps a started job in the active list, and waits for its end on a thread of its
     /// own: the end is when history is complete, notifications go out and lists change.
-    fn track(&self, job: RecordedJob, spec: JobSpec) -> JobSummary {
+    pub(crate) fn track(&self, job: RecordedJob, spec: JobSpec) -> JobSummary {
         let id = job.id().to_owned();
         // A resumed job keeps the creation time it has in the history.
         let created_at = self
@@ -101,7 +106,7 @@ impl App {
         summary
     }
 
-    fn placeholder(&self, id: &str) -> JobSummary {
+    pub(crate) fn placeholder(&self, id: &str) -> JobSummary {
         // Only reachable if the job ended between insert and read: the history has it.
         self.store()
             .ok()

@@ -14,6 +14,9 @@ pub enum NotificationKind {
     AgentUnreachable,
     /// An agent that was unreachable answers again (the same setting as `AgentUnreachable`).
     AgentBack,
+    /// A plan has had no successful run within its limit (the same setting as `Failed`: it
+    /// is what a failure leads to when nobody looks).
+    Stale,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +40,7 @@ pub struct NotifyError(#[from] pub std::io::Error);
 pub fn allowed(kind: NotificationKind, settings: &Settings, now: NaiveTime) -> bool {
     let wanted = match kind {
         NotificationKind::Completed => settings.notify_completed,
-        NotificationKind::Failed => settings.notify_failed,
+        NotificationKind::Failed | NotificationKind::Stale => settings.notify_failed,
         NotificationKind::AgentUnreachable | NotificationKind::AgentBack => {
             settings.notify_agent_unreachable
         }

@@ -74,6 +74,27 @@ impl Drop for Paused {
 const WALL_CHECK: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl App {
+    /// A pause kept in the history by an earlier run of the app goes on after a restart.
+    pub(crate) fn adopt_saved_pause(&self) {
+        let saved = self
+            .store()
+            .and_then(|s| Ok(tidemark_plans::ops::global_pause(&s)?));
+        let now = Local::now();
+        match saved {
+            Ok(Some(until)) if until > now.to_utc() => {
+                let until = until.with_timezone(&Local);
+                let timer = Some(self.resume_at(until, now));
+                *lock(&self.inner.paused) = Some(Paused {
+                    until,
+                    jobs: Vec::new(),
+                    timer,
+                });
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!("the saved pause: {e}"),
+        }
+    }
+
     pub fn pause_state(&self) -> PauseState {
         PauseState {
             paused_until: lock(&self.inner.paused)
@@ -103,6 +124,9 @@ impl App {
                 jobs.push(id);
             }
         }
+        // Kept in the history too: the scheduler (of this app, or an agent on the same
+        // database) starts no plan until then, and a restart keeps the pause.
+        tidemark_plans::ops::pause_all_until(&*self.store()?, until.to_utc())?;
         let timer = Some(self.resume_at(until, now));
         {
             let mut paused = lock(&self.inner.paused);
@@ -114,13 +138,16 @@ impl App {
         tracing::info!(until = %until.to_rfc3339(), "everything paused");
         let state = self.pause_state();
         self.inner.hooks.pause_changed(&state);
+        self.plans_changed();
         Ok(state)
     }
 
     /// Ends the pause now: the jobs it paused carry on (those that ended meanwhile are
     /// gone), and plans may start again.
     pub fn resume_everything(&self) -> Result<PauseState> {
+        tidemark_plans::ops::resume_all(&*self.store()?)?;
         let Some(paused) = lock(&self.inner.paused).take() else {
+            self.plans_changed();
             return Ok(self.pause_state());
         };
         for id in &paused.jobs {
@@ -131,6 +158,7 @@ impl App {
         tracing::info!("everything resumed");
         let state = self.pause_state();
         self.inner.hooks.pause_changed(&state);
+        self.plans_changed();
         Ok(state)
     }
 
@@ -172,8 +200,16 @@ impl App {
                         }
                     }
                     tracing::info!("the pause ended; everything resumed");
+                    // The scheduler sees the time has passed by itself; the history forgets it.
+                    if let Err(e) = app
+                        .store()
+                        .and_then(|s| Ok(tidemark_plans::ops::resume_all(&s)?))
+                    {
+                        tracing::warn!("the pause's end: {e}");
+                    }
                     let state = app.pause_state();
                     app.inner.hooks.pause_changed(&state);
+                    app.plans_changed();
                 }
             })
             .abort_handle()

@@ -325,10 +325,14 @@ pub enum AppEvent {
     /// "Pause everything" began, moved or ended.
     #[serde(rename = "pause-changed")]
     PauseChanged(crate::pause::PauseState),
+    /// A plan was added, changed or removed, started a run or saw one end: every plan.
+    #[serde(rename = "plans-changed")]
+    PlansChanged(Vec<tidemark_plans::PlanSummary>),
 }
 
 impl AppEvent {
     pub const JOBS_CHANGED: &'static str = "jobs-changed";
     pub const FLEET_CHANGED: &'static str = "fleet-changed";
     pub const PAUSE_CHANGED: &'static str = "pause-changed";
+    pub const PLANS_CHANGED: &'static str = "plans-changed";
 }

@@ -16,6 +16,7 @@ use tidemark_core::{ProgressSink, SinkClosed};
 use crate::app::lock;
 use crate::pause::PauseState;
 use crate::types::{Fleet, JobSummary, JobUpdate, JobsChanged};
+use tidemark_plans::PlanSummary;
 
 /// Whether any window shows. Cheap to clone: every clone is the same gate.
 #[derive(Clone, Default)]
@@ -38,6 +39,7 @@ struct Gate {
     jobs: BTreeMap<String, (JobSummary, bool)>,
     fleet: Option<Fleet>,
     pause: Option<PauseState>,
+    plans: Option<Vec<PlanSummary>>,
     /// Held strongly: a subscription that ended while hidden (its job ended) leaves its last
     /// state and its `closed` here until a window shows.
     sinks: Vec<Arc<Mutex<Held>>>,
@@ -52,6 +54,8 @@ pub struct Catchup {
     pub fleet: Option<Fleet>,
     /// "Pause everything" as it is now, if it changed while hidden.
     pub pause: Option<PauseState>,
+    /// Every plan as it is now, if one changed while hidden.
+    pub plans: Option<Vec<PlanSummary>>,
 }
 
 impl Visibility {
@@ -84,6 +88,7 @@ impl Visibility {
                 }),
                 fleet: gate.fleet.take(),
                 pause: gate.pause.take(),
+                plans: gate.plans.take(),
             };
             (gate.sinks.clone(), catchup)
         };
@@ -134,6 +139,15 @@ impl Visibility {
         let mut gate = lock(&self.inner);
         if gate.hidden {
             gate.pause = Some(state.clone());
+        }
+        !gate.hidden
+    }
+
+    /// Whether to emit the plans now; while hidden only the newest list is kept.
+    pub fn plans_changed(&self, plans: &[PlanSummary]) -> bool {
+        let mut gate = lock(&self.inner);
+        if gate.hidden {
+            gate.plans = Some(plans.to_vec());
         }
         !gate.hidden
     }

@@ -13,6 +13,9 @@ import type {
   JobUpdate,
   PauseFor,
   PauseState,
+  PlanInput,
+  PlanRun,
+  PlanSummary,
   ProgressEvent,
   RemoteJobInfo,
   RemoteJobRequest,
@@ -76,6 +79,24 @@ export interface Api {
   resumeEverything(): Promise<PauseState>;
   /** `pause-changed`: "pause everything" began, moved or ended. */
   onPauseChanged(handler: (state: PauseState) => void): Promise<Unsubscribe>;
+  /** Every plan with its last run, next run and staleness. */
+  listPlans(): Promise<PlanSummary[]>;
+  /** Checked before anything is saved (schedule, name, folders). */
+  addPlan(input: PlanInput): Promise<PlanSummary>;
+  editPlan(name: string, input: PlanInput): Promise<PlanSummary>;
+  removePlan(name: string): Promise<void>;
+  /** Runs a plan now; resolves to its job (follow it with `subscribeJob`). */
+  runPlan(name: string): Promise<JobSummary>;
+  runAllPlans(): Promise<JobSummary[]>;
+  /** Pauses a plan (for `forSecs`, or until resumed). */
+  pausePlan(name: string, forSecs: number | null): Promise<PlanSummary>;
+  resumePlan(name: string): Promise<PlanSummary>;
+  /** A plan's runs, newest first. */
+  planRuns(name: string): Promise<PlanRun[]>;
+  /** Saves a plan's runs to a file the user picks; resolves to its path (`null`: cancelled). */
+  exportPlanRuns(name: string, format: "csv" | "json"): Promise<string | null>;
+  /** `plans-changed`: every plan, whenever one is added, changed, run or ends a run. */
+  onPlansChanged(handler: (plans: PlanSummary[]) => void): Promise<Unsubscribe>;
 }
 
 /** `invoke`, rejecting with an `AppError` only. */
@@ -145,4 +166,15 @@ export const tauriApi: Api = {
   pauseEverything: (how) => call("pause_everything", { how }),
   resumeEverything: () => call("resume_everything"),
   onPauseChanged: (handler) => on(EVENTS.pauseChanged, handler),
+  listPlans: () => call("list_plans"),
+  addPlan: (input) => call("add_plan", { input }),
+  editPlan: (name, input) => call("edit_plan", { name, input }),
+  removePlan: async (name) => void (await call<null>("remove_plan", { name })),
+  runPlan: (name) => call("run_plan", { name }),
+  runAllPlans: () => call("run_all_plans"),
+  pausePlan: (name, forSecs) => call("pause_plan", { name, forSecs }),
+  resumePlan: (name) => call("resume_plan", { name }),
+  planRuns: (name) => call("plan_runs", { name }),
+  exportPlanRuns: (name, format) => call("export_plan_runs", { name, format }),
+  onPlansChanged: (handler) => on(EVENTS.plansChanged, handler),
 };

@@ -17,6 +17,8 @@ export const EVENTS = {
   fleetChanged: "fleet-changed",
   /** `PauseState`: "pause everything" began, moved or ended. */
   pauseChanged: "pause-changed",
+  /** `PlanSummary[]`: every plan, whenever one is added, changed, run or ends a run. */
+  plansChanged: "plans-changed",
 } as const satisfies Record<string, EventName>;
 
 // Fails the type check when `AppEvent` gains an event that EVENTS does not list.

@@ -100,3 +100,28 @@ export function formatTime(iso: string | null): string {
 export function isUrl(s: string): boolean {
   return /^https?:\/\//i.test(s);
 }
+
+/**
+ * How long ago (or how soon) a time is, as people say it: "just now", "3 min ago",
+ * "3 hours ago", "yesterday", "in 2 hours". `now` is a parameter so lists and tests agree.
+ */
+export function formatAgo(iso: string | null, now: number): string {
+  if (!iso) return "";
+  const t = new Date(iso).getTime();
+  if (Number.isNaN(t)) return iso;
+  const diff = now - t;
+  const future = diff < 0;
+  const s = Math.abs(diff) / 1000;
+  let text: string;
+  if (s < 45) return future ? "in a moment" : "just now";
+  else if (s < 3600) text = `${Math.round(s / 60)} min`;
+  else if (s < 36 * 3600) {
+    const h = Math.round(s / 3600);
+    text = h === 1 ? "1 hour" : `${h} hours`;
+  } else {
+    const d = Math.round(s / 86400);
+    if (d === 1) return future ? "tomorrow" : "yesterday";
+    text = `${d} days`;
+  }
+  return future ? `in ${text}` : `${text} ago`;
+}

@@ -2,8 +2,9 @@
 import type { Fleet } from "./Fleet";
 import type { JobsChanged } from "./JobsChanged";
 import type { PauseState } from "./PauseState";
+import type { PlanSummary } from "./PlanSummary";
 
 /**
  * The app-wide events the shell emits to every window (name and payload).
  */
-export type AppEvent = { "event": "jobs-changed", "payload": JobsChanged } | { "event": "fleet-changed", "payload": Fleet } | { "event": "pause-changed", "payload": PauseState };
+export type AppEvent = { "event": "jobs-changed", "payload": JobsChanged } | { "event": "fleet-changed", "payload": Fleet } | { "event": "pause-changed", "payload": PauseState } | { "event": "plans-changed", "payload": Array<PlanSummary> };
