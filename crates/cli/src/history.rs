@@ -34,6 +34,7 @@ pub fn list(
     json: bool,
     limit: usize,
     state: Option<JobState>,
+    plan_id: Option<String>,
     prune: Option<usize>,
 ) -> ExitCode {
     let store = match open(db) {
@@ -52,6 +53,7 @@ pub fn list(
     let filter = JobFilter {
         limit: Some(limit),
         state,
+        plan_id,
         ..JobFilter::default()
     };
     let jobs = match store.list_jobs(&filter) {

@@ -5,6 +5,7 @@
 mod ui;
 mod agent;
 mod history;
+mod plan;
 mod render;
 mod run;
 mod watch;
@@ -89,7 +90,12 @@ enum Command {
         prune: bool,
         #[arg(long, default_value_t = history::KEEP_RUNS, requires = "prune")]
         keep: usize,
+        /// Only the runs of this plan.
+        #[arg(long, value_name = "NAME")]
+        plan: Option<String>,
     },
+    /// Saved jobs with a schedule, retention and a staleness limit.
+    Plan(plan::PlanArgs),
     /// One job: its steps with their durations, totals, result or error.
     Show {
         id: String,
@@ -173,7 +179,15 @@ fn main() -> ExitCode {
             state,
             prune,
             keep,
-        } => history::list(&db, json, limit, state, prune.then_some(keep)),
+            plan,
+        } => {
+            let plan_id = match plan.map(|name| plan::plan_id(&db, &name)).transpose() {
+                Ok(id) => id,
+                Err(code) => return code,
+            };
+            history::list(&db, json, limit, state, plan_id, prune.then_some(keep))
+        }
+        Command::Plan(args) => plan::run(&db, args),
         Command::Show { id, json } => history::show(&db, &id, json),
         Command::Events { id, since } => history::events(&db, &id, since),
         Command::Agent(args) => agent::run(&places, args),

@@ -17,7 +17,8 @@ pub fn resume(db: &Path, id: &str, json: bool) -> ExitCode {
     follow(RecordedJob::resume(db, id), json)
 }
 
-fn follow(job: Result<RecordedJob, RunError>, json: bool) -> ExitCode {
+/// Follows a started job to its end, rendering its progress; the exit code says how it ended.
+pub fn follow(job: Result<RecordedJob, RunError>, json: bool) -> ExitCode {
     let job = match job {
         Ok(job) => job,
         Err(e) => return fail(e.code(), e),

@@ -130,9 +130,9 @@ pub enum PlanError {
     #[error("plan {name:?} is already running{}", job.as_deref().map(|j| format!(" (job {j})")).unwrap_or_default())]
     Busy { name: String, job: Option<String> },
     /// A source or destination that is not usable (missing folder, bad URL, bad option).
-    #[error("{0}")]
+    #[error("{}", .0.message)]
     Invalid(ErrorInfo),
-    #[error("cannot start plan {name:?}: {error}")]
+    #[error("cannot start plan {name:?}: {}", error.message)]
     Launch { name: String, error: ErrorInfo },
 }
 
