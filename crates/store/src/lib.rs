@@ -10,6 +10,7 @@ mod remote;
 mod rows;
 mod runs;
 mod schema;
+mod seed;
 mod store;
 mod writer;
 
