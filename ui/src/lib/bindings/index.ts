@@ -5,6 +5,7 @@ export type { AppEvent } from "./AppEvent";
 export type { ConnectionState } from "./ConnectionState";
 export type { ErrorCode } from "./ErrorCode";
 export type { ErrorInfo } from "./ErrorInfo";
+export type { EtaSource } from "./EtaSource";
 export type { Fleet } from "./Fleet";
 export type { FleetAgent } from "./FleetAgent";
 export type { HistoryFilter } from "./HistoryFilter";
