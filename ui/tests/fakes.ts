@@ -141,6 +141,7 @@ export const defaultSettings: Settings = {
   quietHours: null,
   closeToTray: true,
   launchAtLogin: false,
+  maxJobs: 2,
 } as Settings;
 
 export function fakeApi(overrides: Partial<Api> = {}): FakeApi {

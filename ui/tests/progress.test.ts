@@ -105,3 +105,17 @@ describe("ConnectionLine", () => {
     expect(line.textContent).toContain("polling every 1 s");
   });
 });
+
+describe("A time from past runs", () => {
+  it("is said to be an estimate from past runs, even before a percent", () => {
+    render(Counts, {
+      props: { event: progressEvent({ state: "running", percent: null, etaSeconds: 300, etaSource: "history" }) },
+    });
+    expect(screen.getByTestId("modal-eta").textContent).toBe("Time remaining: about 5 min (from past runs)");
+  });
+
+  it("is this run's own once it has settled", () => {
+    render(Counts, { props: { event: progressEvent({ state: "running", percent: 40, etaSeconds: 300 }) } });
+    expect(screen.getByTestId("modal-eta").textContent).toBe("Time remaining: ~5 min");
+  });
+});

@@ -483,6 +483,7 @@ describe("Settings view", () => {
       quietHours: { start: "23:30", end: "07:00" },
       closeToTray: false,
       launchAtLogin: false,
+      maxJobs: 2,
     });
     expect(screen.getByTestId("settings-saved")).toBeTruthy();
   });

@@ -28,7 +28,7 @@ pub use auth::{
 };
 pub use cert::{AgentCert, CertError, CertSource};
 pub use server::{Limits, MAX_CONNECTIONS_PER_ADDRESS};
-pub use service::{Agent, ApiError, EMIT_INTERVAL, MAX_STREAMS_PER_TOKEN, OpenError};
+pub use service::{Agent, ApiError, EMIT_INTERVAL, MAX_JOBS, MAX_STREAMS_PER_TOKEN, OpenError};
 
 #[derive(Debug, Clone)]
 pub struct AgentConfig {
@@ -46,6 +46,8 @@ pub struct AgentConfig {
     pub max_streams_per_token: usize,
     /// How often jobs log counter updates, each of which goes to every watcher.
     pub emit_interval: Duration,
+    /// Most jobs running at once; the others wait as `queued` (at least 1).
+    pub max_jobs: usize,
     pub limits: Limits,
 }
 
@@ -62,6 +64,7 @@ impl AgentConfig {
             record: None,
             max_streams_per_token: MAX_STREAMS_PER_TOKEN,
             emit_interval: EMIT_INTERVAL,
+            max_jobs: MAX_JOBS,
             limits: Limits::default(),
         }
     }
@@ -76,6 +79,8 @@ pub enum AgentError {
     InsecureListen(SocketAddr),
     #[error("give at least one --root folder: jobs may only use folders under a root")]
     NoRoot,
+    #[error("--max-jobs must be at least 1: with 0 no job would ever start")]
+    NoJobSlots,
     #[error(transparent)]
     Tokens(#[from] TokenError),
     #[error(transparent)]
@@ -96,6 +101,7 @@ impl AgentError {
         match self {
             Self::InsecureListen(_) => ErrorCode::InsecureListen,
             Self::NoRoot => ErrorCode::NoRoot,
+            Self::NoJobSlots => ErrorCode::InvalidInput,
             Self::Tokens(_) => ErrorCode::Tokens,
             Self::Cert(_) => ErrorCode::Certificate,
             Self::Open(e) => e.code(),
@@ -158,6 +164,9 @@ pub async fn serve_until(
     if cfg.roots.is_empty() {
         return Err(AgentError::NoRoot);
     }
+    if cfg.max_jobs == 0 {
+        return Err(AgentError::NoJobSlots);
+    }
     let (tokens, new_admin_token) = Tokens::load_or_create(&cfg.tokens)?;
     let cert = cfg.tls.as_ref().map(AgentCert::load).transpose()?;
     let acceptor = cert
@@ -169,6 +178,7 @@ pub async fn serve_until(
         let (max, every) = (cfg.max_streams_per_token, cfg.emit_interval);
         tokio::task::spawn_blocking(move || Agent::open(db, &roots, max, every)).await??
     };
+    agent.set_max_jobs(cfg.max_jobs);
     let agent = Arc::new(agent);
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await

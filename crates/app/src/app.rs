@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
+use tidemark_core::queue::JobQueue;
 use tidemark_plans::{SchedulerConfig, SchedulerHandle};
 use tidemark_store::{Pool, Pooled, Registry, recover};
 use tokio::runtime::Handle;
@@ -48,6 +49,8 @@ pub(crate) struct Inner {
     pub(crate) paused: Mutex<Option<crate::pause::Paused>>,
     /// Starts the plans' due runs (see `plans`).
     pub(crate) scheduler: SchedulerHandle,
+    /// The line every job of the app waits in (at most `Settings::max_jobs` run).
+    pub(crate) queue: JobQueue,
 }
 
 #[derive(Clone)]
@@ -100,7 +103,7 @@ impl App {
         notifier: Arc<dyn Notifier>,
     ) -> App {
         let dir = config.config.clone();
-        let settings = settings::load_json(&dir.join(SETTINGS_FILE));
+        let settings: Settings = settings::load_json(&dir.join(SETTINGS_FILE));
         let mut agents: Vec<StoredAgent> = settings::load_json(&dir.join(AGENTS_FILE));
         let tokens = TokenStore::new(config.keychain.clone(), &dir);
         // Links and tokens an older version kept in agents.json leave it now.
@@ -115,6 +118,7 @@ impl App {
         {
             tracing::error!("agents: {e}");
         }
+        let queue = JobQueue::new(settings.max_jobs as usize);
         let pool = Pool::new(config.db.clone());
         if let Err(e) = pool.get().and_then(|mut s| recover(&mut s)) {
             tracing::error!("history: {e}");
@@ -146,6 +150,7 @@ impl App {
                     tokens,
                     paused: Mutex::new(None),
                     scheduler,
+                    queue,
                 }
             }),
         };
@@ -204,6 +209,7 @@ impl App {
         settings::validate(&new)?;
         let path = self.inner.config.config.join(SETTINGS_FILE);
         settings::save_json(&path, &new, false)?;
+        self.inner.queue.set_limit(new.max_jobs as usize);
         *lock(&self.inner.settings) = new.clone();
         Ok(new)
     }

@@ -77,9 +77,33 @@ impl App {
         Ok(self.track(job, spec))
     }
 
-    /// How this app's jobs run; a plan's run is recorded with its plan.
+    /// How this app's jobs run: in the app's one queue. A plan's run is recorded with its
+    /// plan, and its ETA starts from the plan's past runs.
     pub(crate) fn launch_for(&self, plan: Option<&tidemark_plans::Plan>) -> tidemark_store::Launch {
-        plan.map(tidemark_plans::ops::launch_of).unwrap_or_default()
+        let launch = plan.map(tidemark_plans::ops::launch_of).unwrap_or_default();
+        tidemark_store::Launch {
+            queue: Some(self.inner.queue.clone()),
+            eta_seed: plan.and_then(|p| self.eta_seed(p)),
+            ..launch
+        }
+    }
+
+    /// The plan's last few completed runs, as an ETA's starting point; none without any.
+    fn eta_seed(&self, plan: &tidemark_plans::Plan) -> Option<tidemark_core::EtaSeed> {
+        /// Enough to smooth one odd run out, few enough to follow a growing folder.
+        const PAST_RUNS: usize = 5;
+        let store = self.store().ok()?;
+        let ids: Vec<String> = tidemark_plans::ops::runs(&store, &plan.name)
+            .ok()?
+            .into_iter()
+            .filter(|r| r.state == JobState::Completed)
+            .take(PAST_RUNS)
+            .map(|r| r.job_id)
+            .collect();
+        store.eta_seed(&ids).unwrap_or_else(|e| {
+            tracing::warn!(plan = %plan.name, "no ETA from past runs: {e}");
+            None
+        })
     }
 
     /// Keeps a started job in the active list, and waits for its end on a thread of its
@@ -226,7 +250,7 @@ impl App {
                 record.state.as_str()
             )));
         }
-        let job = RecordedJob::resume(self.db(), id)?;
+        let job = RecordedJob::resume_with(self.db(), id, self.launch_for(None))?;
         Ok(self.track(job, record.spec))
     }
 

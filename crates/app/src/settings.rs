@@ -72,7 +72,16 @@ pub fn parse_hhmm(s: &str) -> Option<NaiveTime> {
 }
 
 /// Refuses settings the policy could not apply.
+/// The most jobs one process may run at once: more would only share the same disks.
+pub const MAX_JOBS_LIMIT: u32 = 16;
+
 pub fn validate(settings: &Settings) -> Result<()> {
+    if !(1..=MAX_JOBS_LIMIT).contains(&settings.max_jobs) {
+        return Err(Error::InvalidInput(format!(
+            "jobs at once must be from 1 to {MAX_JOBS_LIMIT}, not {}",
+            settings.max_jobs
+        )));
+    }
     if let Some(q) = &settings.quiet_hours {
         for (what, v) in [("start", &q.start), ("end", &q.end)] {
             if parse_hhmm(v).is_none() {

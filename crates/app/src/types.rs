@@ -282,6 +282,8 @@ pub struct Settings {
     /// Start (hidden, in the tray) when the user logs in, so plans run on time. Off until
     /// the user turns it on; the shell applies it to the system's login items.
     pub launch_at_login: bool,
+    /// At most this many of the app's jobs run at once; the others wait, queued.
+    pub max_jobs: u32,
 }
 
 impl Default for Settings {
@@ -293,6 +295,7 @@ impl Default for Settings {
             quiet_hours: None,
             close_to_tray: true,
             launch_at_login: false,
+            max_jobs: tidemark_core::queue::DEFAULT_LIMIT as u32,
         }
     }
 }

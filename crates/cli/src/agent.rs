@@ -43,9 +43,21 @@ pub struct AgentArgs {
     /// sent at once).
     #[arg(long, value_name = "MS", default_value_t = tidemark_agent::EMIT_INTERVAL.as_millis() as u64)]
     emit_interval: u64,
+    /// Most jobs running at once; the others wait as `queued`, in the order they came.
+    #[arg(long, value_name = "N", default_value_t = tidemark_agent::MAX_JOBS, value_parser = at_least_one)]
+    max_jobs: usize,
     /// The token file [default: agent-tokens.json in the config folder, see `tidemark paths`].
     #[arg(long, value_name = "PATH")]
     tokens: Option<PathBuf>,
+}
+
+/// `--max-jobs`: 0 would queue every job for ever.
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("at least 1: with 0 no job would ever start".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -295,6 +307,7 @@ fn run_agent(places: &Places, args: AgentArgs, tokens: PathBuf, cert: CertSource
     cfg.record = Some(record_path(places));
     cfg.max_streams_per_token = args.max_streams_per_token;
     cfg.emit_interval = Duration::from_millis(args.emit_interval);
+    cfg.max_jobs = args.max_jobs;
     cfg.limits = Limits {
         per_address: args.max_connections_per_address,
         ..Limits::default()

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use indicatif::{HumanBytes, HumanDuration, MultiProgress, ProgressBar, ProgressStyle};
-use tidemark_core::{ItemState, JobState, ProgressEvent, ProgressSink, SinkClosed, Step};
+use tidemark_core::{
+    EtaSource, ItemState, JobState, ProgressEvent, ProgressSink, SinkClosed, Step,
+};
 
 pub struct JsonLines<W: Write + Send> {
     out: W,
@@ -166,11 +168,17 @@ fn status_line(ev: &ProgressEvent) -> String {
     if let Some(rate) = ev.rate_per_sec {
         parts.push(rate_text(ev, rate));
     }
-    if ev.state == JobState::Running && ev.percent.is_some() {
-        parts.push(match ev.eta_seconds {
-            Some(s) => format!("~{} left", HumanDuration(Duration::from_secs_f64(s))),
-            None => "estimating…".to_string(),
-        });
+    if ev.state == JobState::Running {
+        let left = |s: f64| HumanDuration(Duration::from_secs_f64(s));
+        match (ev.eta_seconds, ev.eta_source, ev.percent) {
+            // Past runs only: an estimate, and said to be one.
+            (Some(s), Some(EtaSource::History), _) => {
+                parts.push(format!("about {} left (from past runs)", left(s)));
+            }
+            (Some(s), _, _) => parts.push(format!("~{} left", left(s))),
+            (None, _, Some(_)) => parts.push("estimating…".to_string()),
+            (None, _, None) => {}
+        }
     }
     parts.join(" · ")
 }

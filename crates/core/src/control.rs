@@ -18,6 +18,19 @@ struct Inner {
     paused: AtomicBool,
     lock: Mutex<()>,
     cond: Condvar,
+    /// Told of every cancel, pause and resume: whoever waits elsewhere for this job (the
+    /// job queue) and must look again.
+    waker: Mutex<Option<Waker>>,
+}
+
+/// Something to call when a job's control changes.
+#[derive(Clone)]
+pub(crate) struct Waker(pub(crate) Arc<dyn Fn() + Send + Sync>);
+
+impl std::fmt::Debug for Waker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Waker")
+    }
 }
 
 impl Control {
@@ -28,8 +41,10 @@ impl Control {
     pub fn cancel(&self) {
         self.inner.cancelled.store(true, Ordering::SeqCst);
         // Wake a paused job so it can see the cancellation.
-        let _guard = self.inner.lock.lock();
+        let guard = self.inner.lock.lock();
         self.inner.cond.notify_all();
+        drop(guard);
+        self.wake();
     }
 
     pub fn is_cancelled(&self) -> bool {
@@ -38,12 +53,33 @@ impl Control {
 
     pub fn pause(&self) {
         self.inner.paused.store(true, Ordering::SeqCst);
+        self.wake();
     }
 
     pub fn resume(&self) {
-        let _guard = self.inner.lock.lock();
+        let guard = self.inner.lock.lock();
         self.inner.paused.store(false, Ordering::SeqCst);
         self.inner.cond.notify_all();
+        drop(guard);
+        self.wake();
+    }
+
+    /// Calls `waker` on every later cancel, pause and resume, until replaced or cleared.
+    pub(crate) fn set_waker(&self, waker: Option<Waker>) {
+        *self.inner.waker.lock().unwrap_or_else(|p| p.into_inner()) = waker;
+    }
+
+    fn wake(&self) {
+        // Called outside the lock: the waker takes locks of its own.
+        let waker = self
+            .inner
+            .waker
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(w) = waker {
+            (w.0)();
+        }
     }
 
     pub fn is_paused(&self) -> bool {

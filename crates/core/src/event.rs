@@ -116,6 +116,19 @@ pub struct Counters {
     pub bytes_total: Option<u64>,
 }
 
+/// Where an event's `etaSeconds` comes from when it is not this run's own measured speed
+/// alone (the field is absent then, as in events of older versions).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EtaSource {
+    /// From past runs only: this run's speed is not known yet. An estimate, rounded.
+    History,
+    /// Past runs blended with this run's speed, which weighs more as the run goes on.
+    Blend,
+}
+
 /// One row of a multi-source job (a sync's source).
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -169,6 +182,11 @@ pub struct ProgressEvent {
     pub counters: Counters,
     pub rate_per_sec: Option<f64>,
     pub eta_seconds: Option<f64>,
+    /// Set when the ETA draws on past runs (`history`, `blend`); absent when it is this run's
+    /// own estimate or there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub eta_source: Option<EtaSource>,
     pub message: String,
     pub items: Vec<ItemProgress>,
     pub warnings: Vec<Warning>,
@@ -194,6 +212,7 @@ impl ProgressEvent {
             counters: Counters::default(),
             rate_per_sec: None,
             eta_seconds: None,
+            eta_source: None,
             message: String::new(),
             items: Vec::new(),
             warnings: Vec::new(),

@@ -13,7 +13,9 @@ use crate::error::JobError;
 use crate::event::{JobKind, ProgressEvent};
 use crate::log::{EventLog, Subscription};
 use crate::progress::{DEFAULT_EMIT_INTERVAL, Reporter, StepPlan};
+use crate::queue::{JobQueue, Slot, Ticket};
 use crate::resume::{NoResume, ResumeState};
+use crate::seed::EtaSeed;
 use crate::snapshot::{self, SnapshotSpec};
 use crate::sync::{self, SyncSpec};
 
@@ -59,6 +61,12 @@ pub struct JobOptions {
     /// Set when this run continues an interrupted one.
     pub resume_from: Option<ResumePoint>,
     pub priority: Priority,
+    /// The line the job waits in before it runs (see [`crate::queue`]); `None` runs it at
+    /// once.
+    pub queue: Option<JobQueue>,
+    /// What past runs of the same work took: the run's ETA starts from it (see
+    /// [`crate::seed`]).
+    pub eta_seed: Option<EtaSeed>,
 }
 
 /// How a job's threads compete for the CPU with the rest of their process.
@@ -90,6 +98,8 @@ impl Default for JobOptions {
             resume_state: Box::new(NoResume),
             resume_from: None,
             priority: Priority::Normal,
+            queue: None,
+            eta_seed: None,
         }
     }
 }
@@ -117,7 +127,9 @@ pub struct JobHandle {
 
 impl JobHandle {
     /// Starts `spec`. Its first event (`queued`) is in the log before this returns, so a
-    /// subscriber from seq 0 misses nothing.
+    /// subscriber from seq 0 misses nothing. With a queue, the job takes its place in line
+    /// here and its thread waits for a slot (its events stay `queued`, saying how many jobs
+    /// are ahead); cancelled while waiting, it ends `cancelled` without starting.
     pub fn spawn(spec: JobSpec, opts: JobOptions) -> JobHandle {
         let id = opts.id.unwrap_or_else(new_job_id);
         let kind = spec.kind();
@@ -130,9 +142,14 @@ impl JobHandle {
         let mut rep = Reporter::new(id.clone(), kind, log.clone(), control.clone(), plan)
             .with_interval(opts.emit_interval)
             .with_percent_floor(opts.resume_from.and_then(|p| p.percent))
-            .with_resume_state(opts.resume_state, opts.resume_from.is_some());
+            .with_resume_state(opts.resume_state, opts.resume_from.is_some())
+            .with_eta_seed(opts.eta_seed);
         if opts.resume_from.is_some() {
             rep.set_message("Resuming");
+        }
+        let ticket = opts.queue.as_ref().map(|q| q.enter(&control));
+        if let Some(place) = ticket.as_ref().and_then(Ticket::waiting_place) {
+            rep.set_message(place.message());
         }
         rep.queued();
         let priority = opts.priority;
@@ -142,6 +159,18 @@ impl JobHandle {
                 if priority == Priority::Background {
                     crate::platform::priority::lower_this_thread();
                 }
+                // Held until the terminal event is in the log, whatever the end: the next
+                // job never overlaps this one's last event.
+                let _slot: Option<Slot> = match ticket {
+                    Some(t) => match wait_in_line(t, &mut rep) {
+                        Ok(slot) => Some(slot),
+                        Err(cancelled) => {
+                            rep.finish(&Err(cancelled.into()));
+                            return;
+                        }
+                    },
+                    None => None,
+                };
                 run_to_end(&spec, &mut rep)
             })
             .ok();
@@ -185,6 +214,22 @@ impl JobHandle {
         }
         self.log.latest().filter(|e| e.is_terminal())
     }
+}
+
+/// Waits for a slot, telling the job's log each new place in line.
+fn wait_in_line(ticket: Ticket, rep: &mut Reporter) -> Result<Slot, crate::error::Cancelled> {
+    let resumed = rep.is_resumed();
+    let slot = ticket.wait(|place| {
+        rep.set_message(place.message());
+        rep.flush();
+    })?;
+    // The place in line said nothing about the run itself.
+    if resumed {
+        rep.set_message("Resuming");
+    } else {
+        rep.clear_message();
+    }
+    Ok(slot)
 }
 
 /// Runs the engine and always ends the log with one terminal event, even if the engine

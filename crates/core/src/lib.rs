@@ -16,7 +16,9 @@ pub mod panic;
 pub mod platform;
 pub mod prefetch;
 pub mod progress;
+pub mod queue;
 pub mod resume;
+pub mod seed;
 pub mod sink;
 pub mod snapshot;
 pub mod sync;
@@ -30,12 +32,14 @@ mod testutil;
 pub use control::Control;
 pub use error::{ErrorCode, ErrorInfo, JobError};
 pub use event::{
-    Counters, ItemProgress, ItemState, JobKind, JobState, ProgressEvent, Step, Warning,
+    Counters, EtaSource, ItemProgress, ItemState, JobKind, JobState, ProgressEvent, Step, Warning,
 };
 pub use job::{JobHandle, JobOptions, JobSpec, Priority, ResumePoint};
 pub use log::{Delivery, EventLog, Subscription};
 pub use pairing::{Fingerprint, FingerprintError, PairingLink, PairingLinkError};
+pub use queue::JobQueue;
 pub use resume::{CheckpointError, MemoryResume, NoResume, ResumeState};
+pub use seed::EtaSeed;
 pub use sink::{ProgressSink, SinkClosed, pump};
 pub use snapshot::SnapshotSpec;
 pub use sync::SyncSpec;

@@ -9,10 +9,12 @@ use crate::control::Control;
 use crate::error::{Cancelled, JobError};
 use crate::eta::EtaEstimator;
 use crate::event::{
-    Counters, ItemProgress, JobKind, JobState, ProgressEvent, Step, Warning, now_timestamp,
+    Counters, EtaSource, ItemProgress, JobKind, JobState, ProgressEvent, Step, Warning,
+    now_timestamp,
 };
 use crate::log::EventLog;
 use crate::resume::{CheckpointError, NoResume, ResumeState};
+use crate::seed::{EtaSeed, Position, Seeded, blend, round_estimate};
 
 /// How often counter updates reach the log. Consumers throttle further for display.
 pub const DEFAULT_EMIT_INTERVAL: Duration = Duration::from_millis(100);
@@ -50,6 +52,12 @@ pub struct Reporter {
     last: Option<Arc<ProgressEvent>>,
     resume: Box<dyn ResumeState>,
     resumed: bool,
+    seed: Option<Seeded>,
+    /// When the run first ran, and its current step began (both moved on by pauses).
+    running_since: Option<Instant>,
+    step_since: Option<Instant>,
+    /// Since when this run's own ETA has been known without a break.
+    live_since: Option<Instant>,
 }
 
 impl std::fmt::Debug for dyn ResumeState {
@@ -86,7 +94,18 @@ impl Reporter {
             last: None,
             resume: Box::new(NoResume),
             resumed: false,
+            seed: None,
+            running_since: None,
+            step_since: None,
+            live_since: None,
         }
+    }
+
+    /// Estimates from past runs of the same work: the run has an ETA from its first events,
+    /// blended into its own as that settles.
+    pub fn with_eta_seed(mut self, seed: Option<EtaSeed>) -> Self {
+        self.seed = seed.map(Seeded::new);
+        self
     }
 
     /// Where this run keeps what a later run needs; `resumed` says this run continues an
@@ -179,23 +198,43 @@ impl Reporter {
         bytes_total: Option<u64>,
         message: impl Into<String>,
     ) {
-        self.enter(step, total, bytes_total, Some(message.into()));
+        self.enter(
+            Instant::now(),
+            step,
+            total,
+            bytes_total,
+            Some(message.into()),
+        );
     }
 
     /// Moves to `step`, showing the last counters of the step being left first.
     pub fn start_step(&mut self, step: Step, total: Option<u64>, bytes_total: Option<u64>) {
-        self.enter(step, total, bytes_total, None);
+        self.enter(Instant::now(), step, total, bytes_total, None);
+    }
+
+    /// [`Self::start_step`] at `now`: replays (tests, benchmarks) run on explicit instants.
+    pub fn start_step_at(
+        &mut self,
+        now: Instant,
+        step: Step,
+        total: Option<u64>,
+        bytes_total: Option<u64>,
+    ) {
+        self.enter(now, step, total, bytes_total, None);
     }
 
     fn enter(
         &mut self,
+        now: Instant,
         step: Step,
         total: Option<u64>,
         bytes_total: Option<u64>,
         message: Option<String>,
     ) {
-        self.emit_if_changed();
+        self.emit_if_changed(now);
         self.state = JobState::Running;
+        self.running_since.get_or_insert(now);
+        self.step_since = Some(now);
         if let Some(idx) = self.plan.0.iter().position(|(s, _)| *s == step) {
             self.current = idx;
         }
@@ -207,7 +246,7 @@ impl Reporter {
         };
         self.message = message;
         self.speed = EtaEstimator::new();
-        self.emit();
+        self.emit_at(now);
     }
 
     pub fn set_totals(&mut self, total: Option<u64>, bytes_total: Option<u64>) {
@@ -219,11 +258,21 @@ impl Reporter {
         self.message = Some(message.into());
     }
 
+    /// Back to the message the state and step give.
+    pub fn clear_message(&mut self) {
+        self.message = None;
+    }
+
     /// Counts finished work in the current step; shown at the next tick.
     pub fn advance(&mut self, items: u64, bytes: u64) {
+        self.advance_at(Instant::now(), items, bytes);
+    }
+
+    /// [`Self::advance`] at `now`.
+    pub fn advance_at(&mut self, now: Instant, items: u64, bytes: u64) {
         self.counters.processed += items;
         self.counters.bytes_done += bytes;
-        self.tick();
+        self.tick_at(now);
     }
 
     pub fn bytes_done(&self) -> u64 {
@@ -259,7 +308,10 @@ impl Reporter {
 
     /// Emits if the interval since the last event has passed.
     pub fn tick(&mut self) {
-        let now = Instant::now();
+        self.tick_at(Instant::now());
+    }
+
+    fn tick_at(&mut self, now: Instant) {
         if self
             .last_emit
             .is_none_or(|t| now.duration_since(t) >= self.interval)
@@ -283,7 +335,13 @@ impl Reporter {
         let control = self.control.clone();
         self.state = JobState::Paused;
         self.emit();
+        let paused_at = Instant::now();
         control.wait_while_paused()?;
+        // Time spent paused is no working time: the seeded estimate's clocks skip it.
+        let paused_for = paused_at.elapsed();
+        for since in [&mut self.running_since, &mut self.step_since] {
+            *since = since.map(|t| t + paused_for);
+        }
         self.state = JobState::Running;
         // Time spent paused says nothing about speed.
         self.speed = EtaEstimator::new();
@@ -299,13 +357,14 @@ impl Reporter {
             Err(JobError::Cancelled) => (JobState::Cancelled, None, None),
             Err(e) => (JobState::Failed, Some(e.info()), None),
         };
-        self.emit_if_changed();
+        self.emit_if_changed(Instant::now());
         self.state = state;
         let mut ev = self.build(Instant::now());
         ev.step = Step::for_terminal(state);
         ev.step_number = self.total_steps();
         ev.rate_per_sec = None;
         ev.eta_seconds = None;
+        ev.eta_source = None;
         ev.error = error;
         ev.result_url = result_url;
         ev.message = match (state, outcome) {
@@ -332,7 +391,7 @@ impl Reporter {
 
     /// Shows the last counters of a running step before it is left, unless the log already
     /// has them.
-    fn emit_if_changed(&mut self) {
+    fn emit_if_changed(&mut self, now: Instant) {
         let shown = self.last.as_ref().is_some_and(|l| {
             l.state == self.state
                 && l.counters.processed == self.counters.processed
@@ -341,7 +400,7 @@ impl Reporter {
                 && self.message.as_ref().is_none_or(|m| *m == l.message)
         });
         if self.state == JobState::Running && !shown {
-            self.emit();
+            self.emit_at(now);
         }
     }
 
@@ -428,11 +487,15 @@ impl Reporter {
             if let Some(p) = exact {
                 self.eta.observe(now, p);
             }
-            let eta = exact.and_then(|p| self.eta.eta(now, 100.0 - p));
-            (self.speed.rate(now).map(|r| r.round()), eta)
+            let live = exact.and_then(|p| self.eta.eta(now, 100.0 - p));
+            (
+                self.speed.rate(now).map(|r| r.round()),
+                self.eta_shown(now, live),
+            )
         } else {
-            (None, None)
+            (None, (None, None))
         };
+        let (eta, eta_source) = eta;
         let step = self.step();
         let step_number = self.current as u32 + 1;
         ProgressEvent {
@@ -447,6 +510,7 @@ impl Reporter {
             counters: self.counters,
             rate_per_sec: rate,
             eta_seconds: eta,
+            eta_source,
             message: self
                 .message
                 .clone()
@@ -457,6 +521,34 @@ impl Reporter {
             result_url: None,
             timestamp: now_timestamp(),
         }
+    }
+
+    /// The ETA shown: this run's own (`live`) alone without a seed; with one, the seeded
+    /// estimate until `live` is known, then their [`blend`]. Stalled work has none.
+    fn eta_shown(&mut self, now: Instant, live: Option<f64>) -> (Option<f64>, Option<EtaSource>) {
+        self.live_since = match live {
+            None => None,
+            Some(_) => Some(self.live_since.unwrap_or(now)),
+        };
+        let steps: Vec<Step> = self.plan.0.iter().map(|(s, _)| *s).collect();
+        let position = Position {
+            steps: &steps,
+            current: self.current,
+            counters: self.counters,
+            in_step: since(now, self.step_since),
+        };
+        let Some(seeded) = self.seed.as_mut().and_then(|s| s.remaining(&position)) else {
+            return (live, None);
+        };
+        if self.eta.is_stalled(now) {
+            return (None, None);
+        }
+        let Some(live) = live else {
+            return (Some(round_estimate(seeded)), Some(EtaSource::History));
+        };
+        let elapsed = since(now, self.running_since);
+        let blended = blend(seeded, live, elapsed, since(now, self.live_since));
+        (Some(round_estimate(blended)), Some(EtaSource::Blend))
     }
 
     fn default_message(&self, step: Step) -> String {
@@ -484,6 +576,11 @@ impl Reporter {
     }
 }
 
+/// Seconds from `t` to `now`, 0 when `t` is unknown.
+fn since(now: Instant, t: Option<Instant>) -> f64 {
+    t.map_or(0.0, |t| now.saturating_duration_since(t).as_secs_f64())
+}
+
 /// 12034 -> "12,034".
 pub fn group_digits(n: u64) -> String {
     let s = n.to_string();
@@ -498,84 +595,5 @@ pub fn group_digits(n: u64) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn reporter(log: &Arc<EventLog>) -> Reporter {
-        let plan = StepPlan(vec![
-            (Step::Waiting, 0.0),
-            (Step::Browsing, 0.1),
-            (Step::Compressing, 0.9),
-        ]);
-        Reporter::new("j", JobKind::Snapshot, log.clone(), Control::new(), plan)
-            .with_interval(Duration::ZERO)
-    }
-
-    #[test]
-    fn unknown_totals_give_no_percent_and_known_ones_are_weighted() {
-        let log = EventLog::new();
-        let mut r = reporter(&log);
-        r.queued();
-        r.start_step(Step::Waiting, None, None);
-        assert_eq!(
-            log.latest().and_then(|e| e.percent),
-            None,
-            "waiting knows no total"
-        );
-        r.start_step(Step::Browsing, None, None);
-        r.advance(10, 100);
-        assert_eq!(log.latest().and_then(|e| e.percent), None, "no fake 0 %");
-        r.start_step(Step::Compressing, Some(10), Some(1000));
-        r.advance(5, 500);
-        let ev = log.latest().expect("event");
-        assert_eq!(ev.percent, Some(55.0));
-        assert_eq!((ev.step_number, ev.total_steps), (3, 4));
-        assert_eq!(ev.message, "Compressing 5 of 10 files");
-    }
-
-    #[test]
-    fn percent_never_goes_back_and_the_end_is_last() {
-        let log = EventLog::new();
-        let mut r = reporter(&log);
-        r.queued();
-        r.start_step(Step::Compressing, Some(2), Some(100));
-        r.advance(1, 80);
-        // A total discovered to be larger must not pull the bar back.
-        r.set_totals(Some(2), Some(1000));
-        r.advance(0, 10);
-        r.finish(&Ok("/tmp/x".into()));
-        let events = log.since(0);
-        let percents: Vec<f64> = events.iter().filter_map(|e| e.percent).collect();
-        assert!(percents.windows(2).all(|w| w[1] >= w[0]), "{percents:?}");
-        let last = events.last().expect("events");
-        assert_eq!(last.state, JobState::Completed);
-        assert_eq!(last.percent, Some(100.0));
-        assert_eq!(last.step_number, last.total_steps);
-        assert_eq!(events.iter().filter(|e| e.is_terminal()).count(), 1);
-    }
-
-    #[test]
-    fn failure_carries_the_code_and_keeps_the_percent_reached() {
-        let log = EventLog::new();
-        let mut r = reporter(&log);
-        r.start_step(Step::Compressing, Some(4), Some(400));
-        r.advance(2, 200);
-        let err = JobError::DiskFull("/x".into());
-        let ev = r.finish(&Err(err)).expect("terminal event");
-        assert_eq!(ev.state, JobState::Failed);
-        assert_eq!(ev.step, Step::Failed);
-        assert_eq!(
-            ev.error.as_ref().map(|e| e.code),
-            Some(crate::ErrorCode::DiskFull)
-        );
-        assert_eq!(ev.percent, Some(55.0));
-    }
-
-    #[test]
-    fn digits_are_grouped() {
-        assert_eq!(group_digits(0), "0");
-        assert_eq!(group_digits(999), "999");
-        assert_eq!(group_digits(12034), "12,034");
-        assert_eq!(group_digits(1_000_000), "1,000,000");
-    }
-}
+#[path = "progress_tests.rs"]
+mod tests;

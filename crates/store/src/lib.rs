@@ -11,6 +11,7 @@ mod remote;
 mod rows;
 mod runs;
 mod schema;
+mod seed;
 mod store;
 mod writer;
 

@@ -14,8 +14,8 @@ use std::thread::JoinHandle;
 
 use tidemark_core::job::new_job_id;
 use tidemark_core::{
-    CheckpointError, ErrorCode, JobHandle, JobOptions, JobSpec, JobState, Priority, ProgressEvent,
-    ResumePoint, ResumeState, pump,
+    CheckpointError, ErrorCode, EtaSeed, JobHandle, JobOptions, JobQueue, JobSpec, JobState,
+    Priority, ProgressEvent, ResumePoint, ResumeState, pump,
 };
 
 use crate::error::StoreError;
@@ -50,15 +50,19 @@ impl RunError {
     }
 }
 
-/// A job running with its history recorded.
-/// How a recorded job runs: its threads' priority, and how often its counters reach the log
-/// (an agent sends every logged event to each watcher, so it logs less often).
+/// How a recorded job runs: its threads' priority, how often its counters reach the log
+/// (an agent sends every logged event to each watcher, so it logs less often), and the line
+/// it waits in before it runs.
 #[derive(Debug, Clone)]
 pub struct Launch {
     pub priority: Priority,
     pub emit_interval: std::time::Duration,
     /// The plan this run belongs to, recorded with the job.
     pub plan_id: Option<String>,
+    /// The process's job queue; `None` runs the job at once.
+    pub queue: Option<JobQueue>,
+    /// Past runs of the same work, for an ETA from the first event ([`Store::eta_seed`]).
+    pub eta_seed: Option<EtaSeed>,
 }
 
 impl Default for Launch {
@@ -67,10 +71,13 @@ impl Default for Launch {
             priority: Priority::Normal,
             emit_interval: tidemark_core::progress::DEFAULT_EMIT_INTERVAL,
             plan_id: None,
+            queue: None,
+            eta_seed: None,
         }
     }
 }
 
+/// A job running with its history recorded.
 #[derive(Debug)]
 pub struct RecordedJob {
     handle: JobHandle,
@@ -111,6 +118,8 @@ impl RecordedJob {
             resume_state: Box::new(resume_state),
             priority: launch.priority,
             emit_interval: launch.emit_interval,
+            queue: launch.queue,
+            eta_seed: launch.eta_seed,
             ..JobOptions::default()
         };
         Self::run(db, spec, opts, lock, 0)
@@ -153,6 +162,8 @@ impl RecordedJob {
             }),
             priority: launch.priority,
             emit_interval: launch.emit_interval,
+            queue: launch.queue,
+            eta_seed: launch.eta_seed,
         };
         Self::run(db, job.spec, opts, lock, job.last_seq)
     }
@@ -248,6 +259,7 @@ fn interrupted_event(
     ev.state = JobState::Interrupted;
     ev.rate_per_sec = None;
     ev.eta_seconds = None;
+    ev.eta_source = None;
     ev.message = "Interrupted: Tidemark stopped before the job ended; it can be resumed".into();
     ev.timestamp = tidemark_core::event::now_timestamp();
     ev
