@@ -105,6 +105,12 @@ impl Report {
                 "**not met**"
             }
         );
+        let _ = writeln!(
+            p,
+            "A seed knows the past runs' speed, not today's: where the second run is faster or \
+             slower, the seeded figure is off by that factor until the run's own estimate, \
+             whose weight grows with the share of the run behind it, takes over.\n"
+        );
     }
 
     pub(super) fn fanout(&self, p: &mut String) {
