@@ -102,12 +102,7 @@ mod seeded {
     /// 1 MB each, at `speed` times the base speed (browsing 1000 files/s, manifest 2000/s,
     /// compressing 100 MB/s). Returns, per reporter, (seconds from start, event) for each event
     /// it logged, and the run's length.
-    fn run(
-        reps: &mut [&mut Reporter],
-        t0: Instant,
-        files: u64,
-        speed: f64,
-    ) -> (Vec<Seen>, f64) {
+    fn run(reps: &mut [&mut Reporter], t0: Instant, files: u64, speed: f64) -> (Vec<Seen>, f64) {
         let mut seen: Vec<Seen> = vec![Vec::new(); reps.len()];
         let mut t = 0.0;
         let mut record = |reps: &mut [&mut Reporter], t: f64| {
