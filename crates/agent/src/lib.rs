@@ -28,7 +28,11 @@ pub use auth::{
 };
 pub use cert::{AgentCert, CertError, CertSource};
 pub use server::{Limits, MAX_CONNECTIONS_PER_ADDRESS};
-pub use service::{Agent, ApiError, EMIT_INTERVAL, MAX_JOBS, MAX_STREAMS_PER_TOKEN, OpenError};
+pub use service::{Agent, ApiError, EMIT_INTERVAL, MAX_STREAMS_PER_TOKEN, OpenError};
+
+/// How many jobs run at once by default (`--max-jobs`): two keep a disk and the cores busy
+/// without thrashing either; the rest wait as `queued`.
+pub const MAX_JOBS: usize = tidemark_core::queue::DEFAULT_LIMIT;
 
 #[derive(Debug, Clone)]
 pub struct AgentConfig {

@@ -7,9 +7,7 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tidemark_core::{
-    ErrorCode, JobQueue, JobSpec, JobState, Priority, ProgressEvent, Step, Subscription,
-};
+use tidemark_core::{ErrorCode, JobSpec, JobState, Priority, ProgressEvent, Step, Subscription};
 use tidemark_store::{
     JobFilter, JobRecord, Launch, LiveJob, Pool, Pooled, RecordedJob, Registry, RunError, Store,
     StoreError, recover,
@@ -23,10 +21,6 @@ pub const MAX_STREAMS_PER_TOKEN: usize = 64;
 /// How often an agent's jobs log counter updates, unless configured otherwise: twice a
 /// second, as every logged event is sent to each watcher (steps and ends are never held).
 pub const EMIT_INTERVAL: Duration = Duration::from_millis(500);
-
-/// How many jobs run at once by default (`--max-jobs`): two keep a disk and the cores busy
-/// without thrashing either; the rest wait as `queued`.
-pub const MAX_JOBS: usize = tidemark_core::queue::DEFAULT_LIMIT;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -232,23 +226,17 @@ impl Agent {
                 emit_interval,
                 plan_id: None,
                 // Every job of the agent waits in this one line.
-                queue: Some(JobQueue::new(MAX_JOBS)),
+                queue: Some(tidemark_core::JobQueue::new(crate::MAX_JOBS)),
                 eta_seed: None,
             },
         })
     }
 
-    /// Runs at most `n` jobs at once (the others wait as `queued`); applies to waiting jobs
-    /// at once.
+    /// Runs at most `n` jobs at once, the others waiting as `queued` (waiting ones at once).
     pub fn set_max_jobs(&self, n: usize) {
         if let Some(q) = &self.launch.queue {
             q.set_limit(n);
         }
-    }
-
-    /// The line the agent's jobs wait in.
-    pub fn queue(&self) -> Option<&JobQueue> {
-        self.launch.queue.as_ref()
     }
 
     /// The folders jobs may use, resolved.

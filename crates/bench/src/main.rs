@@ -8,6 +8,7 @@
 mod data;
 mod desktop;
 mod eta_replay;
+mod eta_seeded;
 mod fanout;
 mod history;
 mod machine;
@@ -205,6 +206,7 @@ fn run(cfg: &Config, started: Instant) -> Result<(), String> {
     eprintln!("[bench] ETA replay");
     let eta = eta_replay::replay_all(false);
     let eta_floored = eta_replay::replay_all(true);
+    let eta_seeded = eta_seeded::run_all();
     let skipped = || Err("not selected (--rows)".to_string());
     let snapshot = if cfg.wants(1) {
         rows::snapshot_cli(&ctx)
@@ -275,6 +277,7 @@ fn run(cfg: &Config, started: Instant) -> Result<(), String> {
         micro,
         eta,
         eta_floored,
+        eta_seeded,
         fanout,
         desktop,
         desktop_job,

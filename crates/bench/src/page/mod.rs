@@ -36,6 +36,7 @@ pub struct Report {
     pub micro: Option<Parts>,
     pub eta: Vec<ProfileResult>,
     pub eta_floored: Vec<ProfileResult>,
+    pub eta_seeded: Vec<crate::eta_seeded::SeededResult>,
     pub fanout: Vec<Result<FanOut, String>>,
     pub desktop: Result<Desktop, String>,
     pub desktop_job: Result<DuringJob, String>,
@@ -47,6 +48,8 @@ pub struct Report {
 pub const PERSISTENCE_GOAL_PCT: f64 = 2.0;
 pub const PROGRESS_GOAL_PCT: f64 = 1.0;
 pub const ETA_GOAL_PCT: f64 = 10.0;
+/// A plan's second run: the seeded estimate's median error at 5 % of the run.
+pub const SEEDED_GOAL_PCT: f64 = 15.0;
 pub const FANOUT_P99_GOAL_MS: f64 = 100.0;
 pub const FANOUT_RSS_GOAL_MIB: f64 = 200.0;
 pub const DESKTOP_IDLE_GOAL_MIB: f64 = 80.0;
@@ -217,6 +220,7 @@ impl Report {
         self.method(&mut p);
         self.results(&mut p);
         self.eta(&mut p);
+        self.eta_seeded(&mut p);
         self.fanout(&mut p);
         self.desktop(&mut p);
         self.reproduce(&mut p);
