@@ -110,15 +110,18 @@ impl App {
     /// own: the end is when history is complete, notifications go out and lists change.
     pub(crate) fn track(&self, job: RecordedJob, spec: JobSpec) -> JobSummary {
         let id = job.id().to_owned();
-        // A resumed job keeps the creation time it has in the history.
-        let created_at = self
-            .store()
-            .ok()
-            .and_then(|s| s.job(&id).ok().flatten())
+        // A resumed job keeps the creation time it has in the history, and its plan.
+        let record = self.store().ok().and_then(|s| s.job(&id).ok().flatten());
+        let plan = record.as_ref().and_then(|r| r.plan_id.clone());
+        let created_at = record
             .map(|r| r.created_at)
             .unwrap_or_else(|| chrono::Utc::now().to_rfc3339());
         let app = self.clone();
-        let info = JobInfo { spec, created_at };
+        let info = JobInfo {
+            spec,
+            created_at,
+            plan,
+        };
         self.inner
             .jobs
             .track(job, info, move |id, ended| app.job_finished(id, ended));
@@ -169,6 +172,12 @@ impl App {
             active: Vec::new(),
             ended: vec![ended],
         });
+        drop(_order);
+        // A plan's run ended: its row and the tray say so now, and the scheduler applies
+        // the plan's retention now rather than at its next look.
+        if active.extra.plan.is_some() {
+            self.plans_changed();
+        }
     }
 
     fn summary_of(&self, id: &str, a: &Active) -> JobSummary {
@@ -343,6 +352,7 @@ impl App {
                 extra: JobInfo {
                     spec,
                     created_at: chrono::Utc::now().to_rfc3339(),
+                    plan: None,
                 },
             },
         );

@@ -28,6 +28,8 @@ pub mod visibility;
 #[cfg(test)]
 mod fleet_tests;
 #[cfg(test)]
+mod plans_tests;
+#[cfg(test)]
 mod tests;
 
 pub use app::App;

@@ -8,6 +8,8 @@ use tidemark_store::LiveJob;
 pub(crate) struct JobInfo {
     pub spec: JobSpec,
     pub created_at: String,
+    /// The plan it is a run of, if any.
+    pub plan: Option<String>,
 }
 
 pub(crate) type Active = LiveJob<JobInfo>;

@@ -253,6 +253,7 @@ mod tests {
                         name: None,
                     }),
                     created_at: "2026-12-02T10:00:00Z".into(),
+                    plan: None,
                 },
             },
         );
