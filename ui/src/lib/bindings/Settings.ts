@@ -6,4 +6,8 @@ export type Settings = { notifyCompleted: boolean, notifyFailed: boolean, notify
  * Start (hidden, in the tray) when the user logs in, so plans run on time. Off until
  * the user turns it on; the shell applies it to the system's login items.
  */
-launchAtLogin: boolean, };
+launchAtLogin: boolean, 
+/**
+ * At most this many of the app's jobs run at once; the others wait, queued.
+ */
+maxJobs: number, };
