@@ -81,7 +81,10 @@ pub fn with_app<R: Runtime>(builder: Builder<R>, mode: Mode) -> Builder<R> {
                 if !std::env::args().any(|a| a == shell::HIDDEN_ARG) {
                     shell::show_main(app.handle());
                 } else {
-                    shell::windows_changed(app.handle());
+                    shell::windows_changed(
+                        app.handle(),
+                        shell::WindowChange::Hidden(shell::MAIN_WINDOW),
+                    );
                 }
             }
             Ok(())
@@ -96,10 +99,16 @@ pub fn with_app<R: Runtime>(builder: Builder<R>, mode: Mode) -> Builder<R> {
                 // Jobs keep running; the tray brings the window back.
                 api.prevent_close();
                 let _ = window.hide();
-                shell::windows_changed(window.app_handle());
+                shell::windows_changed(
+                    window.app_handle(),
+                    shell::WindowChange::Hidden(window.label()),
+                );
             }
             if let WindowEvent::Destroyed = event {
-                shell::windows_changed(window.app_handle());
+                shell::windows_changed(
+                    window.app_handle(),
+                    shell::WindowChange::Hidden(window.label()),
+                );
             }
         })
 }

@@ -99,16 +99,30 @@ fn emit_fleet<R: Runtime>(handle: &AppHandle<R>, fleet: &Fleet) {
     }
 }
 
+/// What the shell just did to a window.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum WindowChange<'a> {
+    /// Showed or opened one: something shows now.
+    Shown,
+    /// Hid or lost the window with this label: something shows if another window does.
+    Hidden(&'a str),
+}
+
 /// Tells the gate whether any window shows now; one that shows again gets what it missed
-/// at once. Called after the shell hides, shows, opens or loses a window.
-pub(crate) fn windows_changed<R: Runtime>(handle: &AppHandle<R>) {
+/// at once. Called after the shell hides, shows, opens or loses a window. What the shell
+/// just did is said, not asked of the window system: a window shown a moment ago may not
+/// be mapped yet.
+pub(crate) fn windows_changed<R: Runtime>(handle: &AppHandle<R>, change: WindowChange<'_>) {
     let Some(visibility) = handle.try_state::<Visibility>() else {
         return;
     };
-    let visible = handle
-        .webview_windows()
-        .values()
-        .any(|w| w.is_visible().unwrap_or(true));
+    let visible = match change {
+        WindowChange::Shown => true,
+        WindowChange::Hidden(label) => handle
+            .webview_windows()
+            .iter()
+            .any(|(l, w)| l != label && w.is_visible().unwrap_or(true)),
+    };
     let catchup = visibility.set_visible(visible);
     if let Some(change) = &catchup.jobs {
         emit_jobs(handle, change);
@@ -308,7 +322,7 @@ pub fn show_main<R: Runtime>(handle: &AppHandle<R>) {
         let _ = w.unminimize();
         let _ = w.show();
         let _ = w.set_focus();
-        windows_changed(handle);
+        windows_changed(handle, WindowChange::Shown);
         return;
     }
     let built = handle
@@ -321,7 +335,7 @@ pub fn show_main<R: Runtime>(handle: &AppHandle<R>) {
     if let Some(Err(e)) = built {
         tracing::error!("cannot open the main window: {e}");
     }
-    windows_changed(handle);
+    windows_changed(handle, WindowChange::Shown);
 }
 
 /// Another window on the same app: it subscribes like the first and shows the same jobs.
@@ -336,7 +350,7 @@ pub fn new_window<R: Runtime>(handle: &AppHandle<R>) {
     if let Err(e) = built {
         tracing::error!("cannot open a new window: {e}");
     }
-    windows_changed(handle);
+    windows_changed(handle, WindowChange::Shown);
 }
 
 #[cfg(test)]

@@ -278,7 +278,7 @@ fn build_menu<R: Runtime>(
         handle,
         "run-all-plans",
         "Run all plans now",
-        !plans.is_empty(),
+        true,
         None::<&str>,
     )?;
     let sep_plans = PredefinedMenuItem::separator(handle)?;
@@ -295,11 +295,15 @@ fn build_menu<R: Runtime>(
     for (_, item) in &items {
         all.push(item);
     }
-    all.push(&sep_plans);
-    for item in &plan_items {
-        all.push(item);
+    // The plans' lines and "Run all plans now" only once there is a plan.
+    if !plan_items.is_empty() {
+        all.push(&sep_plans);
+        for item in &plan_items {
+            all.push(item);
+        }
+        all.push(&run_all);
     }
-    all.extend([&run_all as &dyn IsMenuItem<R>, &sep2, &pause, &resume]);
+    all.extend([&sep2 as &dyn IsMenuItem<R>, &pause, &resume]);
     all.extend(everything.iter().map(|i| i.as_ref()));
     all.extend([&sep3 as &dyn IsMenuItem<R>, &quit]);
     Ok((Menu::with_items(handle, &all)?, items))

@@ -56,8 +56,19 @@ fn plans_are_made_and_run_from_their_view_two_at_once_and_everything_pauses_from
     add_plan(&app, "Music", &music, &put.url);
     app.screenshot("plans-view");
 
+    // Each run opens its modal over the view; the first is hidden to reach the second's
+    // Run now, then opened again from the running strip, which stays above the modals.
     run_now(&app, "Photos");
+    app.click("hide-button");
+    app.wait_modal_gone(SHORT);
     run_now(&app, "Music");
+    let photos = app.s.wait(
+        "[data-testid=running-panel] [data-testid=running-row] button",
+        SHORT,
+    );
+    app.s
+        .click(&photos)
+        .expect("open Photos from the running strip");
     let both = wait_until("two modals, both running", LONG, || {
         let states = modal_states(&app);
         (states.len() == 2 && states.iter().all(|s| s == "running")).then_some(states)

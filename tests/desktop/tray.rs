@@ -95,6 +95,10 @@ fn the_tray_follows_jobs_and_the_window_closes_to_it_and_comes_back() {
             "No active jobs",
             "Pause all",
             "Resume all",
+            "Pause everything",
+            "For 1 hour",
+            "For 4 hours",
+            "Until tomorrow",
             "Quit"
         ]
     );

@@ -113,6 +113,10 @@ impl App {
         // A resumed job keeps the creation time it has in the history, and its plan.
         let record = self.store().ok().and_then(|s| s.job(&id).ok().flatten());
         let plan = record.as_ref().and_then(|r| r.plan_id.clone());
+        let plan_name = plan.as_deref().and_then(|p| {
+            let store = self.store().ok()?;
+            store.plan(p).ok().flatten().map(|row| row.name)
+        });
         let created_at = record
             .map(|r| r.created_at)
             .unwrap_or_else(|| chrono::Utc::now().to_rfc3339());
@@ -121,6 +125,7 @@ impl App {
             spec,
             created_at,
             plan,
+            plan_name,
         };
         self.inner
             .jobs
@@ -182,7 +187,12 @@ impl App {
 
     fn summary_of(&self, id: &str, a: &Active) -> JobSummary {
         JobSummary {
-            title: summary::title(&a.extra.spec),
+            // A plan's run is known by its plan's name ("Photos"), not by its folder's.
+            title: a
+                .extra
+                .plan_name
+                .clone()
+                .unwrap_or_else(|| summary::title(&a.extra.spec)),
             source: summary::source_text(&a.extra.spec),
             destination: summary::destination(&a.extra.spec),
             ..summary::queued(id, a.extra.spec.kind(), a.extra.created_at.clone())
@@ -353,6 +363,7 @@ impl App {
                     spec,
                     created_at: chrono::Utc::now().to_rfc3339(),
                     plan: None,
+                    plan_name: None,
                 },
             },
         );

@@ -8,8 +8,9 @@ use tidemark_store::LiveJob;
 pub(crate) struct JobInfo {
     pub spec: JobSpec,
     pub created_at: String,
-    /// The plan it is a run of, if any.
+    /// The plan it is a run of, if any (its id), and the plan's name.
     pub plan: Option<String>,
+    pub plan_name: Option<String>,
 }
 
 pub(crate) type Active = LiveJob<JobInfo>;

@@ -254,6 +254,7 @@ mod tests {
                     }),
                     created_at: "2026-12-02T10:00:00Z".into(),
                     plan: None,
+                    plan_name: None,
                 },
             },
         );

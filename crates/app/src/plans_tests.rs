@@ -81,6 +81,10 @@ async fn a_plan_is_added_run_now_and_its_run_recorded_with_it() {
     assert_eq!(app.list_plans().expect("plans").len(), 1);
 
     let job = app.run_plan("Photos").await.expect("run");
+    assert_eq!(
+        job.title, "Photos",
+        "a plan's run is known by the plan's name"
+    );
     // A second run while the first is queued or running is refused, not queued twice.
     let again = app.run_plan("Photos").await;
     assert_eq!(again.map_err(|e| e.code()).err(), Some(ErrorCode::PlanBusy));
