@@ -16,5 +16,6 @@ mod crash;
 mod history;
 mod pairing;
 mod remote;
+mod restore;
 mod snapshot;
 mod sync;

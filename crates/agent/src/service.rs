@@ -514,7 +514,37 @@ impl Agent {
                 s.destination = self.confine(&s.destination)?;
                 JobSpec::Sync(s)
             }
+            JobSpec::Restore(mut s) => {
+                if !tidemark_core::snapshot::is_url(&s.archive) {
+                    s.archive = self.confine_str(&s.archive)?;
+                }
+                if let Some(m) = &s.manifest
+                    && !tidemark_core::snapshot::is_url(m)
+                {
+                    s.manifest = Some(self.confine_str(m)?);
+                }
+                s.to = self.confine(&s.to)?;
+                JobSpec::Restore(s)
+            }
+            JobSpec::Verify(mut s) => {
+                if !tidemark_core::snapshot::is_url(&s.archive) {
+                    s.archive = self.confine_str(&s.archive)?;
+                }
+                if let Some(m) = &s.manifest
+                    && !tidemark_core::snapshot::is_url(m)
+                {
+                    s.manifest = Some(self.confine_str(m)?);
+                }
+                JobSpec::Verify(s)
+            }
         })
+    }
+
+    fn confine_str(&self, path: &str) -> Result<String, ApiError> {
+        Ok(self
+            .confine(Path::new(path))?
+            .to_string_lossy()
+            .into_owned())
     }
 
     /// Resolves `path` (following links as far as it exists) and checks it lies under a root.

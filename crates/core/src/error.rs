@@ -49,6 +49,30 @@ error_codes! {
     InvalidUrl = "invalid_url",
     NetworkUnreachable = "network_unreachable",
     UploadRejected = "upload_rejected",
+    /// The server answered a download (a restore's or a verify's archive) with an error status.
+    DownloadRejected = "download_rejected",
+    /// Nothing listens at the address (the port is closed, the server is down).
+    ConnectionRefused = "connection_refused",
+    /// The host's name does not resolve.
+    HostNotFound = "host_not_found",
+    /// The TLS handshake failed (an untrusted or expired certificate, another protocol).
+    TlsFailed = "tls_failed",
+    /// The server did not answer in time.
+    TimedOut = "timed_out",
+    /// The connection broke during a transfer (the server closed it, the network dropped).
+    ConnectionLost = "connection_lost",
+    // Restoring and verifying an archive.
+    /// An archive entry that would write outside the target (`..`, an absolute path, through
+    /// a link) or that is a device file.
+    UnsafeArchiveEntry = "unsafe_archive_entry",
+    /// A file's BLAKE3 differs from its manifest's.
+    ChecksumMismatch = "checksum_mismatch",
+    /// The archive does not hold what its manifest lists (a file missing, one extra).
+    ArchiveMismatch = "archive_mismatch",
+    /// The archive cannot be read as tar + zstd (damaged, cut short, another format).
+    ArchiveCorrupt = "archive_corrupt",
+    /// The manifest cannot be read, or is not a Tidemark manifest.
+    ManifestInvalid = "manifest_invalid",
     /// Also the desktop app's refusal of a command's arguments.
     InvalidInput = "invalid_input",
     SourcesFailed = "sources_failed",
@@ -184,6 +208,39 @@ pub enum JobError {
         status: u16,
         body: String,
     },
+    #[error("{url} refused the download with HTTP {status}{}", if .body.is_empty() { String::new() } else { format!(": {}", .body) })]
+    DownloadRejected {
+        url: String,
+        status: u16,
+        body: String,
+    },
+    /// A transfer that failed for a cause a user can act on (see `http::NetCause`).
+    #[error("{}", .cause.sentence(.url, .detail))]
+    Network {
+        url: String,
+        cause: crate::http::NetCause,
+        detail: String,
+    },
+    #[error("unsafe archive entry {entry:?}: {why}; nothing was written outside the target")]
+    UnsafeEntry { entry: String, why: String },
+    #[error(
+        "{path}: its BLAKE3 is {actual}, the manifest says {expected}: the archive is damaged or not the one the manifest describes"
+    )]
+    ChecksumMismatch {
+        path: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("the archive does not match its manifest: {0}")]
+    ArchiveMismatch(String),
+    #[error("cannot read the archive {archive}{}: {reason}", .entry.as_ref().map(|e| format!(" at {e}")).unwrap_or_default())]
+    ArchiveCorrupt {
+        archive: String,
+        entry: Option<String>,
+        reason: String,
+    },
+    #[error("cannot use the manifest {manifest}: {reason}")]
+    ManifestInvalid { manifest: String, reason: String },
     #[error("{0}")]
     InvalidInput(String),
     #[error("{failed} of {total} sources failed: {details}")]
@@ -217,6 +274,13 @@ impl JobError {
             Self::InvalidUrl { .. } => ErrorCode::InvalidUrl,
             Self::NetworkUnreachable { .. } => ErrorCode::NetworkUnreachable,
             Self::UploadRejected { .. } => ErrorCode::UploadRejected,
+            Self::DownloadRejected { .. } => ErrorCode::DownloadRejected,
+            Self::Network { cause, .. } => cause.code(),
+            Self::UnsafeEntry { .. } => ErrorCode::UnsafeArchiveEntry,
+            Self::ChecksumMismatch { .. } => ErrorCode::ChecksumMismatch,
+            Self::ArchiveMismatch(_) => ErrorCode::ArchiveMismatch,
+            Self::ArchiveCorrupt { .. } => ErrorCode::ArchiveCorrupt,
+            Self::ManifestInvalid { .. } => ErrorCode::ManifestInvalid,
             Self::InvalidInput(_) => ErrorCode::InvalidInput,
             Self::SourcesFailed { code, .. } => *code,
             Self::Cancelled => ErrorCode::Cancelled,
