@@ -7,63 +7,8 @@ use std::error::Error as _;
 use std::io;
 
 use reqwest::Url;
-use serde::{Deserialize, Serialize};
 
-use crate::error::{ErrorCode, JobError};
-
-/// Why a transfer failed without an answer from the server; each cause has its own code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum NetCause {
-    Refused,
-    NoHost,
-    Tls,
-    TimedOut,
-    Lost,
-    Other,
-}
-
-impl NetCause {
-    pub fn code(self) -> ErrorCode {
-        match self {
-            Self::Refused => ErrorCode::ConnectionRefused,
-            Self::NoHost => ErrorCode::HostNotFound,
-            Self::Tls => ErrorCode::TlsFailed,
-            Self::TimedOut => ErrorCode::TimedOut,
-            Self::Lost => ErrorCode::ConnectionLost,
-            Self::Other => ErrorCode::NetworkUnreachable,
-        }
-    }
-
-    /// The sentence a user reads, naming the server and, where it helps, the detail.
-    pub fn sentence(self, url: &str, detail: &str) -> String {
-        let host = Url::parse(url)
-            .ok()
-            .and_then(|u| {
-                let host = u.host_str()?.to_owned();
-                Some(match u.port_or_known_default() {
-                    Some(p) => format!("{host}:{p}"),
-                    None => host,
-                })
-            })
-            .unwrap_or_else(|| url.to_owned());
-        match self {
-            Self::Refused => format!(
-                "{host} refused the connection: nothing listens there (is the server running, \
-                 and is the port right?)"
-            ),
-            Self::NoHost => format!(
-                "the host of {url} was not found: its name does not resolve (check the URL \
-                 and the network's DNS)"
-            ),
-            Self::Tls => format!("the secure connection to {host} failed: {detail}"),
-            Self::TimedOut => format!("{host} did not answer in time"),
-            Self::Lost => {
-                format!("the connection to {host} broke before the transfer finished ({detail})")
-            }
-            Self::Other => format!("cannot reach {host}: {detail}"),
-        }
-    }
-}
+use crate::error::{JobError, NetCause};
 
 /// The cause of `err` and a short detail in plain words.
 pub fn classify(err: &reqwest::Error) -> (NetCause, String) {

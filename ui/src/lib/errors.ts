@@ -55,7 +55,7 @@ export const ERROR_HINTS: Readonly<Record<ErrorCode, Hint>> = {
     `Nothing answers at ${place}: check that the server is running and the port is right.`,
   host_not_found: () => "The server's name does not resolve: check the URL's spelling and the network.",
   tls_failed: () => "The secure connection failed: check the server's certificate and that the URL is https only where it should be.",
-  timed_out: (place) => `${place} did not answer in time: check the server and the network, then retry.`,
+  timed_out: (place) => `The server at ${place} did not answer in time: check it and the network, then retry.`,
   connection_lost: () => "The connection broke during the transfer: retry; if it happens again, check the server's limits.",
   unsafe_archive_entry: () =>
     "The archive holds an entry that would write outside the target or a device file: it was refused, and nothing was written outside the folder. Do not trust this archive.",

@@ -6,7 +6,6 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 
 use crate::error::JobError;
-use crate::restore::source::Location;
 
 /// `{version, source, archive, files: [{path, size, mtime, blake3}]}`: every regular file the
 /// archive holds, by its path under the snapshot's folder.
@@ -50,16 +49,6 @@ pub struct TreeEntry {
 }
 
 impl Manifest {
-    /// Reads a manifest from a local path or an http(s) URL.
-    pub fn read(location: &str) -> Result<Manifest, JobError> {
-        let loc = Location::parse(location)?;
-        loc.read_manifest()?
-            .ok_or_else(|| JobError::ManifestInvalid {
-                manifest: location.to_owned(),
-                reason: "it does not exist".into(),
-            })
-    }
-
     pub(crate) fn parse(bytes: &[u8], shown: &str) -> Result<Manifest, JobError> {
         let m: Manifest = serde_json::from_slice(bytes).map_err(|e| JobError::ManifestInvalid {
             manifest: shown.to_owned(),

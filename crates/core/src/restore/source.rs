@@ -108,6 +108,18 @@ impl Location {
     }
 }
 
+impl Manifest {
+    /// Reads a manifest from a local path or an http(s) URL.
+    pub fn read(location: &str) -> Result<Manifest, JobError> {
+        let loc = Location::parse(location)?;
+        loc.read_manifest()?
+            .ok_or_else(|| JobError::ManifestInvalid {
+                manifest: location.to_owned(),
+                reason: "it does not exist".into(),
+            })
+    }
+}
+
 /// GETs `url`; a status other than success is the server's answer, said with its start.
 fn get(url: &Url) -> Result<reqwest::blocking::Response, JobError> {
     let client = reqwest::blocking::Client::builder()
