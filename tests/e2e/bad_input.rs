@@ -114,7 +114,7 @@ fn an_unwritable_destination_is_reported() {
 }
 
 #[test]
-fn an_unreachable_url_is_a_network_error() {
+fn an_unreachable_url_is_a_refused_connection() {
     let tmp = tempfile::tempdir().expect("tmp");
     let src = tmp.path().join("src");
     generate_tree(&src, 10);
@@ -130,7 +130,7 @@ fn an_unreachable_url_is_a_network_error() {
     fails_with(
         cmd,
         &["snapshot", s(&src), "--to", &url],
-        "network_unreachable",
+        "connection_refused",
     );
     assert_eq!(
         names(tmp.path()),

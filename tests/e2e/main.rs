@@ -17,5 +17,6 @@ mod history;
 mod pairing;
 mod queue;
 mod remote;
+mod restore;
 mod snapshot;
 mod sync;

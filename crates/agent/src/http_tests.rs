@@ -268,7 +268,23 @@ async fn the_document_says_what_requests_must_be_and_what_answers_are() {
         .iter()
         .map(|k| &k["allOf"][1]["properties"]["kind"]["enum"][0])
         .collect();
-    assert_eq!(kinds, [&json!("snapshot"), &json!("sync")]);
+    assert_eq!(
+        kinds,
+        [
+            &json!("snapshot"),
+            &json!("sync"),
+            &json!("restore"),
+            &json!("verify")
+        ]
+    );
+    let restore = &schemas["RestoreSpec"]["properties"];
+    if cfg!(unix) {
+        assert_eq!(restore["to"]["pattern"], r"^/[^\x00]*$");
+        assert_eq!(
+            restore["archive"]["pattern"],
+            r"^(/[^\x00]*|https?://[\s\S]*)$"
+        );
+    }
 
     let stream = &doc["paths"]["/api/v1/jobs/{id}/progress/stream"]["get"];
     let param = |name: &str| {

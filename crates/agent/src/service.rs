@@ -3,7 +3,7 @@
 //! executor.
 
 use std::collections::{HashMap, VecDeque};
-use std::path::{Component, Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -14,6 +14,9 @@ use tidemark_store::{
 };
 
 use crate::auth::Identity;
+
+// Where a job's paths may lead: under the agent's roots.
+mod confine;
 
 /// Most concurrent progress streams one token may hold, unless configured otherwise.
 pub const MAX_STREAMS_PER_TOKEN: usize = 64;
@@ -489,87 +492,6 @@ impl Agent {
                 return;
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-    }
-
-    fn confine_spec(&self, spec: JobSpec) -> Result<JobSpec, ApiError> {
-        Ok(match spec {
-            JobSpec::Snapshot(mut s) => {
-                if let Some(name) = &s.name
-                    && tidemark_core::snapshot::chosen_base_name(name).is_err()
-                {
-                    return Err(ApiError::BadRequest(format!(
-                        "name {name:?} must be a file name: not empty, `.` or `..`, no `/`"
-                    )));
-                }
-                s.source = self.confine(&s.source)?;
-                if !tidemark_core::snapshot::is_url(&s.destination) {
-                    s.destination = self
-                        .confine(Path::new(&s.destination))?
-                        .to_string_lossy()
-                        .into_owned();
-                }
-                JobSpec::Snapshot(s)
-            }
-            JobSpec::Sync(mut s) => {
-                if s.sources.is_empty() {
-                    return Err(ApiError::BadRequest(
-                        "a sync needs at least one source".into(),
-                    ));
-                }
-                s.sources = s
-                    .sources
-                    .iter()
-                    .map(|p| self.confine(p))
-                    .collect::<Result<_, _>>()?;
-                s.destination = self.confine(&s.destination)?;
-                JobSpec::Sync(s)
-            }
-        })
-    }
-
-    /// Resolves `path` (following links as far as it exists) and checks it lies under a root.
-    fn confine(&self, path: &Path) -> Result<PathBuf, ApiError> {
-        let shown = path.display().to_string();
-        if path.as_os_str().is_empty() {
-            return Err(ApiError::BadRequest("a path is empty".into()));
-        }
-        // No file system takes one: the job would only fail later.
-        if path.as_os_str().as_encoded_bytes().contains(&0) {
-            return Err(ApiError::BadRequest(format!(
-                "{shown:?}: a path cannot hold a NUL byte"
-            )));
-        }
-        if !path.is_absolute() {
-            return Err(ApiError::BadRequest(format!(
-                "{shown}: paths must be absolute"
-            )));
-        }
-        if path.components().any(|c| c == Component::ParentDir) {
-            return Err(ApiError::ForbiddenPath(shown));
-        }
-        let mut existing = path.to_path_buf();
-        let mut rest = Vec::new();
-        while std::fs::symlink_metadata(&existing).is_err() {
-            match (
-                existing.file_name().map(|n| n.to_owned()),
-                existing.parent(),
-            ) {
-                (Some(name), Some(parent)) => {
-                    rest.push(name);
-                    existing = parent.to_path_buf();
-                }
-                _ => break,
-            }
-        }
-        let mut resolved = dunce::canonicalize(&existing).unwrap_or(existing);
-        for name in rest.into_iter().rev() {
-            resolved.push(name);
-        }
-        if self.roots.iter().any(|r| resolved.starts_with(r)) {
-            Ok(resolved)
-        } else {
-            Err(ApiError::ForbiddenPath(shown))
         }
     }
 }

@@ -67,6 +67,9 @@ pub fn write_all(dir: &Path) -> io::Result<Vec<String>> {
         PlanRun,
         LastRun,
         AppEvent,
+        tidemark_core::DiffReport,
+        tidemark_core::TreeEntry,
+        tidemark_core::Manifest,
     );
     fs::write(dir.join(format!("{ERROR_CODES_FILE}.ts")), error_codes_ts())?;
     let mut names: Vec<String> = fs::read_dir(dir)?

@@ -13,7 +13,19 @@ pub fn title(spec: &JobSpec) -> String {
             [one] => format!("Sync of {}", folder_name(one)),
             many => format!("Sync of {} sources", many.len()),
         },
+        JobSpec::Restore(s) => format!("Restore of {}", archive_name(&s.archive)),
+        JobSpec::Verify(s) => format!("Verify of {}", archive_name(&s.archive)),
     }
+}
+
+/// The archive's file name, from a path or a URL.
+fn archive_name(archive: &str) -> String {
+    archive
+        .trim_end_matches(['/', '\\'])
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or(archive)
+        .to_owned()
 }
 
 fn folder_name(p: &std::path::Path) -> String {
@@ -31,6 +43,8 @@ pub fn source_text(spec: &JobSpec) -> String {
             .map(|p| p.display().to_string())
             .collect::<Vec<_>>()
             .join(", "),
+        JobSpec::Restore(s) => s.archive.clone(),
+        JobSpec::Verify(s) => s.archive.clone(),
     }
 }
 
@@ -38,6 +52,8 @@ pub fn destination(spec: &JobSpec) -> String {
     match spec {
         JobSpec::Snapshot(s) => s.destination.clone(),
         JobSpec::Sync(s) => s.destination.display().to_string(),
+        JobSpec::Restore(s) => s.to.display().to_string(),
+        JobSpec::Verify(_) => String::new(),
     }
 }
 

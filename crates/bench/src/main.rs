@@ -15,6 +15,7 @@ mod machine;
 mod measure;
 mod micro;
 mod page;
+mod restore;
 mod rows;
 
 use std::path::{Path, PathBuf};
@@ -39,8 +40,8 @@ usage: tidemark-bench [--smoke] [--out PATH] [--tidemark PATH] [--work-dir DIR]
   --large-files N  large files [5; 2 with --smoke]
   --large-mib N    size of each large file in MiB [240; 2 with --smoke]
   --subscribers N,M  SSE fan-out: subscriber counts, one run each [1000,10000; 20 with --smoke]
-  --rows LIST      only these rows, e.g. 1,5,6 (1 = rows 1 and 1b, 2 = rows 2 and 3; the others
-                   show n/a) [all]";
+  --rows LIST      only these rows, e.g. 1,5,6 (1 = rows 1 and 1b, 2 = rows 2 and 3, 9 = rows 9
+                   and 10; the others show n/a) [all]";
 
 #[derive(Debug)]
 struct Config {
@@ -250,6 +251,11 @@ fn run(cfg: &Config, started: Instant) -> Result<(), String> {
         let skipped = || "not selected (--rows)".to_string();
         (Err(skipped()), Err(skipped()))
     };
+    let restore = if cfg.wants(9) || cfg.wants(10) {
+        Ok(restore::run(&ctx))
+    } else {
+        Err("not selected (--rows)".to_string())
+    };
     eprintln!("[bench] removing the data");
     mirrors.remove();
     tmp.close().map_err(|e| io("cannot remove", &work, e))?;
@@ -281,6 +287,7 @@ fn run(cfg: &Config, started: Instant) -> Result<(), String> {
         fanout,
         desktop,
         desktop_job,
+        restore,
         harness_secs: started.elapsed().as_secs_f64(),
         load_at_end: machine::load_average(),
         reproduce: if cfg.smoke {

@@ -148,6 +148,8 @@ fn print_job(
                 s.destination.display()
             )?;
         }
+        JobSpec::Restore(s) => writeln!(out, "  {} → {}", s.archive, s.to.display())?,
+        JobSpec::Verify(s) => writeln!(out, "  {}", s.archive)?,
     }
     writeln!(out, "  created  {}", short_time(&job.created_at))?;
     if let Some(t) = &job.started_at {
@@ -250,6 +252,8 @@ fn kind_name(spec: &JobSpec) -> &'static str {
     match spec {
         JobSpec::Snapshot(_) => "snapshot",
         JobSpec::Sync(_) => "sync",
+        JobSpec::Restore(_) => "restore",
+        JobSpec::Verify(_) => "verify",
     }
 }
 

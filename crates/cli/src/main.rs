@@ -4,6 +4,7 @@
 #[macro_use]
 mod ui;
 mod agent;
+mod diff;
 mod history;
 mod plan;
 mod render;
@@ -14,7 +15,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use tidemark_core::{ErrorCode, JobSpec, JobState, SnapshotSpec, SyncSpec};
+use tidemark_core::{
+    ErrorCode, JobSpec, JobState, RestoreSpec, SnapshotSpec, SyncSpec, VerifySpec,
+};
 
 /// Exit codes: 0 done, 1 the job (or the command) failed, 2 usage error (clap's own),
 /// 23 done with warnings (files left out or not copied, as rsync's 23), 130 cancelled.
@@ -26,7 +29,7 @@ pub const EXIT_CANCELLED: u8 = 130;
 #[command(
     name = "tidemark",
     version,
-    about = "Run and watch long snapshot and sync jobs"
+    about = "Run and watch long snapshot, sync and restore jobs"
 )]
 struct Cli {
     /// The history database; settings, tokens and logs go beside it
@@ -66,6 +69,42 @@ enum Command {
         #[arg(long)]
         delete: bool,
         /// Print every progress event as one JSON line on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Restore an archive (a .tar.zst file or http(s) URL) into a folder, each file checked
+    /// against the manifest beside the archive when there is one.
+    Restore {
+        /// The archive: a path, or an http(s) URL (streamed as it is read).
+        archive: String,
+        /// The folder to restore into (made when missing).
+        #[arg(long = "to", value_name = "DIR")]
+        to: PathBuf,
+        /// Only this file or folder (a path under the archive's top folder); repeatable.
+        #[arg(long = "only", value_name = "PATH")]
+        only: Vec<String>,
+        /// Replace files already in DIR (without it they are kept, and said so).
+        #[arg(long)]
+        overwrite: bool,
+        /// The manifest to check against [default: NAME.manifest.json beside NAME.tar.zst].
+        #[arg(long, value_name = "MANIFEST")]
+        manifest: Option<String>,
+        /// Print every progress event as one JSON line on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check an archive against its manifest: every file present with its hash, nothing extra.
+    Verify {
+        archive: String,
+        #[arg(long, value_name = "MANIFEST")]
+        manifest: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compare two snapshots (manifests or archives): files added, removed and changed.
+    Diff {
+        old: String,
+        new: String,
         #[arg(long)]
         json: bool,
     },
@@ -172,6 +211,35 @@ fn main() -> ExitCode {
             };
             run::start(&db, JobSpec::Sync(spec), json)
         }
+        Command::Restore {
+            archive,
+            to,
+            only,
+            overwrite,
+            manifest,
+            json,
+        } => {
+            let spec = RestoreSpec {
+                archive: location(archive),
+                to: absolute_path(to),
+                only,
+                overwrite,
+                manifest: manifest.map(location),
+            };
+            run::start(&db, JobSpec::Restore(spec), json)
+        }
+        Command::Verify {
+            archive,
+            manifest,
+            json,
+        } => {
+            let spec = VerifySpec {
+                archive: location(archive),
+                manifest: manifest.map(location),
+            };
+            run::start(&db, JobSpec::Verify(spec), json)
+        }
+        Command::Diff { old, new, json } => diff::run(&old, &new, json),
         Command::Resume { id, json } => run::resume(&db, &id, json),
         Command::History {
             json,
@@ -193,6 +261,15 @@ fn main() -> ExitCode {
         Command::Agent(args) => agent::run(&places, args),
         Command::Paths { json } => history::paths(&places, json),
         Command::Watch(args) => watch::run(args),
+    }
+}
+
+/// A URL as given, a path made absolute (a resumed job may run from another folder).
+fn location(s: String) -> String {
+    if tidemark_core::snapshot::is_url(&s) {
+        s
+    } else {
+        absolute(s.into())
     }
 }
 

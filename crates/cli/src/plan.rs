@@ -254,6 +254,8 @@ fn show(out: &mut dyn Write, p: &PlanSummary) -> std::io::Result<()> {
             writeln!(out, "  destination: {}", s.destination.display())?;
             writeln!(out, "  delete:      {}", s.delete)?;
         }
+        // Never saved as a plan (`ops::validate` refuses them).
+        JobSpec::Restore(_) | JobSpec::Verify(_) => {}
     }
     writeln!(
         out,
@@ -303,6 +305,8 @@ fn kind_name(spec: &JobSpec) -> &'static str {
     match spec {
         JobSpec::Snapshot(_) => "snapshot",
         JobSpec::Sync(_) => "sync",
+        JobSpec::Restore(_) => "restore",
+        JobSpec::Verify(_) => "verify",
     }
 }
 

@@ -49,6 +49,30 @@ error_codes! {
     InvalidUrl = "invalid_url",
     NetworkUnreachable = "network_unreachable",
     UploadRejected = "upload_rejected",
+    /// The server answered a download (a restore's or a verify's archive) with an error status.
+    DownloadRejected = "download_rejected",
+    /// Nothing listens at the address (the port is closed, the server is down).
+    ConnectionRefused = "connection_refused",
+    /// The host's name does not resolve.
+    HostNotFound = "host_not_found",
+    /// The TLS handshake failed (an untrusted or expired certificate, another protocol).
+    TlsFailed = "tls_failed",
+    /// The server did not answer in time.
+    TimedOut = "timed_out",
+    /// The connection broke during a transfer (the server closed it, the network dropped).
+    ConnectionLost = "connection_lost",
+    // Restoring and verifying an archive.
+    /// An archive entry that would write outside the target (`..`, an absolute path, through
+    /// a link) or that is a device file.
+    UnsafeArchiveEntry = "unsafe_archive_entry",
+    /// A file's BLAKE3 differs from its manifest's.
+    ChecksumMismatch = "checksum_mismatch",
+    /// The archive does not hold what its manifest lists (a file missing, one extra).
+    ArchiveMismatch = "archive_mismatch",
+    /// The archive cannot be read as tar + zstd (damaged, cut short, another format).
+    ArchiveCorrupt = "archive_corrupt",
+    /// The manifest cannot be read, or is not a Tidemark manifest.
+    ManifestInvalid = "manifest_invalid",
     /// Also the desktop app's refusal of a command's arguments.
     InvalidInput = "invalid_input",
     SourcesFailed = "sources_failed",
@@ -192,6 +216,39 @@ pub enum JobError {
         status: u16,
         body: String,
     },
+    #[error("{url} refused the download with HTTP {status}{}", if .body.is_empty() { String::new() } else { format!(": {}", .body) })]
+    DownloadRejected {
+        url: String,
+        status: u16,
+        body: String,
+    },
+    /// A transfer that failed for a cause a user can act on.
+    #[error("{}", .cause.sentence(.url, .detail))]
+    Network {
+        url: String,
+        cause: NetCause,
+        detail: String,
+    },
+    #[error("unsafe archive entry {entry:?}: {why}; nothing was written outside the target")]
+    UnsafeEntry { entry: String, why: String },
+    #[error(
+        "{path}: its BLAKE3 is {actual}, the manifest says {expected}: the archive is damaged or not the one the manifest describes"
+    )]
+    ChecksumMismatch {
+        path: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("the archive does not match its manifest: {0}")]
+    ArchiveMismatch(String),
+    #[error("cannot read the archive {archive}{}: {reason}", .entry.as_ref().map(|e| format!(" at {e}")).unwrap_or_default())]
+    ArchiveCorrupt {
+        archive: String,
+        entry: Option<String>,
+        reason: String,
+    },
+    #[error("cannot use the manifest {manifest}: {reason}")]
+    ManifestInvalid { manifest: String, reason: String },
     #[error("{0}")]
     InvalidInput(String),
     #[error("{failed} of {total} sources failed: {details}")]
@@ -225,6 +282,13 @@ impl JobError {
             Self::InvalidUrl { .. } => ErrorCode::InvalidUrl,
             Self::NetworkUnreachable { .. } => ErrorCode::NetworkUnreachable,
             Self::UploadRejected { .. } => ErrorCode::UploadRejected,
+            Self::DownloadRejected { .. } => ErrorCode::DownloadRejected,
+            Self::Network { cause, .. } => cause.code(),
+            Self::UnsafeEntry { .. } => ErrorCode::UnsafeArchiveEntry,
+            Self::ChecksumMismatch { .. } => ErrorCode::ChecksumMismatch,
+            Self::ArchiveMismatch(_) => ErrorCode::ArchiveMismatch,
+            Self::ArchiveCorrupt { .. } => ErrorCode::ArchiveCorrupt,
+            Self::ManifestInvalid { .. } => ErrorCode::ManifestInvalid,
             Self::InvalidInput(_) => ErrorCode::InvalidInput,
             Self::SourcesFailed { code, .. } => *code,
             Self::Cancelled => ErrorCode::Cancelled,
@@ -265,6 +329,60 @@ impl JobError {
                 path: path.to_owned(),
                 source: err,
             },
+        }
+    }
+}
+
+/// Why a transfer failed without an answer from the server; each cause has its own code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NetCause {
+    Refused,
+    NoHost,
+    Tls,
+    TimedOut,
+    Lost,
+    Other,
+}
+
+impl NetCause {
+    pub fn code(self) -> ErrorCode {
+        match self {
+            Self::Refused => ErrorCode::ConnectionRefused,
+            Self::NoHost => ErrorCode::HostNotFound,
+            Self::Tls => ErrorCode::TlsFailed,
+            Self::TimedOut => ErrorCode::TimedOut,
+            Self::Lost => ErrorCode::ConnectionLost,
+            Self::Other => ErrorCode::NetworkUnreachable,
+        }
+    }
+
+    /// The sentence a user reads, naming the server and, where it helps, the detail.
+    pub fn sentence(self, url: &str, detail: &str) -> String {
+        let host = reqwest::Url::parse(url)
+            .ok()
+            .and_then(|u| {
+                let host = u.host_str()?.to_owned();
+                Some(match u.port_or_known_default() {
+                    Some(p) => format!("{host}:{p}"),
+                    None => host,
+                })
+            })
+            .unwrap_or_else(|| url.to_owned());
+        match self {
+            Self::Refused => format!(
+                "{host} refused the connection: nothing listens there (is the server running, \
+                 and is the port right?)"
+            ),
+            Self::NoHost => format!(
+                "the host of {url} was not found: its name does not resolve (check the URL \
+                 and the network's DNS)"
+            ),
+            Self::Tls => format!("the secure connection to {host} failed: {detail}"),
+            Self::TimedOut => format!("{host} did not answer in time"),
+            Self::Lost => {
+                format!("the connection to {host} broke before the transfer finished ({detail})")
+            }
+            Self::Other => format!("cannot reach {host}: {detail}"),
         }
     }
 }

@@ -11,6 +11,8 @@ use crate::error::ErrorInfo;
 pub enum JobKind {
     Snapshot,
     Sync,
+    Restore,
+    Verify,
 }
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -47,8 +49,8 @@ impl JobState {
     }
 }
 
-/// Steps as users know them. A snapshot goes through six, a sync through four; the last step
-/// of either is named after how the run ended.
+/// Steps as users know them. A snapshot goes through six, a sync through four, a restore
+/// through five, a verify through four; the last step of each is named after how the run ended.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -61,6 +63,12 @@ pub enum Step {
     Uploading,
     Scanning,
     Copying,
+    /// A restore's or a verify's first step: the archive, its manifest, the target.
+    Checking,
+    /// Reading the manifest beside the archive: what the archive should hold.
+    Reading,
+    Extracting,
+    Verifying,
     Completed,
     Failed,
     Cancelled,
@@ -76,6 +84,10 @@ impl Step {
             Self::Uploading => "Uploading",
             Self::Scanning => "Scanning",
             Self::Copying => "Copying",
+            Self::Checking => "Checking",
+            Self::Reading => "Reading the manifest",
+            Self::Extracting => "Extracting",
+            Self::Verifying => "Verifying",
             Self::Completed => "Completed",
             Self::Failed => "Failed",
             Self::Cancelled => "Cancelled",

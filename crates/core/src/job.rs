@@ -14,6 +14,7 @@ use crate::event::{JobKind, ProgressEvent};
 use crate::log::{EventLog, Subscription};
 use crate::progress::{DEFAULT_EMIT_INTERVAL, Reporter, StepPlan};
 use crate::queue::{JobQueue, Slot, Ticket};
+use crate::restore::{self, RestoreSpec, VerifySpec};
 use crate::resume::{NoResume, ResumeState};
 use crate::seed::EtaSeed;
 use crate::snapshot::{self, SnapshotSpec};
@@ -27,6 +28,8 @@ use crate::sync::{self, SyncSpec};
 pub enum JobSpec {
     Snapshot(SnapshotSpec),
     Sync(SyncSpec),
+    Restore(RestoreSpec),
+    Verify(VerifySpec),
 }
 
 impl JobSpec {
@@ -34,6 +37,8 @@ impl JobSpec {
         match self {
             Self::Snapshot(_) => JobKind::Snapshot,
             Self::Sync(_) => JobKind::Sync,
+            Self::Restore(_) => JobKind::Restore,
+            Self::Verify(_) => JobKind::Verify,
         }
     }
 }
@@ -45,10 +50,14 @@ pub fn execute(spec: &JobSpec, rep: &mut Reporter) -> Result<String, JobError> {
     crate::panic::inject::check(&match spec {
         JobSpec::Snapshot(s) => vec![s.source.as_path()],
         JobSpec::Sync(s) => s.sources.iter().map(std::path::PathBuf::as_path).collect(),
+        JobSpec::Restore(s) => vec![s.to.as_path()],
+        JobSpec::Verify(s) => vec![std::path::Path::new(&s.archive)],
     });
     match spec {
         JobSpec::Snapshot(s) => snapshot::run(s, rep),
         JobSpec::Sync(s) => sync::run(s, rep),
+        JobSpec::Restore(s) => restore::run(s, rep),
+        JobSpec::Verify(s) => restore::run_verify(s, rep),
     }
 }
 
@@ -252,6 +261,8 @@ pub fn plan_of(spec: &JobSpec) -> StepPlan {
     match spec {
         JobSpec::Snapshot(s) => snapshot::plan_for(s),
         JobSpec::Sync(_) => sync::plan(),
+        JobSpec::Restore(_) => restore::restore_plan(),
+        JobSpec::Verify(_) => restore::verify_plan(),
     }
 }
 
@@ -267,6 +278,8 @@ impl JobKind {
             })
             .total_steps(),
             JobKind::Sync => sync::plan().total_steps(),
+            JobKind::Restore => restore::restore_plan().total_steps(),
+            JobKind::Verify => restore::verify_plan().total_steps(),
         }
     }
 }
@@ -296,5 +309,7 @@ mod step_count_tests {
             );
         }
         assert_eq!(JobKind::Snapshot.total_steps(), 6);
+        assert_eq!(JobKind::Restore.total_steps(), 5);
+        assert_eq!(JobKind::Verify.total_steps(), 4);
     }
 }

@@ -2,11 +2,13 @@
 //! and sync engines. Free of Tauri and of any HTTP server: the desktop shell, the agent and
 //! the CLI are thin adapters over what is here.
 
+pub mod compare;
 pub mod control;
 pub mod error;
 pub mod eta;
 pub mod event;
 pub mod fsutil;
+pub mod http;
 pub mod job;
 pub mod log;
 #[cfg(feature = "openapi")]
@@ -17,6 +19,7 @@ pub mod platform;
 pub mod prefetch;
 pub mod progress;
 pub mod queue;
+pub mod restore;
 pub mod resume;
 pub mod seed;
 pub mod sink;
@@ -29,6 +32,7 @@ pub mod walk;
 #[cfg(test)]
 mod testutil;
 
+pub use compare::{DiffReport, DiffTotals, FileChange, compare};
 pub use control::Control;
 pub use error::{ErrorCode, ErrorInfo, JobError};
 pub use event::{
@@ -38,6 +42,7 @@ pub use job::{JobHandle, JobOptions, JobSpec, Priority, ResumePoint};
 pub use log::{Delivery, EventLog, Subscription};
 pub use pairing::{Fingerprint, FingerprintError, PairingLink, PairingLinkError};
 pub use queue::JobQueue;
+pub use restore::{Manifest, ManifestFile, RestoreSpec, TreeEntry, VerifySpec};
 pub use resume::{CheckpointError, MemoryResume, NoResume, ResumeState};
 pub use seed::EtaSeed;
 pub use sink::{ProgressSink, SinkClosed, pump};

@@ -54,3 +54,14 @@ pub(crate) fn sync_sources() -> Array {
 pub(crate) fn sync_destination() -> Object {
     path("The mirror's folder: an absolute path.", absolute())
 }
+
+pub(crate) fn restore_to() -> Object {
+    path("The folder to restore into: an absolute path.", absolute())
+}
+
+pub(crate) fn archive() -> Object {
+    path(
+        "The archive: a `.tar.zst` file (an absolute path) or an `http(s)://` URL.",
+        format!(r"^({ABSOLUTE}[^\x00]*|https?://[\s\S]*)$"),
+    )
+}

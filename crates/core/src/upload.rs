@@ -39,79 +39,141 @@ pub fn object_url(base: &Url, file_name: &str) -> Result<Url, JobError> {
     }
 }
 
-/// The request body: counts what was sent and stops when the job is cancelled, which aborts
-/// the request so the server never sees a complete body.
-struct BodyReader {
-    file: File,
+/// Feeds the request body from `file` in chunks, counting what was sent. It waits while the
+/// job is paused and ends the body with an error when the job is cancelled, which aborts
+/// the request so the server never sees a complete body. It stops by itself when the
+/// request no longer wants a body (the server answered early).
+fn feed_body(
+    mut file: File,
+    tx: tokio::sync::mpsc::Sender<io::Result<Vec<u8>>>,
     sent: Arc<AtomicU64>,
     control: Control,
+) {
+    loop {
+        if control.wait_while_paused().is_err() {
+            let _gone = tx.blocking_send(Err(io::Error::other("cancelled")));
+            return;
+        }
+        let mut chunk = vec![0u8; 256 * 1024];
+        let n = match file.read(&mut chunk) {
+            Ok(0) => return,
+            Ok(n) => n,
+            Err(e) => {
+                let _gone = tx.blocking_send(Err(e));
+                return;
+            }
+        };
+        chunk.truncate(n);
+        if tx.blocking_send(Ok(chunk)).is_err() {
+            return;
+        }
+        sent.fetch_add(n as u64, Ordering::Relaxed);
+    }
 }
 
-impl Read for BodyReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.control
-            .wait_while_paused()
-            .map_err(|_| io::Error::other("cancelled"))?;
-        let n = self.file.read(buf)?;
-        self.sent.fetch_add(n as u64, Ordering::Relaxed);
-        Ok(n)
+/// The body's chunks as the stream the async client sends.
+struct ChunkStream(tokio::sync::mpsc::Receiver<io::Result<Vec<u8>>>);
+
+impl futures_core::Stream for ChunkStream {
+    type Item = io::Result<Vec<u8>>;
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.0.poll_recv(cx)
     }
+}
+
+/// What the server answered: its status, where it put the object, the start of its body.
+type Answer = (reqwest::StatusCode, Option<String>, String);
+
+/// Sends the request on a runtime of its own. The async client, unlike the blocking one,
+/// hands over a response the server sent before it read the whole body (an expired
+/// presigned URL's 403, a 413), so its status is what the user reads.
+fn send(
+    client: reqwest::Client,
+    url: Url,
+    len: u64,
+    body: ChunkStream,
+) -> Result<Result<Answer, reqwest::Error>, io::Error> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    Ok(runtime.block_on(async move {
+        let resp = client
+            .put(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/zstd")
+            .header(reqwest::header::CONTENT_LENGTH, len)
+            .body(reqwest::Body::wrap_stream(body))
+            .send()
+            .await?;
+        let status = resp.status();
+        let location = resp
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let mut text = Vec::new();
+        if !status.is_success() {
+            // The start of the answer says what happened; a server that closes before the
+            // rest of it still said its status.
+            let mut resp = resp;
+            while text.len() < crate::http::ERROR_BODY_LIMIT {
+                match tokio::time::timeout(Duration::from_secs(10), resp.chunk()).await {
+                    Ok(Ok(Some(c))) => text.extend_from_slice(&c),
+                    _ => break,
+                }
+            }
+        }
+        Ok((
+            status,
+            location,
+            String::from_utf8_lossy(&text).into_owned(),
+        ))
+    }))
 }
 
 /// PUTs `archive` (of `len` bytes) to `url`; returns the location of the stored object.
 pub fn put(url: &Url, archive: &Path, len: u64, rep: &mut Reporter) -> Result<String, JobError> {
-    let net_err = |reason: String| JobError::NetworkUnreachable {
-        url: url.to_string(),
-        reason,
-    };
-    let client = reqwest::blocking::Client::builder()
+    let client = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
         // No overall timeout: a large upload on a slow link is legitimate. A peer that
         // vanished (its host down, the network gone) is noticed by TCP keep-alive instead:
         // about 30 s of silence fails the upload rather than waiting for ever.
-        .timeout(None::<Duration>)
         .tcp_keepalive(Duration::from_secs(15))
         .tcp_keepalive_interval(Duration::from_secs(5))
         .tcp_keepalive_retries(3)
         .build()
-        .map_err(|e| net_err(e.to_string()))?;
+        .map_err(|e| crate::http::network_error(url, &e))?;
     let file = File::open(archive).map_err(|e| JobError::Io {
         context: format!("reading the archive {}", archive.display()),
         source: e,
     })?;
     let sent = Arc::new(AtomicU64::new(0));
-    let body = BodyReader {
-        file,
-        sent: sent.clone(),
-        control: rep.control().clone(),
-    };
-    let request = client
-        .put(url.clone())
-        .header(reqwest::header::CONTENT_TYPE, "application/zstd")
-        .body(reqwest::blocking::Body::sized(body, len));
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let priority = crate::platform::priority::inherit();
+    let (feed_sent, control) = (sent.clone(), rep.control().clone());
+    std::thread::Builder::new()
+        .name("upload-body".into())
+        .spawn(move || {
+            priority.apply();
+            feed_body(file, tx, feed_sent, control)
+        })
+        .map_err(|e| JobError::Io {
+            context: "starting the upload".into(),
+            source: e,
+        })?;
 
     // Not a scoped thread: a cancelled upload must not wait for it. While the body is being
-    // sent, the body reader sees the cancellation and aborts the request; once it is all
-    // sent, the thread may wait on a server that never answers, and it is left to end with
-    // the connection (or the process) instead of holding the job.
-    let priority = crate::platform::priority::inherit();
+    // sent, the feeder sees the cancellation and aborts the request; once it is all sent,
+    // the thread may wait on a server that never answers, and it is left to end with the
+    // connection (or the process) instead of holding the job.
+    let request_url = url.clone();
     let worker = std::thread::Builder::new()
         .name("upload".into())
         .spawn(move || {
             priority.apply();
-            let resp = request.send()?;
-            let status = resp.status();
-            let location = resp
-                .headers()
-                .get(reqwest::header::LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            let body = if status.is_success() {
-                String::new()
-            } else {
-                resp.text().unwrap_or_default()
-            };
-            Ok::<_, reqwest::Error>((status, location, body))
+            send(client, request_url, len, ChunkStream(rx))
         })
         .map_err(|e| JobError::Io {
             context: "starting the upload".into(),
@@ -132,41 +194,24 @@ pub fn put(url: &Url, archive: &Path, len: u64, rep: &mut Reporter) -> Result<St
     if rep.control().is_cancelled() {
         return Err(JobError::Cancelled);
     }
-    let outcome = worker.join().map_err(|_| JobError::Io {
-        context: "uploading".into(),
-        source: io::Error::other("the upload thread panicked"),
-    })?;
-    let (status, location, body) = outcome.map_err(|e| net_err(describe(&e)))?;
+    let outcome = worker
+        .join()
+        .map_err(|_| io::Error::other("the upload thread panicked"))
+        .and_then(|r| r)
+        .map_err(|e| JobError::Io {
+            context: "uploading".into(),
+            source: e,
+        })?;
+    let (status, location, body) = outcome.map_err(|e| crate::http::network_error(url, &e))?;
     if !status.is_success() {
         return Err(JobError::UploadRejected {
             url: url.to_string(),
             status: status.as_u16(),
-            body: summarize(&body),
+            body: crate::http::summarize(&body),
         });
     }
     Ok(location
         .and_then(|l| url.join(&l).ok())
         .map(|u| u.to_string())
         .unwrap_or_else(|| url.to_string()))
-}
-
-fn describe(err: &reqwest::Error) -> String {
-    use std::error::Error;
-    let mut msg = err.to_string();
-    let mut cause = err.source();
-    while let Some(c) = cause {
-        msg = format!("{msg}: {c}");
-        cause = c.source();
-    }
-    msg
-}
-
-/// First line-ish of a server's error body, short enough for a notification.
-fn summarize(body: &str) -> String {
-    let one_line: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
-    let mut out: String = one_line.chars().take(200).collect();
-    if one_line.chars().count() > 200 {
-        out.push('…');
-    }
-    out
 }

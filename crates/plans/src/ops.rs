@@ -72,6 +72,13 @@ pub fn validate(input: &PlanInput) -> Result<Option<Schedule>, PlanError> {
                 ));
             }
         }
+        // A plan saves work that recurs; a restore or a verify is asked for once.
+        JobSpec::Restore(_) | JobSpec::Verify(_) => {
+            return Err(PlanError::invalid(
+                ErrorCode::InvalidInput,
+                "a plan is a snapshot or a sync",
+            ));
+        }
     }
     if input.keep == Some(0) {
         return Err(PlanError::invalid(

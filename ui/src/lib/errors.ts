@@ -49,6 +49,21 @@ export const ERROR_HINTS: Readonly<Record<ErrorCode, Hint>> = {
   invalid_url: () => "Check the destination URL: it must start with http:// or https://.",
   network_unreachable: (place) => `Check the network connection to ${place}, then retry.`,
   upload_rejected: () => "The server refused the upload: check the URL and that you may upload there.",
+  download_rejected: () =>
+    "The server refused the download: check the archive's URL (a presigned link may have expired).",
+  connection_refused: (place) =>
+    `Nothing answers at ${place}: check that the server is running and the port is right.`,
+  host_not_found: () => "The server's name does not resolve: check the URL's spelling and the network.",
+  tls_failed: () => "The secure connection failed: check the server's certificate and that the URL is https only where it should be.",
+  timed_out: (place) => `The server at ${place} did not answer in time: check it and the network, then retry.`,
+  connection_lost: () => "The connection broke during the transfer: retry; if it happens again, check the server's limits.",
+  unsafe_archive_entry: () =>
+    "The archive holds an entry that would write outside the target or a device file: it was refused, and nothing was written outside the folder. Do not trust this archive.",
+  checksum_mismatch: () =>
+    "A file does not match its manifest: the archive is damaged, or the manifest belongs to another archive.",
+  archive_mismatch: () => "The archive does not hold what its manifest lists: it may be incomplete or another archive.",
+  archive_corrupt: () => "The archive cannot be read: it is damaged, cut short or not a .tar.zst.",
+  manifest_invalid: () => "The manifest cannot be read: check that it is the .manifest.json Tidemark wrote beside the archive.",
   invalid_input: () => "Check the fields and try again.",
   sources_failed: () => "Some sources failed: see their rows, fix what they say and retry.",
   cancelled: () => "The job was cancelled.",

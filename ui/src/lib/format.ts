@@ -1,6 +1,6 @@
 // Pure formatting of progress numbers. Deterministic (en-US grouping) so tests and
 // screenshots agree.
-import type { Step } from "./types";
+import type { JobKind, Step } from "./types";
 
 const grouping = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
 
@@ -78,9 +78,21 @@ const STEP_LABELS: Record<Step, string> = {
   uploading: "Uploading",
   scanning: "Scanning",
   copying: "Copying",
+  checking: "Checking",
+  reading: "Reading the manifest",
+  extracting: "Extracting",
+  verifying: "Verifying",
   completed: "Completed",
   failed: "Failed",
   cancelled: "Cancelled",
+};
+
+/** A job's kind as its title says it. */
+export const KIND_TITLES: Record<JobKind, string> = {
+  snapshot: "Snapshot",
+  sync: "Sync",
+  restore: "Restore",
+  verify: "Verify",
 };
 
 export function stepLabel(step: Step): string {

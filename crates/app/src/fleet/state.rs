@@ -133,6 +133,8 @@ pub(crate) fn remote_title(kind: JobKind, agent: &str) -> String {
     let what = match kind {
         JobKind::Snapshot => "Snapshot",
         JobKind::Sync => "Sync",
+        JobKind::Restore => "Restore",
+        JobKind::Verify => "Verify",
     };
     format!("{what} on {agent}")
 }

@@ -12,6 +12,7 @@ use crate::measure::{Pair, Runs, Stats, stats};
 use crate::micro::Parts;
 use crate::rows::PROGRESS_OFF;
 
+mod restore;
 mod sections;
 
 #[derive(Debug)]
@@ -40,6 +41,8 @@ pub struct Report {
     pub fanout: Vec<Result<FanOut, String>>,
     pub desktop: Result<Desktop, String>,
     pub desktop_job: Result<DuringJob, String>,
+    /// Rows 9 and 10.
+    pub restore: Result<crate::restore::Restore, String>,
     pub harness_secs: f64,
     pub load_at_end: String,
     pub reproduce: &'static str,
@@ -223,6 +226,7 @@ impl Report {
         self.eta_seeded(&mut p);
         self.fanout(&mut p);
         self.desktop(&mut p);
+        self.restore(&mut p);
         self.reproduce(&mut p);
         p
     }
