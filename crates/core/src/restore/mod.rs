@@ -30,6 +30,7 @@ pub use verify::{archive_manifest, run as run_verify};
 /// Restores an archive into a folder.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct RestoreSpec {
     /// A `.tar.zst` file, or an `http(s)://` URL to stream it from.
@@ -54,6 +55,7 @@ pub struct RestoreSpec {
 /// Checks an archive against its manifest.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct VerifySpec {
     /// A `.tar.zst` file, or an `http(s)://` URL to stream it from.
