@@ -3,9 +3,10 @@
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Runtime, State};
 use tidemark_app::{
-    AddAgent, AgentInfo, App, AppError, ExportFormat, Fleet, HistoryFilter, JobDetail, JobSummary,
-    JobUpdate, PauseFor, PauseState, PlanInput, PlanRun, PlanSummary, ProgressSink, RemoteJobInfo,
-    RemoteJobRequest, Settings, SinkClosed, StartSnapshot, StartSync, Visibility,
+    AddAgent, AgentInfo, App, AppError, DiffReport, ExportFormat, Fleet, HistoryFilter, JobDetail,
+    JobSummary, JobUpdate, PauseFor, PauseState, PlanInput, PlanRun, PlanSummary, ProgressSink,
+    RemoteJobInfo, RemoteJobRequest, Settings, SinkClosed, StartRestore, StartSnapshot, StartSync,
+    TreeEntry, Visibility,
 };
 use tidemark_core::ProgressEvent;
 
@@ -286,6 +287,48 @@ pub async fn export_plan_runs<R: Runtime>(
 ) -> Res<Option<String>> {
     let contents = app.export_plan_runs(&name, format)?;
     crate::export::save(&handle, &format!("{name}-runs"), format, contents).await
+}
+
+#[tauri::command]
+pub async fn start_restore(app: State<'_, App>, request: StartRestore) -> Res<JobSummary> {
+    Ok(app.start_restore(request)?)
+}
+
+#[tauri::command]
+pub async fn start_verify(app: State<'_, App>, archive: String) -> Res<JobSummary> {
+    Ok(app.start_verify(&archive)?)
+}
+
+/// Reading a manifest (maybe over the network, maybe a whole archive when it has none)
+/// happens off the runtime's threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, tidemark_app::Error> + Send + 'static,
+) -> Res<T> {
+    tauri::async_runtime::spawn_blocking(f)
+        .await
+        .map_err(|e| AppError::new(tidemark_core::ErrorCode::Internal, e.to_string()))?
+        .map_err(AppError::from)
+}
+
+#[tauri::command]
+pub async fn snapshot_tree(
+    app: State<'_, App>,
+    archive: String,
+    folder: String,
+) -> Res<Vec<TreeEntry>> {
+    let app = app.inner().clone();
+    blocking(move || app.snapshot_tree(&archive, &folder)).await
+}
+
+#[tauri::command]
+pub async fn compare_snapshots(app: State<'_, App>, old: String, new: String) -> Res<DiffReport> {
+    let app = app.inner().clone();
+    blocking(move || app.compare_snapshots(&old, &new)).await
+}
+
+#[tauri::command]
+pub async fn previous_snapshot(app: State<'_, App>, id: String) -> Res<Option<JobSummary>> {
+    Ok(app.previous_snapshot(&id)?)
 }
 
 #[tauri::command]

@@ -203,6 +203,29 @@ export function fakeApi(overrides: Partial<Api> = {}): FakeApi {
     planRuns: vi.fn(async () => []),
     exportPlanRuns: vi.fn(async () => "/home/me/photos-runs.csv"),
     onPlansChanged: vi.fn(async () => async () => {}),
+    startRestore: vi.fn(async () => jobSummary({ id: "restore-1", kind: "restore", title: "Restore of photos" })),
+    startVerify: vi.fn(async () => jobSummary({ id: "verify-1", kind: "verify", title: "Verify of photos" })),
+    snapshotTree: vi.fn(async (_archive: string, folder: string) =>
+      folder === ""
+        ? [
+            { name: "2026", path: "2026", folder: true, size: 3072, files: 2 },
+            { name: "notes.txt", path: "notes.txt", folder: false, size: 10, files: 1 },
+          ]
+        : [
+            { name: "a.raw", path: "2026/a.raw", folder: false, size: 1024, files: 1 },
+            { name: "b.raw", path: "2026/b.raw", folder: false, size: 2048, files: 1 },
+          ],
+    ),
+    compareSnapshots: vi.fn(async () => ({
+      added: [{ path: "new.txt", oldSize: null, newSize: 5 }],
+      removed: [],
+      changed: [{ path: "notes.txt", oldSize: 10, newSize: 12 }],
+      totals: {
+        added: 1, removed: 0, changed: 1, unchanged: 2, addedBytes: 5, removedBytes: 0,
+        changedOldBytes: 10, changedNewBytes: 12, oldBytes: 3082, newBytes: 3089,
+      },
+    })),
+    previousSnapshot: vi.fn(async () => null),
     ...overrides,
   });
   fake.fleetNow = { revision: 1, agents: [], tokens: { kind: "keychain" } };

@@ -10,7 +10,10 @@ use ts_rs::{Config, TS};
 
 use crate::pause::{PauseFor, PauseState};
 use crate::plans::ExportFormat;
+use crate::restore::StartRestore;
 use crate::types::*;
+use tidemark_core::TreeEntry;
+use tidemark_core::compare::DiffReport;
 use tidemark_plans::{LastRun, Plan, PlanInput, PlanRun, PlanSummary};
 
 const INDEX_HEADER: &str =
@@ -61,6 +64,9 @@ pub fn write_all(dir: &Path) -> io::Result<Vec<String>> {
         PauseFor,
         PauseState,
         ExportFormat,
+        StartRestore,
+        TreeEntry,
+        DiffReport,
         Plan,
         PlanInput,
         PlanSummary,

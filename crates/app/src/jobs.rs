@@ -34,7 +34,7 @@ impl App {
                 "snapshot name {n:?} must be a plain file name"
             )));
         }
-        self.start(JobSpec::Snapshot(SnapshotSpec {
+        self.start_job(JobSpec::Snapshot(SnapshotSpec {
             source: PathBuf::from(source),
             destination: destination.to_owned(),
             name,
@@ -65,14 +65,14 @@ impl App {
                 "destination {destination:?} must be an absolute folder path"
             )));
         }
-        self.start(JobSpec::Sync(SyncSpec {
+        self.start_job(JobSpec::Sync(SyncSpec {
             sources,
             destination: PathBuf::from(destination),
             delete: req.delete,
         }))
     }
 
-    fn start(&self, spec: JobSpec) -> Result<JobSummary> {
+    pub(crate) fn start_job(&self, spec: JobSpec) -> Result<JobSummary> {
         let job = RecordedJob::start_with(self.db(), spec.clone(), None, self.launch_for(None))?;
         Ok(self.track(job, spec))
     }
@@ -290,7 +290,7 @@ impl App {
                 record.state.as_str()
             )));
         }
-        self.start(record.spec)
+        self.start_job(record.spec)
     }
 
     pub fn pause_all(&self) {

@@ -4,6 +4,7 @@ import { Channel, invoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
 import type {
   AddAgent,
+  DiffReport,
   AgentInfo,
   Fleet,
   HistoryFilter,
@@ -20,8 +21,10 @@ import type {
   RemoteJobInfo,
   RemoteJobRequest,
   Settings,
+  StartRestore,
   StartSnapshot,
   StartSync,
+  TreeEntry,
 } from "./types";
 import { toAppError } from "./errors";
 import { EVENTS, type EventName, type EventPayload } from "./events";
@@ -97,6 +100,15 @@ export interface Api {
   exportPlanRuns(name: string, format: "csv" | "json"): Promise<string | null>;
   /** `plans-changed`: every plan, whenever one is added, changed, run or ends a run. */
   onPlansChanged(handler: (plans: PlanSummary[]) => void): Promise<Unsubscribe>;
+  /** Restores a snapshot (all, or the chosen paths of its tree); follow it with `subscribeJob`. */
+  startRestore(request: StartRestore): Promise<JobSummary>;
+  /** Checks a snapshot's archive against its manifest, as a job. */
+  startVerify(archive: string): Promise<JobSummary>;
+  /** The names directly in `folder` (`""`: the top) of a snapshot's tree, from its manifest. */
+  snapshotTree(archive: string, folder: string): Promise<TreeEntry[]>;
+  compareSnapshots(older: string, newer: string): Promise<DiffReport>;
+  /** The completed snapshot of the same folder before this one, if any. */
+  previousSnapshot(id: string): Promise<JobSummary | null>;
 }
 
 /** `invoke`, rejecting with an `AppError` only. */
@@ -177,4 +189,9 @@ export const tauriApi: Api = {
   planRuns: (name) => call("plan_runs", { name }),
   exportPlanRuns: (name, format) => call("export_plan_runs", { name, format }),
   onPlansChanged: (handler) => on(EVENTS.plansChanged, handler),
+  startRestore: (request) => call("start_restore", { request }),
+  startVerify: (archive) => call("start_verify", { archive }),
+  snapshotTree: (archive, folder) => call("snapshot_tree", { archive, folder }),
+  compareSnapshots: (older, newer) => call("compare_snapshots", { old: older, new: newer }),
+  previousSnapshot: (id) => call("previous_snapshot", { id }),
 };

@@ -40,6 +40,7 @@ export type { RemoteRun } from "./RemoteRun";
 export type { RestoreSpec } from "./RestoreSpec";
 export type { Settings } from "./Settings";
 export type { SnapshotSpec } from "./SnapshotSpec";
+export type { StartRestore } from "./StartRestore";
 export type { StartSnapshot } from "./StartSnapshot";
 export type { StartSync } from "./StartSync";
 export type { Step } from "./Step";
