@@ -190,8 +190,9 @@ pub(crate) fn file(
         });
     }
     platform::set_file_mode(&out, meta.mode).map_err(werr)?;
+    // Through the open file: no second lookup of its path.
+    filetime::set_file_handle_times(&out, None, Some(meta.filetime())).map_err(werr)?;
     drop(out);
-    filetime::set_file_mtime(partial.path(), meta.filetime()).map_err(werr)?;
     if replace {
         partial.persist_replace(dest)?;
         return Ok(true);
