@@ -10,6 +10,8 @@ pub mod http;
 mod logs;
 pub mod metrics;
 mod openapi;
+mod plan_handlers;
+mod plans;
 mod server;
 pub mod service;
 pub mod stream;
@@ -170,6 +172,7 @@ pub async fn serve_until(
         tokio::task::spawn_blocking(move || Agent::open(db, &roots, max, every)).await??
     };
     let agent = Arc::new(agent);
+    agent.start_scheduler(&tokio::runtime::Handle::current());
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .map_err(|source| AgentError::Bind {
