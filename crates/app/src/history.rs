@@ -18,6 +18,7 @@ impl App {
             state: filter.state,
             kind: filter.kind,
             owner: None,
+            plan_id: None,
         })?;
         Ok(records
             .iter()

@@ -50,6 +50,10 @@ export const ERROR_CODES = [
   "no_content",
   "bad_pairing_link",
   "fingerprint_mismatch",
+  "bad_schedule",
+  "plan_exists",
+  "plan_not_found",
+  "plan_busy",
 ] as const satisfies readonly ErrorCode[];
 
 type Unlisted = Exclude<ErrorCode, (typeof ERROR_CODES)[number]>;
