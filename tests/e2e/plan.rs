@@ -1,5 +1,5 @@
 //! `tidemark plan …` against the real binary, each test with a history of its own: refusals
-//! that save nothing, pauses, retention over real runs, and
+//! that save nothing, pauses, retention over real runs, a seeded ETA on a second run, and
 //! due runs started by the scheduler of real `tidemark agent` processes (one, then two on
 //! one database).
 
@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
+use tidemark_core::{EtaSource, JobState};
 
 use crate::agent_proc::*;
 use crate::util::*;
@@ -284,6 +285,41 @@ fn plan_keep_2_run_three_times_leaves_the_newest_two_archives() {
     assert_eq!(diff_trees(&src, &into.join("src")), "");
 }
 
+#[test]
+fn plan_second_run_starts_with_an_eta_from_the_first() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("history.db");
+    let src = source(tmp.path());
+    let out = tmp.path().join("out");
+    ok(
+        &db,
+        &["plan", "add", "Eta", "snapshot", s(&src), "--to", s(&out)],
+    );
+    let run = |n: usize| {
+        let mut cmd = Command::new(bin());
+        cmd.arg("--db").arg(&db);
+        let run = run_json(cmd, &["plan", "run", "Eta"]);
+        assert_eq!(run.code, 0, "run {n}: {}", run.stderr);
+        run
+    };
+    let first = run(1);
+    assert!(
+        first.events.iter().all(|e| e.eta_source.is_none()),
+        "a first run has no past to estimate from"
+    );
+    let second = run(2);
+    let running: Vec<_> = second
+        .events
+        .iter()
+        .filter(|e| e.state == JobState::Running)
+        .collect();
+    let seeded = running
+        .first()
+        .unwrap_or_else(|| panic!("no running event: {:?}", second.events));
+    assert_eq!(seeded.eta_source, Some(EtaSource::History), "{seeded:?}");
+    assert!(seeded.eta_seconds.is_some_and(|s| s > 0.0), "{seeded:?}");
+}
+
 /// Adds a plan due every 10 s with a small snapshot in `dir/root`, the agent's root.
 fn scheduled_plan(dir: &Path, name: &str) -> PathBuf {
     let db = db(dir);
@@ -361,6 +397,25 @@ fn plan_two_agents_on_one_history_start_each_due_run_once() {
             "two runs for one due time: {starts:?}"
         );
     }
+    // The agent seeds a plan's run from its past runs too: its first running event says so.
+    let second = runs
+        .iter()
+        .rev()
+        .filter(|r| r["state"] == "completed")
+        .nth(1)
+        .expect("a second completed run");
+    let mut events = Command::new(bin());
+    events.arg("--db").arg(&db);
+    let events = stored_events(events, second["id"].as_str().expect("id"));
+    let first_running = events
+        .iter()
+        .find(|e| e.state == JobState::Running)
+        .expect("a running event");
+    assert_eq!(
+        first_running.eta_source,
+        Some(EtaSource::History),
+        "{first_running:?}"
+    );
     let states: Vec<&Value> = runs.iter().map(|r| &r["state"]).collect();
     assert!(
         states

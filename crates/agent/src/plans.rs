@@ -52,10 +52,19 @@ impl Agent {
         }
     }
 
-    /// A run of `plan`, started and tracked as any job of the agent's, recorded with its plan.
+    /// A run of `plan`, started and tracked as any job of the agent's, recorded with its plan
+    /// and its ETA seeded from the plan's past runs.
     fn launch_plan(&self, plan: &Plan) -> Result<String, ErrorInfo> {
+        let eta_seed = match self.store() {
+            Ok(store) => ops::eta_seed_of(&store, plan),
+            Err(e) => {
+                tracing::warn!(plan = %plan.name, error = %e, "no ETA from past runs");
+                None
+            }
+        };
         let launch = tidemark_store::Launch {
             plan_id: Some(plan.id.clone()),
+            eta_seed,
             ..self.launch.clone()
         };
         let job = RecordedJob::start_with(&self.db, plan.spec.clone(), None, launch)
