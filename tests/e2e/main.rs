@@ -15,6 +15,7 @@ mod cli;
 mod crash;
 mod history;
 mod pairing;
+mod plan;
 mod queue;
 mod remote;
 mod restore;

@@ -18,6 +18,7 @@ use crate::extract::Caller;
 use crate::handlers;
 use crate::logs;
 use crate::openapi::{ApiDoc, Internal, Unauthorized};
+use crate::plan_handlers;
 use crate::service::ApiError;
 pub use crate::stream::AppState;
 use crate::stream::identify;
@@ -36,6 +37,11 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(handlers::progress))
         .routes(routes!(handlers::events))
         .routes(routes!(handlers::progress_stream))
+        .routes(routes!(plan_handlers::list, plan_handlers::add))
+        .routes(routes!(plan_handlers::show, plan_handlers::remove))
+        .routes(routes!(plan_handlers::run))
+        .routes(routes!(plan_handlers::pause))
+        .routes(routes!(plan_handlers::resume))
         .routes(routes!(handlers::metrics))
         .routes(routes!(openapi))
 }

@@ -137,6 +137,13 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/jobs/{id}/progress/stream"),
     ("GET", "/api/v1/openapi.json"),
     ("GET", "/metrics"),
+    ("GET", "/api/v1/plans"),
+    ("POST", "/api/v1/plans"),
+    ("GET", "/api/v1/plans/{name}"),
+    ("DELETE", "/api/v1/plans/{name}"),
+    ("POST", "/api/v1/plans/{name}/run"),
+    ("POST", "/api/v1/plans/{name}/pause"),
+    ("POST", "/api/v1/plans/{name}/resume"),
 ];
 
 fn error_ref(response: &Value) -> &Value {
@@ -177,7 +184,8 @@ async fn the_document_lists_every_route_and_each_one_is_served() {
     // Each documented route is the router's: without a token it answers 401 `{code,
     // message}`, where an unknown route would answer 404 and a wrong method 405.
     for (method, path) in ROUTES {
-        let answer = f.call(method, &path.replace("{id}", "x"), None, None).await;
+        let path = path.replace("{id}", "x").replace("{name}", "x");
+        let answer = f.call(method, &path, None, None).await;
         assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{method} {path}");
         assert_eq!(answer.json()["code"], "unauthorized", "{method} {path}");
     }
@@ -533,5 +541,96 @@ async fn metrics_count_jobs_streams_events_and_requests() {
         ),
         Some(1.0),
         "{text}"
+    );
+}
+
+#[tokio::test]
+async fn plans_are_saved_refused_run_and_removed_through_the_api() {
+    let f = fixture();
+    let src = f.root.join("photos");
+    std::fs::create_dir(&src).expect("source");
+    std::fs::write(src.join("a.txt"), b"alpha").expect("file");
+    let plan = json!({
+        "name": "Photos",
+        "spec": {"kind": "snapshot", "source": src, "destination": f.root.join("backups")},
+        "schedule": "daily 02:00",
+        "keep": 2,
+    });
+    let ro = f
+        .call("POST", "/api/v1/plans", Some(&f.viewer), Some(plan.clone()))
+        .await;
+    assert_eq!(
+        (ro.status, ro.json()["code"].clone()),
+        (StatusCode::FORBIDDEN, json!("read_only"))
+    );
+    let mut bad = plan.clone();
+    bad["schedule"] = json!("daily 25:00");
+    let bad = f
+        .call("POST", "/api/v1/plans", Some(&f.admin), Some(bad))
+        .await;
+    assert_eq!(
+        (bad.status, bad.json()["code"].clone()),
+        (StatusCode::BAD_REQUEST, json!("bad_schedule"))
+    );
+    let mut outside = plan.clone();
+    outside["spec"]["source"] = json!("/etc");
+    assert_eq!(
+        f.call("POST", "/api/v1/plans", Some(&f.admin), Some(outside))
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+
+    let added = f
+        .call("POST", "/api/v1/plans", Some(&f.admin), Some(plan.clone()))
+        .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.text());
+    assert!(added.json()["nextRunAt"].is_string());
+    let dup = f
+        .call("POST", "/api/v1/plans", Some(&f.admin), Some(plan))
+        .await;
+    assert_eq!(
+        (dup.status, dup.json()["code"].clone()),
+        (StatusCode::CONFLICT, json!("plan_exists"))
+    );
+
+    let listed = f.call("GET", "/api/v1/plans", Some(&f.viewer), None).await;
+    assert_eq!(listed.json().as_array().map(Vec::len), Some(1));
+    let run = f
+        .call("POST", "/api/v1/plans/photos/run", Some(&f.admin), None)
+        .await;
+    assert_eq!(run.status, StatusCode::CREATED, "{}", run.text());
+    let plan_id = f
+        .call("GET", "/api/v1/plans/Photos", Some(&f.viewer), None)
+        .await
+        .json()["id"]
+        .clone();
+    assert_eq!(run.json()["planId"], plan_id);
+    let paused = f
+        .call(
+            "POST",
+            "/api/v1/plans/Photos/pause?seconds=3600",
+            Some(&f.admin),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (paused.status, paused.json()["paused"].clone()),
+        (StatusCode::OK, json!(true))
+    );
+    let resumed = f
+        .call("POST", "/api/v1/plans/Photos/resume", Some(&f.admin), None)
+        .await;
+    assert_eq!(resumed.json()["paused"], json!(false));
+    let gone = f
+        .call("DELETE", "/api/v1/plans/Photos", Some(&f.admin), None)
+        .await;
+    assert_eq!(gone.status, StatusCode::OK);
+    let missing = f
+        .call("GET", "/api/v1/plans/Photos", Some(&f.viewer), None)
+        .await;
+    assert_eq!(
+        (missing.status, missing.json()["code"].clone()),
+        (StatusCode::NOT_FOUND, json!("plan_not_found"))
     );
 }

@@ -10,6 +10,8 @@ pub mod http;
 mod logs;
 pub mod metrics;
 mod openapi;
+mod plan_handlers;
+mod plans;
 mod server;
 pub mod service;
 pub mod stream;
@@ -184,6 +186,7 @@ pub async fn serve_until(
     };
     agent.set_max_jobs(cfg.max_jobs);
     let agent = Arc::new(agent);
+    agent.start_scheduler(&tokio::runtime::Handle::current());
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .map_err(|source| AgentError::Bind {

@@ -53,6 +53,9 @@ pub enum ApiError {
     Busy(StoreError),
     #[error("{0}")]
     Internal(String),
+    /// A plan operation's refusal, with its own code.
+    #[error("{}", .0.message)]
+    Plan(tidemark_core::ErrorInfo),
 }
 
 impl ApiError {
@@ -68,6 +71,7 @@ impl ApiError {
             Self::Conflict { .. } => ErrorCode::Conflict,
             Self::Busy(_) => ErrorCode::DbLocked,
             Self::Internal(_) => ErrorCode::Internal,
+            Self::Plan(e) => e.code,
         }
     }
 }
@@ -125,13 +129,15 @@ impl From<RunError> for ApiError {
 
 #[derive(Debug)]
 pub struct Agent {
-    db: PathBuf,
+    pub(crate) db: PathBuf,
     roots: Vec<PathBuf>,
     live: Registry<()>,
     streams: Arc<Mutex<HashMap<String, usize>>>,
     max_streams: usize,
-    pool: Pool,
-    launch: Launch,
+    pub(crate) pool: Pool,
+    pub(crate) launch: Launch,
+    /// The plans' scheduler, once the agent serves (see `plans`).
+    pub(crate) scheduler: std::sync::OnceLock<tidemark_plans::SchedulerHandle>,
 }
 
 /// What a progress stream delivers, in order.
@@ -180,7 +186,7 @@ impl Drop for StreamSlot {
 }
 
 /// Refuses a read-only caller anything but looking.
-fn may_act(who: &Identity) -> Result<(), ApiError> {
+pub(crate) fn may_act(who: &Identity) -> Result<(), ApiError> {
     if who.may_act() {
         Ok(())
     } else {
@@ -224,6 +230,7 @@ impl Agent {
             live: Registry::default(),
             streams: Arc::default(),
             max_streams,
+            scheduler: std::sync::OnceLock::new(),
             launch: Launch {
                 priority: Priority::Background,
                 emit_interval,
@@ -247,12 +254,12 @@ impl Agent {
         &self.roots
     }
 
-    fn store(&self) -> Result<Pooled<'_>, ApiError> {
+    pub(crate) fn store(&self) -> Result<Pooled<'_>, ApiError> {
         Ok(self.pool.get()?)
     }
 
     /// The record of a job `who` may see; others' jobs do not exist for them.
-    fn visible(&self, who: &Identity, id: &str) -> Result<JobRecord, ApiError> {
+    pub(crate) fn visible(&self, who: &Identity, id: &str) -> Result<JobRecord, ApiError> {
         let job = self
             .store()?
             .job(id)?
@@ -275,7 +282,7 @@ impl Agent {
     }
 
     /// Keeps a started job reachable while it runs, and forgets it when it ends.
-    fn track(&self, job: RecordedJob) {
+    pub(crate) fn track(&self, job: RecordedJob) {
         crate::logs::job_started(job.id(), job.handle().kind());
         self.live.track(job, (), |id, ended| {
             crate::logs::job_ended(id, ended.log.latest().as_deref());

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use bytes::{BufMut, Bytes, BytesMut};
+use tidemark_core::ErrorCode;
 use tidemark_core::{Delivery, ErrorInfo, ProgressEvent};
 
 use crate::auth::{Identity, Tokens};
@@ -186,6 +187,11 @@ pub(crate) fn error_parts(e: &ApiError) -> (StatusCode, ErrorInfo) {
         ApiError::Conflict { .. } => StatusCode::CONFLICT,
         ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
         ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        ApiError::Plan(e) => match e.code {
+            ErrorCode::PlanNotFound => StatusCode::NOT_FOUND,
+            ErrorCode::PlanExists | ErrorCode::PlanBusy => StatusCode::CONFLICT,
+            _ => StatusCode::BAD_REQUEST,
+        },
     };
     (status, ErrorInfo::new(e.code(), e.to_string()))
 }

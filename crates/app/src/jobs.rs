@@ -90,20 +90,7 @@ impl App {
 
     /// The plan's last few completed runs, as an ETA's starting point; none without any.
     fn eta_seed(&self, plan: &tidemark_plans::Plan) -> Option<tidemark_core::EtaSeed> {
-        /// Enough to smooth one odd run out, few enough to follow a growing folder.
-        const PAST_RUNS: usize = 5;
-        let store = self.store().ok()?;
-        let ids: Vec<String> = tidemark_plans::ops::runs(&store, &plan.name)
-            .ok()?
-            .into_iter()
-            .filter(|r| r.state == JobState::Completed)
-            .take(PAST_RUNS)
-            .map(|r| r.job_id)
-            .collect();
-        store.eta_seed(&ids).unwrap_or_else(|e| {
-            tracing::warn!(plan = %plan.name, "no ETA from past runs: {e}");
-            None
-        })
+        tidemark_plans::ops::eta_seed_of(&*self.store().ok()?, plan)
     }
 
     /// Keeps a started job in the active list, and waits for its end on a thread of its

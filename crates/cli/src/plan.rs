@@ -328,7 +328,11 @@ fn run_now(db: &Path, store: &mut Store, name: &str, json: bool) -> ExitCode {
         Ok(c) => c,
         Err(e) => return refused(e),
     };
-    let job = RecordedJob::start_with(db, plan.spec.clone(), None, ops::launch_of(&plan));
+    let launch = tidemark_store::Launch {
+        eta_seed: ops::eta_seed_of(store, &plan),
+        ..ops::launch_of(&plan)
+    };
+    let job = RecordedJob::start_with(db, plan.spec.clone(), None, launch);
     let recorded = ops::record_launch(store, &plan, &key, job.as_ref().ok().map(|j| j.id()));
     if let Err(e) = recorded {
         say!("warning: {e}");

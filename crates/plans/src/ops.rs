@@ -489,12 +489,39 @@ pub fn record_launch(
     Ok(store.set_claim_job(&plan.id, key, job_id.unwrap_or(""))?)
 }
 
-/// What a run of the plan is started with: its spec, recorded with its plan.
+/// What a run of the plan is started with: recorded with its plan. Hosts add their queue
+/// and priority, and the plan's past runs as the ETA's seed ([`eta_seed_of`]), which needs
+/// the history.
 pub fn launch_of(plan: &Plan) -> tidemark_store::Launch {
     tidemark_store::Launch {
         plan_id: Some(plan.id.clone()),
         ..tidemark_store::Launch::default()
     }
+}
+
+/// How many of a plan's completed runs seed its next run's ETA: enough to smooth one odd
+/// run out, few enough to follow a folder that grows.
+pub const SEED_RUNS: usize = 5;
+
+/// The ETA seed of the plan's last [`SEED_RUNS`] completed runs; `None` without any. A
+/// history that cannot be read costs the run its early estimate, never the run itself, so
+/// it is logged, not returned.
+pub fn eta_seed_of(store: &Store, plan: &Plan) -> Option<tidemark_core::EtaSeed> {
+    let seed = store
+        .list_jobs(&JobFilter {
+            plan_id: Some(plan.id.clone()),
+            state: Some(JobState::Completed),
+            limit: Some(SEED_RUNS),
+            ..JobFilter::default()
+        })
+        .and_then(|runs| {
+            let ids: Vec<String> = runs.into_iter().map(|j| j.id).collect();
+            store.eta_seed(&ids)
+        });
+    seed.unwrap_or_else(|e| {
+        tracing::warn!(plan = %plan.name, error = %e, "no ETA from past runs");
+        None
+    })
 }
 
 /// A snapshot plan to a folder with a `keep` rule: where its archives are.

@@ -306,3 +306,20 @@ fn a_plan_never_runs_twice_at_once() {
         ErrorCode::PlanBusy
     );
 }
+
+#[test]
+fn a_plans_eta_seed_comes_from_its_own_completed_runs() {
+    let env = Env::new();
+    let store = env.store();
+    let plan = ops::add(&store, &env.snapshot("Photos", None)).expect("added");
+    let other = ops::add(&store, &env.snapshot("Other", None)).expect("added");
+    assert!(ops::eta_seed_of(&store, &plan).is_none(), "no past runs");
+    run_plan(&env, "Other");
+    assert!(
+        ops::eta_seed_of(&store, &plan).is_none(),
+        "another plan's runs are not this one's past"
+    );
+    assert!(ops::eta_seed_of(&store, &other).is_some());
+    run_plan(&env, "Photos");
+    assert!(ops::eta_seed_of(&store, &plan).is_some());
+}

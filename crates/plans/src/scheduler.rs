@@ -29,8 +29,8 @@ use crate::schedule::Schedule;
 
 /// What the host does for the scheduler. Called on a blocking thread.
 pub trait Launcher: Send + Sync + 'static {
-    /// Starts a run of `plan`, recorded with its plan (`ops::launch_of` gives the store's
-    /// `Launch`); returns the job's id.
+    /// Starts a run of `plan`, recorded with its plan and its ETA seeded from its past runs
+    /// (`ops::launch_of` and `ops::eta_seed_of` give the store's `Launch`); returns the job's id.
     fn launch(&self, plan: &Plan) -> Result<String, ErrorInfo>;
     /// The plan has had no successful run within its limit; said once per stale period,
     /// across restarts and processes.

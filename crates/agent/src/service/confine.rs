@@ -8,7 +8,7 @@ use tidemark_core::JobSpec;
 use super::{Agent, ApiError};
 
 impl Agent {
-    pub(super) fn confine_spec(&self, spec: JobSpec) -> Result<JobSpec, ApiError> {
+    pub(crate) fn confine_spec(&self, spec: JobSpec) -> Result<JobSpec, ApiError> {
         Ok(match spec {
             JobSpec::Snapshot(mut s) => {
                 if let Some(name) = &s.name
