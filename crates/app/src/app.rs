@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use tidemark_core::queue::JobQueue;
-use tidemark_plans::{SchedulerConfig, SchedulerHandle};
+use tidemark_core::{ErrorCode, ErrorInfo};
+use tidemark_plans::{Launcher, Plan, PlanSummary, SchedulerConfig, SchedulerHandle};
+use tidemark_store::RecordedJob;
 use tidemark_store::{Pool, Pooled, Registry, recover};
 use tokio::runtime::Handle;
 use tokio::sync::broadcast;
@@ -17,7 +19,7 @@ use tokio::task::JoinHandle;
 use crate::config::{AppConfig, Hooks, StoredAgent};
 use crate::error::{Error, Result};
 use crate::fleet::{FleetHandle, Schedule};
-use crate::live::JobInfo;
+use crate::live::{JobInfo, Paused};
 use crate::notify::{self, Notification, Notifier};
 use crate::settings::{self, AGENTS_FILE, SETTINGS_FILE};
 use crate::tokens::TokenStore;
@@ -46,7 +48,7 @@ pub(crate) struct Inner {
     /// Where the agents' tokens are kept.
     pub(crate) tokens: TokenStore,
     /// "Pause everything", while it lasts.
-    pub(crate) paused: Mutex<Option<crate::pause::Paused>>,
+    pub(crate) paused: Mutex<Option<Paused>>,
     /// Starts the plans' due runs (see `plans`).
     pub(crate) scheduler: SchedulerHandle,
     /// The line every job of the app waits in (at most `Settings::max_jobs` run).
@@ -83,6 +85,45 @@ impl crate::fleet::Output for FleetOutput {
     fn notify(&self, n: &Notification) {
         if let Some(inner) = self.0.upgrade() {
             App { inner }.send_notification(n);
+        }
+    }
+}
+
+/// The scheduler's way into the app (see `plans`). Weak: a dropped app stops launching.
+struct AppLauncher(Weak<Inner>);
+
+impl AppLauncher {
+    fn app(&self) -> Option<App> {
+        self.0.upgrade().map(|inner| App { inner })
+    }
+}
+
+impl Launcher for AppLauncher {
+    /// A due run starts like any job of the app: its queue, its tracking, its notifications.
+    fn launch(&self, plan: &Plan) -> std::result::Result<String, ErrorInfo> {
+        let app = self
+            .app()
+            .ok_or_else(|| ErrorInfo::new(ErrorCode::Internal, "the app is closing"))?;
+        let launch = app.launch_for(Some(plan));
+        let job = RecordedJob::start_with(app.db(), plan.spec.clone(), None, launch)
+            .map_err(|e| ErrorInfo::from(Error::from(e)))?;
+        let id = job.id().to_owned();
+        app.track(job, plan.spec.clone());
+        Ok(id)
+    }
+
+    fn plan_stale(&self, plan: &PlanSummary) {
+        if let Some(app) = self.app() {
+            app.send_notification(&notify::stale_notification(plan));
+        }
+    }
+
+    fn plans_changed(&self) {
+        if let Some(app) = self.app() {
+            match app.list_plans() {
+                Ok(plans) => app.inner.hooks.plans_changed(&plans),
+                Err(e) => tracing::warn!("plans: {e}"),
+            }
         }
     }
 }
@@ -131,7 +172,7 @@ impl App {
                 let scheduler = SchedulerHandle::spawn(
                     &runtime,
                     SchedulerConfig::new(config.db.clone()),
-                    crate::plans::launcher(inner),
+                    Arc::new(AppLauncher(inner.clone())),
                 );
                 Inner {
                     pool,

@@ -14,3 +14,20 @@ pub(crate) struct JobInfo {
 }
 
 pub(crate) type Active = LiveJob<JobInfo>;
+
+/// "Pause everything" while it lasts (see `pause`).
+pub(crate) struct Paused {
+    pub until: chrono::DateTime<chrono::Local>,
+    /// The jobs this pause paused (and so resumes).
+    pub jobs: Vec<String>,
+    /// Ends the pause when the time comes; stopped when the pause ends otherwise.
+    pub timer: Option<tokio::task::AbortHandle>,
+}
+
+impl Drop for Paused {
+    fn drop(&mut self) {
+        if let Some(timer) = self.timer.take() {
+            timer.abort();
+        }
+    }
+}

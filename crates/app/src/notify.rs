@@ -137,3 +137,34 @@ pub fn human_duration(ms: u64) -> String {
         _ => format!("{} h {} min", secs / 3600, (secs % 3600) / 60),
     }
 }
+
+/// "Photos has had no successful run for 3 days".
+pub fn stale_notification(plan: &tidemark_plans::PlanSummary) -> Notification {
+    let limit = plan
+        .plan
+        .stale_after
+        .map(limit_text)
+        .unwrap_or_else(|| "too long".into());
+    Notification {
+        kind: NotificationKind::Stale,
+        title: format!("{} has had no successful run for {limit}", plan.plan.name),
+        body: match &plan.last_success_at {
+            Some(at) => format!("Its last success was at {at}. Run it from the Plans view."),
+            None => "It has never run successfully. Run it from the Plans view.".into(),
+        },
+    }
+}
+
+/// A staleness limit as people say it: "3 days", "6 hours", "45 minutes", "1 day".
+pub(crate) fn limit_text(secs: u64) -> String {
+    let (n, unit) = if secs >= 86_400 && secs.is_multiple_of(86_400) {
+        (secs / 86_400, "day")
+    } else if secs >= 3600 && secs.is_multiple_of(3600) {
+        (secs / 3600, "hour")
+    } else if secs >= 60 {
+        (secs / 60, "minute")
+    } else {
+        (secs, "second")
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}

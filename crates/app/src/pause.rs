@@ -7,6 +7,8 @@ use chrono::{DateTime, Days, Local, NaiveTime, TimeZone};
 use serde::{Deserialize, Serialize};
 use tokio::task::AbortHandle;
 
+use crate::live::Paused;
+
 use crate::app::{App, lock};
 use crate::error::Result;
 
@@ -51,22 +53,6 @@ fn next_midnight(now: DateTime<Local>) -> DateTime<Local> {
 #[serde(rename_all = "camelCase")]
 pub struct PauseState {
     pub paused_until: Option<String>,
-}
-
-pub(crate) struct Paused {
-    until: DateTime<Local>,
-    /// The jobs this pause paused (and so resumes).
-    jobs: Vec<String>,
-    /// Ends the pause when the time comes; stopped when the pause ends otherwise.
-    timer: Option<AbortHandle>,
-}
-
-impl Drop for Paused {
-    fn drop(&mut self) {
-        if let Some(timer) = self.timer.take() {
-            timer.abort();
-        }
-    }
 }
 
 /// How often the end of a pause is checked against the wall clock: the runtime's timers

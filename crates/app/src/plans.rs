@@ -3,15 +3,10 @@
 //! (the same queue, the same tracking, the same notifications), a stale plan is announced,
 //! and every change reaches the windows and the tray as `plans-changed`.
 
-use std::sync::{Arc, Weak};
+use tidemark_plans::{PlanError, PlanInput, PlanRun, PlanSummary, ops};
 
-use tidemark_core::{ErrorCode, ErrorInfo};
-use tidemark_plans::{Launcher, Plan, PlanError, PlanInput, PlanRun, PlanSummary, ops};
-use tidemark_store::RecordedJob;
-
-use crate::app::{App, Inner};
+use crate::app::App;
 use crate::error::{Error, Result};
-use crate::notify::{Notification, NotificationKind};
 use crate::types::JobSummary;
 
 /// The formats a plan's runs are exported in.
@@ -134,89 +129,16 @@ impl App {
     }
 }
 
-/// The scheduler's way into the app. Weak: a dropped app stops launching.
-pub(crate) struct AppLauncher(pub Weak<Inner>);
-
-impl AppLauncher {
-    fn app(&self) -> Option<App> {
-        self.0.upgrade().map(|inner| App { inner })
-    }
-}
-
-impl Launcher for AppLauncher {
-    fn launch(&self, plan: &Plan) -> std::result::Result<String, ErrorInfo> {
-        let app = self
-            .app()
-            .ok_or_else(|| ErrorInfo::new(ErrorCode::Internal, "the app is closing"))?;
-        let launch = app.launch_for(Some(plan));
-        let job = RecordedJob::start_with(app.db(), plan.spec.clone(), None, launch)
-            .map_err(|e| ErrorInfo::from(Error::from(e)))?;
-        let id = job.id().to_owned();
-        app.track(job, plan.spec.clone());
-        Ok(id)
-    }
-
-    fn plan_stale(&self, plan: &PlanSummary) {
-        if let Some(app) = self.app() {
-            app.send_notification(&stale_notification(plan));
-        }
-    }
-
-    fn plans_changed(&self) {
-        if let Some(app) = self.app() {
-            match app.list_plans() {
-                Ok(plans) => app.inner.hooks.plans_changed(&plans),
-                Err(e) => tracing::warn!("plans: {e}"),
-            }
-        }
-    }
-}
-
-/// "Photos has had no successful run for 3 days".
-pub fn stale_notification(plan: &PlanSummary) -> Notification {
-    let limit = plan
-        .plan
-        .stale_after
-        .map(human_duration)
-        .unwrap_or_else(|| "too long".into());
-    Notification {
-        kind: NotificationKind::Stale,
-        title: format!("{} has had no successful run for {limit}", plan.plan.name),
-        body: match &plan.last_success_at {
-            Some(at) => format!("Its last success was at {at}. Run it from the Plans view."),
-            None => "It has never run successfully. Run it from the Plans view.".into(),
-        },
-    }
-}
-
-/// "3 days", "6 hours", "45 minutes", "1 day".
-fn human_duration(secs: u64) -> String {
-    let (n, unit) = if secs >= 86_400 && secs.is_multiple_of(86_400) {
-        (secs / 86_400, "day")
-    } else if secs >= 3600 && secs.is_multiple_of(3600) {
-        (secs / 3600, "hour")
-    } else if secs >= 60 {
-        (secs / 60, "minute")
-    } else {
-        (secs, "second")
-    };
-    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
-}
-
-pub(crate) fn launcher(inner: &Weak<Inner>) -> Arc<dyn Launcher> {
-    Arc::new(AppLauncher(inner.clone()))
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::notify::limit_text;
 
     #[test]
     fn limits_read_as_people_say_them() {
-        assert_eq!(human_duration(3 * 86_400), "3 days");
-        assert_eq!(human_duration(86_400), "1 day");
-        assert_eq!(human_duration(6 * 3600), "6 hours");
-        assert_eq!(human_duration(90 * 60), "90 minutes");
-        assert_eq!(human_duration(1), "1 second");
+        assert_eq!(limit_text(3 * 86_400), "3 days");
+        assert_eq!(limit_text(86_400), "1 day");
+        assert_eq!(limit_text(6 * 3600), "6 hours");
+        assert_eq!(limit_text(90 * 60), "90 minutes");
+        assert_eq!(limit_text(1), "1 second");
     }
 }
