@@ -12,6 +12,7 @@ use crate::measure::{Pair, Runs, Stats, stats};
 use crate::micro::Parts;
 use crate::rows::PROGRESS_OFF;
 
+mod plans;
 mod sections;
 
 #[derive(Debug)]
@@ -40,6 +41,7 @@ pub struct Report {
     pub fanout: Vec<Result<FanOut, String>>,
     pub desktop: Result<Desktop, String>,
     pub desktop_job: Result<DuringJob, String>,
+    pub plan_delays: Result<crate::plan_delay::PlanDelays, String>,
     pub harness_secs: f64,
     pub load_at_end: String,
     pub reproduce: &'static str,
@@ -223,6 +225,7 @@ impl Report {
         self.eta_seeded(&mut p);
         self.fanout(&mut p);
         self.desktop(&mut p);
+        self.plan_delays(&mut p);
         self.reproduce(&mut p);
         p
     }
