@@ -424,3 +424,81 @@ fn plan_two_agents_on_one_history_start_each_due_run_once() {
         "{states:?}"
     );
 }
+
+/// A `plan run` killed with -9 as soon as its archive is published (before or after its
+/// retention got to run, whichever the machine makes it): the new archive is whole, the plan
+/// keeps at least its N, and the next run's retention tidies what is the plan's to delete.
+#[test]
+fn plan_run_killed_after_publishing_loses_nothing() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let db = tmp.path().join("history.db");
+    let src = source(tmp.path());
+    let out = tmp.path().join("out");
+    std::fs::create_dir_all(&out).expect("out");
+    ok(
+        &db,
+        &[
+            "plan",
+            "add",
+            "Keep1",
+            "snapshot",
+            s(&src),
+            "--to",
+            s(&out),
+            "--keep",
+            "1",
+        ],
+    );
+    ok(&db, &["plan", "run", "Keep1"]);
+    let first = PathBuf::from(
+        history(&db, "Keep1")[0]["resultUrl"]
+            .as_str()
+            .expect("first archive"),
+    );
+    let archives = |dir: &Path| -> Vec<String> {
+        names(dir)
+            .into_iter()
+            .filter(|n| n.ends_with(".tar.zst"))
+            .collect()
+    };
+    let before = archives(&out);
+
+    let mut child = Command::new(bin())
+        .arg("--db")
+        .arg(&db)
+        .args(["plan", "run", "Keep1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn plan run");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let published = loop {
+        if let Some(new) = archives(&out).into_iter().find(|n| !before.contains(n)) {
+            break out.join(new);
+        }
+        assert!(Instant::now() < deadline, "no new archive was published");
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+
+    // Published means whole: it extracts to the source as it was.
+    let into = tmp.path().join("extracted");
+    extract(&published, &into);
+    assert_eq!(diff_trees(&src, &into.join("src")), "");
+    assert!(
+        !archives(&out).is_empty(),
+        "the plan keeps at least one archive"
+    );
+
+    // The next run completes and leaves the plan's newest; the first run's archive, a
+    // completed run's beyond keep 1, is gone by then.
+    ok(&db, &["plan", "run", "Keep1"]);
+    let newest = PathBuf::from(
+        history(&db, "Keep1")[0]["resultUrl"]
+            .as_str()
+            .expect("newest archive"),
+    );
+    assert!(newest.exists());
+    assert!(!first.exists(), "{} is beyond keep 1", first.display());
+}

@@ -581,10 +581,23 @@ async fn plans_are_saved_refused_run_and_removed_through_the_api() {
         StatusCode::FORBIDDEN
     );
 
+    // JSON Schema's integers include 2.0 (a float-minded client's 2); 2.5 is none.
+    let mut half = plan.clone();
+    half["keep"] = json!(2.5);
+    let half = f
+        .call("POST", "/api/v1/plans", Some(&f.admin), Some(half))
+        .await;
+    assert_eq!(
+        (half.status, half.json()["code"].clone()),
+        (StatusCode::BAD_REQUEST, json!("bad_request"))
+    );
+    let mut whole = plan.clone();
+    whole["keep"] = json!(2.0);
     let added = f
-        .call("POST", "/api/v1/plans", Some(&f.admin), Some(plan.clone()))
+        .call("POST", "/api/v1/plans", Some(&f.admin), Some(whole))
         .await;
     assert_eq!(added.status, StatusCode::CREATED, "{}", added.text());
+    assert_eq!(added.json()["keep"], json!(2));
     assert!(added.json()["nextRunAt"].is_string());
     let dup = f
         .call("POST", "/api/v1/plans", Some(&f.admin), Some(plan))

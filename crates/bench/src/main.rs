@@ -15,6 +15,7 @@ mod machine;
 mod measure;
 mod micro;
 mod page;
+mod plan_delay;
 mod restore;
 mod rows;
 
@@ -256,6 +257,13 @@ fn run(cfg: &Config, started: Instant) -> Result<(), String> {
     } else {
         Err("not selected (--rows)".to_string())
     };
+    let plan_delays = if cfg.wants(11) {
+        eprintln!("[bench] plans: due and missed runs");
+        let (due, wakes) = if cfg.smoke { (2, 1) } else { (10, 4) };
+        plan_delay::measure(&work, due, wakes)
+    } else {
+        Err("not selected (--rows)".to_string())
+    };
     eprintln!("[bench] removing the data");
     mirrors.remove();
     tmp.close().map_err(|e| io("cannot remove", &work, e))?;
@@ -288,6 +296,7 @@ fn run(cfg: &Config, started: Instant) -> Result<(), String> {
         desktop,
         desktop_job,
         restore,
+        plan_delays,
         harness_secs: started.elapsed().as_secs_f64(),
         load_at_end: machine::load_average(),
         reproduce: if cfg.smoke {

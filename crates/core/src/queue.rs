@@ -179,13 +179,21 @@ impl JobQueue {
         });
         let (place, first) = s.place(ticket);
         let must_wait = !(first && s.running < s.limit);
+        // A free slot is taken now, before the job's thread runs: a pause that comes right
+        // after the start then finds a started job (paused, as any running job pauses), not
+        // one that lets others pass it while a slot stands free.
+        if !must_wait {
+            s.leave(ticket);
+            s.running += 1;
+        }
         drop(s);
         Ticket {
             queue: self.clone(),
             ticket,
             control: control.clone(),
             shown: must_wait.then_some(place),
-            in_line: true,
+            in_line: must_wait,
+            granted: !must_wait,
         }
     }
 
@@ -210,6 +218,8 @@ pub struct Ticket {
     /// The place last reported, `None` while the job looked free to start.
     shown: Option<Place>,
     in_line: bool,
+    /// A slot was free when it entered: it holds one already.
+    granted: bool,
 }
 
 impl Ticket {
@@ -222,6 +232,12 @@ impl Ticket {
     /// Waits for a slot. `on_change` is told each new place while waiting (not the one
     /// [`Self::waiting_place`] gave). Fails, leaving the line, if the job is cancelled first.
     pub fn wait(mut self, mut on_change: impl FnMut(Place)) -> Result<Slot, Cancelled> {
+        if self.granted {
+            self.granted = false;
+            return Ok(Slot {
+                queue: self.queue.clone(),
+            });
+        }
         self.control.set_waker(Some(self.queue.waker()));
         let result = self.wait_inner(&mut on_change);
         self.control.set_waker(None);
@@ -268,6 +284,12 @@ impl Drop for Ticket {
         if self.in_line {
             self.queue.lock().leave(self.ticket);
             self.queue.shared.cond.notify_all();
+        }
+        if self.granted {
+            // Never waited for: the slot it was given goes back.
+            drop(Slot {
+                queue: self.queue.clone(),
+            });
         }
     }
 }

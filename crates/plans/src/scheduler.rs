@@ -267,6 +267,10 @@ where
                 wait = wait.min(self.settle_until - mono);
                 continue;
             }
+            // The slot after this one may come before the next `max_tick`.
+            if let Some(next) = schedule.next_after(key, &self.config.tz) {
+                wait = wait.min(until_wall(wall, next));
+            }
             let launcher = self.launcher.clone();
             let p: Plan = plan.row.clone().into();
             let name = p.name.clone();

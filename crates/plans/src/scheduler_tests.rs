@@ -163,6 +163,29 @@ async fn a_due_run_starts_on_time_and_once_per_slot() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn slots_closer_than_the_longest_sleep_each_start_on_time() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("history.db");
+    let clock = TestClock::new(start_wall());
+    add_plan(&db, "Often", "every 4s", start_wall());
+    let rec = Recorder::new(db.clone(), clock.clone());
+    let _handle = SchedulerHandle::spawn(&Handle::current(), config(db, clock), rec.clone());
+
+    // Due at 10:00:08, :12, :16, :20, :24, each well within the 15 s longest sleep.
+    advance(21).await;
+    let runs = rec.runs();
+    assert_eq!(runs.len(), 5, "{runs:?}");
+    for (i, (_, at)) in runs.iter().enumerate() {
+        let due = start_wall() + TimeDelta::seconds(3 + 4 * i as i64);
+        let late = *at - due;
+        assert!(
+            late >= TimeDelta::zero() && late < TimeDelta::seconds(1),
+            "run {i} started {late} after its due time: {runs:?}"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
 async fn missed_runs_catch_up_once_after_a_start_delay() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("history.db");

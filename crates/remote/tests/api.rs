@@ -88,7 +88,16 @@ async fn the_agent_says_what_it_is_and_runs_what_it_is_asked() {
     control_job(&a.admin, &job.id, JobControl::Pause)
         .await
         .expect("paused");
-    assert_eq!(state_of(&a.admin, &job.id).await, JobState::Paused);
+    // The job's own thread takes the pause and records it: listed as paused soon after.
+    let mut state = state_of(&a.admin, &job.id).await;
+    for _ in 0..200 {
+        if state == JobState::Paused {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        state = state_of(&a.admin, &job.id).await;
+    }
+    assert_eq!(state, JobState::Paused);
 
     // A read-only token is told so, with the agent's own code.
     for what in [JobControl::Resume, JobControl::Cancel] {

@@ -12,6 +12,7 @@ use crate::measure::{Pair, Runs, Stats, stats};
 use crate::micro::Parts;
 use crate::rows::PROGRESS_OFF;
 
+mod plans;
 mod restore;
 mod sections;
 
@@ -43,6 +44,7 @@ pub struct Report {
     pub desktop_job: Result<DuringJob, String>,
     /// Rows 9 and 10.
     pub restore: Result<crate::restore::Restore, String>,
+    pub plan_delays: Result<crate::plan_delay::PlanDelays, String>,
     pub harness_secs: f64,
     pub load_at_end: String,
     pub reproduce: &'static str,
@@ -227,6 +229,7 @@ impl Report {
         self.fanout(&mut p);
         self.desktop(&mut p);
         self.restore(&mut p);
+        self.plan_delays(&mut p);
         self.reproduce(&mut p);
         p
     }
