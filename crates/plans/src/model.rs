@@ -54,12 +54,12 @@ pub struct PlanInput {
     pub spec: JobSpec,
     #[serde(default)]
     pub schedule: Option<String>,
-    /// Snapshots only: archives to keep at a folder destination (1 to `ops::MAX_KEEP`).
+    /// Snapshots only: archives to keep at a folder destination (1 to 100000).
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 100_000))]
     pub keep: Option<u32>,
-    /// Seconds without a successful run after which the plan is stale (at most
-    /// `ops::MAX_SECS`, a hundred years).
+    /// Seconds without a successful run after which the plan is stale (at most a hundred
+    /// years).
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 3_155_760_000_u64))]
     pub stale_after: Option<u64>,

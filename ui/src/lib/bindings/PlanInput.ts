@@ -10,11 +10,11 @@ export type PlanInput = {
  */
 name: string, spec: JobSpec, schedule: string | null, 
 /**
- * Snapshots only: archives to keep at a folder destination (1 to `ops::MAX_KEEP`).
+ * Snapshots only: archives to keep at a folder destination (1 to 100000).
  */
 keep: number | null, 
 /**
- * Seconds without a successful run after which the plan is stale (at most
- * `ops::MAX_SECS`, a hundred years).
+ * Seconds without a successful run after which the plan is stale (at most a hundred
+ * years).
  */
 staleAfter: number | null, };
