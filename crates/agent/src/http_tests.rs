@@ -631,6 +631,28 @@ async fn plans_are_saved_refused_run_and_removed_through_the_api() {
         (paused.status, paused.json()["paused"].clone()),
         (StatusCode::OK, json!(true))
     );
+    // The document's bounds are the agent's: a hundred years and a second is refused.
+    let doc = f.document().await;
+    let bounds = &doc["paths"]["/api/v1/plans/{name}/pause"]["post"]["parameters"][1]["schema"];
+    assert_eq!(
+        bounds["maximum"],
+        json!(tidemark_plans::ops::MAX_SECS),
+        "{bounds}"
+    );
+    let keep = &doc["components"]["schemas"]["PlanInput"]["properties"]["keep"];
+    assert_eq!(
+        (keep["minimum"].clone(), keep["maximum"].clone()),
+        (json!(1), json!(tidemark_plans::ops::MAX_KEEP))
+    );
+    let too_long = format!(
+        "/api/v1/plans/Photos/pause?seconds={}",
+        tidemark_plans::ops::MAX_SECS + 1
+    );
+    let too_long = f.call("POST", &too_long, Some(&f.admin), None).await;
+    assert_eq!(
+        (too_long.status, too_long.json()["code"].clone()),
+        (StatusCode::BAD_REQUEST, json!("invalid_input"))
+    );
     let resumed = f
         .call("POST", "/api/v1/plans/Photos/resume", Some(&f.admin), None)
         .await;

@@ -135,7 +135,8 @@ pub(crate) async fn run(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct PauseFor {
-    /// Pause for this many seconds; without it, until resumed.
+    /// Pause for this many seconds (at most a hundred years); without it, until resumed.
+    #[param(minimum = 0, maximum = 3_155_760_000_u64)]
     seconds: Option<u64>,
 }
 
@@ -146,8 +147,8 @@ pub(crate) struct PauseFor {
     params(("name" = String, Path, description = "The plan's name"), PauseFor),
     responses(
         (status = 200, description = "The plan, paused", body = PlanSummary),
-        (status = 400, description = "`seconds` is not a number, or the name cannot be read: \
-            `bad_request`", body = ErrorInfo),
+        (status = 400, description = "`seconds` is not a number (`bad_request`) or more than a \
+            hundred years (`invalid_input`), or the name cannot be read", body = ErrorInfo),
         Unauthorized,
         ReadOnly,
         (status = 404, description = "No such plan: `plan_not_found`", body = ErrorInfo),

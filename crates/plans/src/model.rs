@@ -54,11 +54,14 @@ pub struct PlanInput {
     pub spec: JobSpec,
     #[serde(default)]
     pub schedule: Option<String>,
-    /// Snapshots only: archives to keep at a folder destination (at least 1).
+    /// Snapshots only: archives to keep at a folder destination (1 to 100000).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 100_000))]
     pub keep: Option<u32>,
-    /// Seconds without a successful run after which the plan is stale.
+    /// Seconds without a successful run after which the plan is stale (at most a hundred
+    /// years).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 3_155_760_000_u64))]
     pub stale_after: Option<u64>,
 }
 

@@ -17,6 +17,11 @@ use crate::schedule::Schedule;
 pub(crate) const PAUSED_UNTIL: &str = "plans.paused_until";
 
 const MAX_NAME: usize = 100;
+/// The most archives a plan keeps (the API document says so too).
+pub const MAX_KEEP: u32 = 100_000;
+/// The longest stale-after limit and the longest pause: a hundred years, in seconds (the
+/// API document says so too; a pause without an end is a pause until resumed).
+pub const MAX_SECS: u64 = 3_155_760_000;
 
 pub(crate) fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
@@ -80,16 +85,19 @@ pub fn validate(input: &PlanInput) -> Result<Option<Schedule>, PlanError> {
             ));
         }
     }
-    if input.keep == Some(0) {
+    if input.keep.is_some_and(|k| !(1..=MAX_KEEP).contains(&k)) {
         return Err(PlanError::invalid(
             ErrorCode::InvalidInput,
-            "--keep must be at least 1",
+            format!("--keep must be 1 to {MAX_KEEP}"),
         ));
     }
-    if input.stale_after == Some(0) {
+    if input
+        .stale_after
+        .is_some_and(|s| !(1..=MAX_SECS).contains(&s))
+    {
         return Err(PlanError::invalid(
             ErrorCode::InvalidInput,
-            "--stale-after must be more than zero",
+            "--stale-after must be more than zero and at most 100 years",
         ));
     }
     Ok(schedule)
@@ -223,6 +231,12 @@ pub fn remove(store: &mut Store, name: &str) -> Result<Plan, PlanError> {
 /// Pauses the plan, for `duration` or until resumed. Runs due meanwhile are skipped, not
 /// caught up.
 pub fn pause(store: &Store, name: &str, duration: Option<Duration>) -> Result<Plan, PlanError> {
+    if duration.is_some_and(|d| d.as_secs() > MAX_SECS) {
+        return Err(PlanError::invalid(
+            ErrorCode::InvalidInput,
+            "a pause lasts at most 100 years; without a duration it lasts until resumed",
+        ));
+    }
     let plan = get(store, name)?;
     let now = Utc::now();
     store.set_plan_paused(&plan.id, Some(&pause_end(now, duration)), &rfc3339(now))?;

@@ -10,10 +10,11 @@ export type PlanInput = {
  */
 name: string, spec: JobSpec, schedule: string | null, 
 /**
- * Snapshots only: archives to keep at a folder destination (at least 1).
+ * Snapshots only: archives to keep at a folder destination (1 to 100000).
  */
 keep: number | null, 
 /**
- * Seconds without a successful run after which the plan is stale.
+ * Seconds without a successful run after which the plan is stale (at most a hundred
+ * years).
  */
 staleAfter: number | null, };
