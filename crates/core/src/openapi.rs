@@ -59,6 +59,23 @@ pub(crate) fn restore_to() -> Object {
     path("The folder to restore into: an absolute path.", absolute())
 }
 
+/// A manifest to check against: absent or null (the one beside the archive), else an
+/// absolute path or an `http(s)://` URL, as the archive.
+pub(crate) fn manifest() -> Object {
+    ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+            Type::String,
+            Type::Null,
+        ]))
+        .min_length(Some(1))
+        .pattern(Some(format!(r"^({ABSOLUTE}[^\x00]*|https?://[\s\S]*)$")))
+        .description(Some(
+            "The manifest to check against (an absolute path or an `http(s)://` URL); by \
+             default `NAME.manifest.json` beside `NAME.tar.zst`, if there is one.",
+        ))
+        .build()
+}
+
 pub(crate) fn archive() -> Object {
     path(
         "The archive: a `.tar.zst` file (an absolute path) or an `http(s)://` URL.",

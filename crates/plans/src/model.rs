@@ -51,6 +51,8 @@ impl From<PlanRow> for Plan {
 pub struct PlanInput {
     /// Unique without regard to case; 1 to 100 characters.
     pub name: String,
+    /// A snapshot or a sync (a restore or a verify is asked for once, never saved).
+    #[cfg_attr(feature = "openapi", schema(value_type = PlanSpec))]
     pub spec: JobSpec,
     #[serde(default)]
     pub schedule: Option<String>,
@@ -63,6 +65,17 @@ pub struct PlanInput {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 3_155_760_000_u64))]
     pub stale_after: Option<u64>,
+}
+
+/// What a plan runs, as the API document says it: the kinds of `JobSpec` a plan takes.
+/// Only a schema: `PlanInput::spec` is a `JobSpec`, and `ops::validate` refuses the others.
+#[cfg(feature = "openapi")]
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum PlanSpec {
+    Snapshot(tidemark_core::SnapshotSpec),
+    Sync(tidemark_core::SyncSpec),
 }
 
 /// A run's outcome, as a plan's row shows it.

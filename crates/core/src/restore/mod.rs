@@ -49,6 +49,7 @@ pub struct RestoreSpec {
     /// The manifest to check against; by default `NAME.manifest.json` beside
     /// `NAME.tar.zst`, if there is one.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::manifest))]
     pub manifest: Option<String>,
 }
 
@@ -63,6 +64,7 @@ pub struct VerifySpec {
     pub archive: String,
     /// The manifest; by default the one beside the archive.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::manifest))]
     pub manifest: Option<String>,
 }
 
