@@ -101,6 +101,10 @@ impl App {
         until: DateTime<Local>,
         now: DateTime<Local>,
     ) -> Result<PauseState> {
+        // Kept in the history first, so a failure there pauses nothing: the scheduler (of
+        // this app, or an agent on the same database) starts no plan until then, and a
+        // restart keeps the pause.
+        tidemark_plans::ops::pause_all_until(&*self.store()?, until.to_utc())?;
         let mut jobs = Vec::new();
         for id in self.inner.jobs.ids() {
             if let Some(job) = self.inner.jobs.get(&id)
@@ -110,9 +114,6 @@ impl App {
                 jobs.push(id);
             }
         }
-        // Kept in the history too: the scheduler (of this app, or an agent on the same
-        // database) starts no plan until then, and a restart keeps the pause.
-        tidemark_plans::ops::pause_all_until(&*self.store()?, until.to_utc())?;
         let timer = Some(self.resume_at(until, now));
         {
             let mut paused = lock(&self.inner.paused);

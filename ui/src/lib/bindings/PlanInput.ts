@@ -8,7 +8,11 @@ export type PlanInput = {
 /**
  * Unique without regard to case; 1 to 100 characters.
  */
-name: string, spec: JobSpec, schedule: string | null, 
+name: string, 
+/**
+ * A snapshot or a sync (a restore or a verify is asked for once, never saved).
+ */
+spec: JobSpec, schedule: string | null, 
 /**
  * Snapshots only: archives to keep at a folder destination (1 to 100000).
  */
