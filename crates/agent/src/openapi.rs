@@ -57,6 +57,11 @@ pub(crate) struct ReadOnly(ErrorInfo);
 #[response(status = 404)]
 pub(crate) struct NoSuchJob(ErrorInfo);
 
+/// No plan by that name: `plan_not_found`.
+#[derive(IntoResponses)]
+#[response(status = 404)]
+pub(crate) struct NoSuchPlan(ErrorInfo);
+
 /// The id in the path cannot be read (it is not UTF-8 once percent-decoded): `bad_request`.
 #[derive(IntoResponses)]
 #[response(status = 400)]

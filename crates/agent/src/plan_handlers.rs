@@ -10,7 +10,7 @@ use tidemark_plans::{Plan, PlanInput, PlanSummary};
 use tidemark_store::JobRecord;
 
 use crate::extract::{Body, Caller, Id, Params, blocking};
-use crate::openapi::{BadId, Busy, Internal, ReadOnly, Unauthorized};
+use crate::openapi::{BadId, Busy, Internal, NoSuchPlan, ReadOnly, Unauthorized};
 use crate::service::ApiError;
 use crate::stream::AppState;
 
@@ -71,7 +71,7 @@ pub(crate) async fn add(
         (status = 200, description = "The plan", body = PlanSummary),
         BadId,
         Unauthorized,
-        (status = 404, description = "No such plan: `plan_not_found`", body = ErrorInfo),
+        NoSuchPlan,
         Busy,
         Internal,
     )
@@ -94,7 +94,7 @@ pub(crate) async fn show(
         BadId,
         Unauthorized,
         ReadOnly,
-        (status = 404, description = "No such plan: `plan_not_found`", body = ErrorInfo),
+        NoSuchPlan,
         Busy,
         Internal,
     )
@@ -117,7 +117,7 @@ pub(crate) async fn remove(
         BadId,
         Unauthorized,
         ReadOnly,
-        (status = 404, description = "No such plan: `plan_not_found`", body = ErrorInfo),
+        NoSuchPlan,
         (status = 409, description = "A run of the plan is going on: `plan_busy`", body = ErrorInfo),
         Busy,
         Internal,
@@ -151,7 +151,7 @@ pub(crate) struct PauseFor {
             hundred years (`invalid_input`), or the name cannot be read", body = ErrorInfo),
         Unauthorized,
         ReadOnly,
-        (status = 404, description = "No such plan: `plan_not_found`", body = ErrorInfo),
+        NoSuchPlan,
         Busy,
         Internal,
     )
@@ -176,7 +176,7 @@ pub(crate) async fn pause(
         BadId,
         Unauthorized,
         ReadOnly,
-        (status = 404, description = "No such plan: `plan_not_found`", body = ErrorInfo),
+        NoSuchPlan,
         Busy,
         Internal,
     )
