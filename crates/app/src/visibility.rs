@@ -287,6 +287,9 @@ mod tests {
         let mut e = ProgressEvent::blank("j", JobKind::Snapshot, 6);
         e.seq = seq;
         e.state = JobState::Running;
+        // `blank` stamps the time now: the same seq must be the same event wherever it is
+        // made (the test compares what was sent with events it makes again).
+        e.timestamp = "2026-12-02T10:00:00.000Z".into();
         JobUpdate::Event { event: Arc::new(e) }
     }
 
