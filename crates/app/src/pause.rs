@@ -206,13 +206,11 @@ impl App {
 #[cfg(test)]
 mod tests {
     use std::sync::{Arc, Mutex};
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     use tidemark_core::{Control, EventLog, JobSpec, SnapshotSpec};
-    use tidemark_store::LiveJob;
 
     use super::*;
-    use crate::live::JobInfo;
     use crate::{AppConfig, Hooks, NoNotifier};
 
     #[derive(Default)]
@@ -226,26 +224,12 @@ mod tests {
     /// A job as the registry keeps it, with nothing running behind it: only its controls
     /// matter here.
     fn job(app: &App, id: &str) -> Control {
-        let control = Control::new();
-        app.inner.jobs.insert(
-            id.to_owned(),
-            LiveJob {
-                log: EventLog::new(),
-                control: control.clone(),
-                started: Instant::now(),
-                extra: JobInfo {
-                    spec: JobSpec::Snapshot(SnapshotSpec {
-                        source: "/photos".into(),
-                        destination: "/archives".into(),
-                        name: None,
-                    }),
-                    created_at: "2026-12-02T10:00:00Z".into(),
-                    plan: None,
-                    plan_name: None,
-                },
-            },
-        );
-        control
+        let spec = JobSpec::Snapshot(SnapshotSpec {
+            source: "/photos".into(),
+            destination: "/archives".into(),
+            name: None,
+        });
+        app.attach_for_test(id, EventLog::new(), spec)
     }
 
     #[tokio::test(start_paused = true)]
