@@ -53,6 +53,8 @@ pub(crate) struct Inner {
     pub(crate) scheduler: SchedulerHandle,
     /// The line every job of the app waits in (at most `Settings::max_jobs` run).
     pub(crate) queue: JobQueue,
+    /// The snapshot manifest read last, by its archive (see `restore`).
+    pub(crate) last_manifest: Mutex<Option<(String, Arc<tidemark_core::Manifest>)>>,
 }
 
 #[derive(Clone)]
@@ -192,6 +194,7 @@ impl App {
                     paused: Mutex::new(None),
                     scheduler,
                     queue,
+                    last_manifest: Mutex::new(None),
                 }
             }),
         };

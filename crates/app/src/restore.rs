@@ -3,14 +3,15 @@
 //! run as jobs like the others, with the progress modal; compare answers at once.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use tidemark_core::compare::{DiffReport, compare, load_snapshot};
 use tidemark_core::snapshot::is_url;
-use tidemark_core::{JobKind, JobSpec, JobState, RestoreSpec, TreeEntry, VerifySpec};
+use tidemark_core::{JobKind, JobSpec, JobState, Manifest, RestoreSpec, TreeEntry, VerifySpec};
 use tidemark_store::JobFilter;
 
-use crate::app::{App, non_empty};
+use crate::app::{App, lock, non_empty};
 use crate::error::{Error, Result};
 use crate::summary;
 use crate::types::JobSummary;
@@ -62,13 +63,27 @@ impl App {
     /// manifest, for choosing what to restore.
     pub fn snapshot_tree(&self, archive: &str, folder: &str) -> Result<Vec<TreeEntry>> {
         let archive = archive_location(non_empty(archive, "archive")?)?;
-        Ok(load_snapshot(&archive)?.list_folder(folder))
+        Ok(self.manifest_of(&archive)?.list_folder(folder))
+    }
+
+    /// The snapshot's manifest, read once for all the folders a window opens in its tree
+    /// (over the network, or by reading a whole archive that has none beside it); the last
+    /// one read is kept. An archive never changes under its name once published.
+    fn manifest_of(&self, archive: &str) -> Result<Arc<Manifest>> {
+        if let Some((at, m)) = lock(&self.inner.last_manifest).as_ref()
+            && at == archive
+        {
+            return Ok(m.clone());
+        }
+        let manifest = Arc::new(load_snapshot(archive)?);
+        *lock(&self.inner.last_manifest) = Some((archive.to_owned(), manifest.clone()));
+        Ok(manifest)
     }
 
     /// What changed from `old` to `new` (two archives or manifests).
     pub fn compare_snapshots(&self, old: &str, new: &str) -> Result<DiffReport> {
-        let old = load_snapshot(&archive_location(non_empty(old, "older snapshot")?)?)?;
-        let new = load_snapshot(&archive_location(non_empty(new, "newer snapshot")?)?)?;
+        let old = self.manifest_of(&archive_location(non_empty(old, "older snapshot")?)?)?;
+        let new = self.manifest_of(&archive_location(non_empty(new, "newer snapshot")?)?)?;
         Ok(compare(&old, &new))
     }
 
