@@ -98,12 +98,14 @@ impl App {
     pub(crate) fn track(&self, job: RecordedJob, spec: JobSpec) -> JobSummary {
         let id = job.id().to_owned();
         // A resumed job keeps the creation time it has in the history, and its plan.
-        let record = self.store().ok().and_then(|s| s.job(&id).ok().flatten());
+        let store = self.store().ok();
+        let record = store.as_ref().and_then(|s| s.job(&id).ok().flatten());
         let plan = record.as_ref().and_then(|r| r.plan_id.clone());
         let plan_name = plan.as_deref().and_then(|p| {
-            let store = self.store().ok()?;
-            store.plan(p).ok().flatten().map(|row| row.name)
+            let row = store.as_ref()?.plan(p).ok().flatten()?;
+            Some(row.name)
         });
+        drop(store);
         let created_at = record
             .map(|r| r.created_at)
             .unwrap_or_else(|| chrono::Utc::now().to_rfc3339());

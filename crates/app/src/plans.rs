@@ -66,15 +66,9 @@ impl App {
     pub async fn run_all_plans(&self) -> Result<Vec<JobSummary>> {
         let mut started = Vec::new();
         for plan in self.list_plans()? {
-            let running = plan.last_run.as_ref().is_some_and(|r| {
-                !r.state.is_terminal() && r.state != tidemark_core::JobState::Interrupted
-            });
-            if running {
-                continue;
-            }
             match self.scheduler().run_now(&plan.plan.name).await {
                 Ok(id) => started.push(self.started_summary(&id)),
-                // Started meanwhile by its schedule: that run is the one asked for.
+                // A run of it is queued or running: that run is the one asked for.
                 Err(PlanError::Busy { .. }) => {}
                 Err(e) => return Err(e.into()),
             }
