@@ -17,6 +17,19 @@ pub(crate) fn unsafe_entry(entry: &str, why: impl Into<String>) -> JobError {
     }
 }
 
+/// An entry as restore and verify both take it: a device file is refused, and its path
+/// made relative (see [`relative`]); `None` for the archive's top.
+pub(crate) fn entry_path(
+    raw: &Path,
+    shown: &str,
+    kind: tar::EntryType,
+) -> Result<Option<PathBuf>, JobError> {
+    if matches!(kind, tar::EntryType::Char | tar::EntryType::Block) {
+        return Err(unsafe_entry(shown, "it is a device file"));
+    }
+    relative(raw, shown)
+}
+
 /// The entry's path relative to the target: only plain names (`.` dropped). `None` for the
 /// archive's top (`./`). An absolute path or one with `..` is refused.
 pub(crate) fn relative(raw: &Path, shown: &str) -> Result<Option<PathBuf>, JobError> {

@@ -56,10 +56,7 @@ fn each_file(
         let shown = raw.to_string_lossy().into_owned();
         at = Some(shown.clone());
         let kind = entry.header().entry_type();
-        if matches!(kind, EntryType::Char | EntryType::Block) {
-            return Err(safety::unsafe_entry(&shown, "it is a device file"));
-        }
-        let Some(rel) = safety::relative(&raw, &shown)? else {
+        let Some(rel) = safety::entry_path(&raw, &shown, kind)? else {
             continue;
         };
         if !matches!(
