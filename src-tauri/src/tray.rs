@@ -15,6 +15,9 @@ use tidemark_app::{App, JobSummary, JobsChanged, PauseFor, PauseState, PlanSumma
 use tidemark_core::JobState;
 
 const TRAY: &str = "tidemark";
+/// How often the plans' "… ago" is brought up to date (the menu changes only if it reads
+/// differently).
+const AGO_REFRESH: std::time::Duration = std::time::Duration::from_secs(60);
 const ICON: &[u8] = include_bytes!("../../icons/tray.png");
 const ICON_FAILED: &[u8] = include_bytes!("../../icons/tray-failed.png");
 
@@ -33,7 +36,7 @@ pub(crate) struct TrayState<R: Runtime> {
     /// What the menu was built with, beside the jobs' ids.
     paused_shown: Mutex<Option<String>>,
     /// Each plan's line ("Photos — failed"), as the menu shows them.
-    plans: Mutex<Vec<String>>,
+    plans: Mutex<Vec<PlanSummary>>,
     plans_shown: Mutex<Vec<String>>,
     failed: Mutex<bool>,
     /// The tooltip and label last set: changes come several times a second while jobs
@@ -66,6 +69,20 @@ pub fn create<R: Runtime>(handle: &AppHandle<R>, open: OpenWindow<R>) -> tauri::
         hint: Mutex::new(None),
     });
     let (menu, items) = build_menu(handle, &[], 0, None, &[])?;
+    // "completed 3 min ago" moves on with the clock, not only when a plan changes.
+    let h = handle.clone();
+    tauri::async_runtime::spawn(async move {
+        let mut every = tokio::time::interval(AGO_REFRESH);
+        loop {
+            every.tick().await;
+            let on_ui = h.clone();
+            let _closing = h.run_on_main_thread(move || {
+                if let Some(state) = on_ui.try_state::<TrayState<R>>() {
+                    refresh_all(&on_ui, &state);
+                }
+            });
+        }
+    });
     *lock(&handle.state::<TrayState<R>>().jobs) = items;
     TrayIconBuilder::with_id(TRAY)
         .icon(Image::from_bytes(ICON)?)
@@ -176,8 +193,7 @@ pub fn apply_plans<R: Runtime>(handle: &AppHandle<R>, plans: &[PlanSummary]) {
     let Some(state) = handle.try_state::<TrayState<R>>() else {
         return;
     };
-    let now = chrono::Utc::now();
-    *lock(&state.plans) = plans.iter().map(|p| plan_text(p, now)).collect();
+    *lock(&state.plans) = plans.to_vec();
     refresh_all(handle, &state);
 }
 
@@ -226,7 +242,11 @@ fn refresh_all<R: Runtime>(handle: &AppHandle<R>, state: &TrayState<R>) {
     let local = jobs.len();
     jobs.extend(lock(&state.remote).iter().cloned());
     let paused = lock(&state.paused).clone();
-    let plans = lock(&state.plans).clone();
+    let now = chrono::Utc::now();
+    let plans = lock(&state.plans)
+        .iter()
+        .map(|p| plan_text(p, now))
+        .collect();
     refresh(handle, &jobs, local, paused, plans);
 }
 
@@ -530,6 +550,38 @@ mod tests {
         let both = [job("a", JobState::Running, Some(20.0)), remote];
         assert_eq!(tooltip(&both), "Tidemark — 2 jobs, 31 %");
         assert_eq!(panel_label(&both).as_deref(), Some("31 %"));
+    }
+
+    /// A plan's line says its last outcome and how long ago, read at the time it is shown
+    /// (the tray reads it again every minute), and marks a stale plan.
+    #[test]
+    fn a_plans_line_says_its_outcome_and_how_long_ago() {
+        let plan: PlanSummary = serde_json::from_value(serde_json::json!({
+            "id": "p1", "name": "Photos", "kind": "snapshot",
+            "spec": {"kind": "snapshot", "source": "/photos", "destination": "/backup", "name": null},
+            "schedule": "daily 02:00", "keep": null, "staleAfter": null, "pausedUntil": null,
+            "createdAt": "2026-12-01T00:00:00Z", "updatedAt": "2026-12-01T00:00:00Z",
+            "lastRun": {"jobId": "j1", "state": "failed", "finishedAt": "2026-12-02T12:00:00Z", "error": null},
+            "lastSuccessAt": null, "nextRunAt": null, "stale": true, "paused": false
+        }))
+        .expect("a plan summary");
+        let at = |t: &str| {
+            chrono::DateTime::parse_from_rfc3339(t)
+                .expect("time")
+                .to_utc()
+        };
+        assert_eq!(
+            plan_text(&plan, at("2026-12-02T12:00:20Z")),
+            "Photos — failed just now, stale"
+        );
+        assert_eq!(
+            plan_text(&plan, at("2026-12-02T12:07:00Z")),
+            "Photos — failed 7 min ago, stale"
+        );
+        assert_eq!(
+            plan_text(&plan, at("2026-12-02T15:00:00Z")),
+            "Photos — failed 3 h ago, stale"
+        );
     }
 
     #[test]
