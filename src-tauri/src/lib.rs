@@ -7,6 +7,7 @@ pub use commands::ChannelSink;
 mod logs;
 mod shell;
 mod tray;
+mod tray_text;
 
 use std::path::PathBuf;
 use std::sync::Arc;
